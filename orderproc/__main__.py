@@ -1,0 +1,3 @@
+from orderproc.cli.main import run
+
+run()

@@ -1,0 +1,529 @@
+"""The `orderproc` command: every action of the exchange, scriptable.
+
+Commands only parse input, call the engine and hand the result to `render`. Heavy imports
+(the engine, pydantic, SQL) happen inside commands so `orderproc --help` pays for Typer alone.
+Exit codes: 0 ok, 1 a domain error (`error[code]: message` on stderr), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from orderproc.engine.service import LocalEngine
+
+app = typer.Typer(
+    help="orderproc: a paper-trading crypto exchange in your terminal.",
+    no_args_is_help=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+admin_app = typer.Typer(
+    help="Operator commands: they act on the local ledger file (--db) directly, no login.",
+    no_args_is_help=True,
+)
+app.add_typer(admin_app, name="admin")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (decimals as strings).")]
+KeyOpt = Annotated[
+    str | None, typer.Option("--key", help="Idempotency key: repeating a request with it has one effect.")
+]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+]
+
+
+@dataclass
+class State:
+    db: Path | None
+
+
+def _state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", envvar="ORDERPROC_DB", help="Ledger file (default: ledger.db in your data dir)."),
+    ] = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    ctx.obj = State(db)
+    if version:
+        from importlib.metadata import version as pkg_version
+
+        typer.echo(pkg_version("orderproc"))
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+
+
+# -- plumbing ---------------------------------------------------------------------------------
+
+
+def _ledger_id(engine: LocalEngine) -> str:
+    return f"file:{engine.path}"
+
+
+def _run(ctx: typer.Context, body: Callable[[LocalEngine], Awaitable[Any]]) -> None:
+    """Open the engine, run one async use case, map domain errors to stderr and exit 1."""
+    from orderproc.config import Settings
+    from orderproc.engine import open_engine
+    from orderproc.engine.errors import OrderprocError
+
+    from orderproc.cli import render
+
+    state = _state(ctx)
+
+    async def go() -> None:
+        settings = Settings(db=state.db) if state.db is not None else Settings()
+        engine = open_engine(settings)
+        try:
+            await body(engine)
+        finally:
+            await engine.close()
+
+    try:
+        asyncio.run(go())
+    except OrderprocError as exc:
+        render.err.print(f"error[{exc.code}]: {exc.message}", markup=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _token(engine: LocalEngine) -> str:
+    from orderproc.engine.errors import AuthRequired
+
+    from orderproc.cli.session import load_token
+
+    token = load_token(_ledger_id(engine))
+    if token is None:
+        raise AuthRequired("not logged in to this ledger: run `orderproc login USER` (or `register USER`)")
+    return token
+
+
+async def _private(engine: LocalEngine, call: Callable[[str], Awaitable[Any]]) -> Any:
+    """Call the engine with the cached token; drop the cache if the session has ended."""
+    from orderproc.engine.errors import AuthRequired
+
+    from orderproc.cli.session import forget_token
+
+    try:
+        return await call(_token(engine))
+    except AuthRequired as exc:
+        if "not logged in" not in exc.message:
+            forget_token(_ledger_id(engine))
+            exc.message += " (run `orderproc login USER`)"
+        raise
+
+
+def _read_secret(from_stdin: bool, env: str, prompt: str, *, confirm: bool = False) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise typer.BadParameter("expected the password on stdin", param_hint="--password-stdin")
+        return line.rstrip("\r\n")
+    if env in os.environ:
+        return os.environ[env]
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(f"no terminal to ask for the password: use --password-stdin or set {env}")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+def _remember(engine: LocalEngine, username: str, token: str) -> None:
+    from orderproc.cli.session import save_token
+
+    save_token(_ledger_id(engine), username, token)
+
+
+# -- users and sessions -------------------------------------------------------------------------
+
+
+@app.command()
+def register(ctx: typer.Context, username: str, password_stdin: PasswordStdin = False, json_out: JsonOpt = False) -> None:
+    """Create a user on this ledger and log in as them."""
+    password = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Choose a password", confirm=True)
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        user = await engine.register(username, password, source="cli")
+        session = await engine.login(username, password, source="cli")
+        _remember(engine, username, session.token)
+        if json_out:
+            render.emit_json(user)
+        else:
+            render.out.print(f"Registered and logged in as [bold]{user.username}[/bold] on {engine.path}")
+
+    _run(ctx, body)
+
+
+@app.command()
+def login(ctx: typer.Context, username: str, password_stdin: PasswordStdin = False, json_out: JsonOpt = False) -> None:
+    """Log in; the session is cached for this ledger (owner-only file in your config dir)."""
+    password = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Password")
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        session = await engine.login(username, password, source="cli")
+        _remember(engine, session.user.username, session.token)
+        if json_out:
+            render.emit_json(session.user)
+        else:
+            render.out.print(f"Logged in as [bold]{session.user.username}[/bold]")
+
+    _run(ctx, body)
+
+
+@app.command()
+def logout(ctx: typer.Context) -> None:
+    """End this session: the token is revoked and forgotten."""
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+        from orderproc.cli.session import forget_token
+
+        try:
+            await _private(engine, engine.logout)
+        finally:
+            forget_token(_ledger_id(engine))
+        render.out.print("Logged out")
+
+    _run(ctx, body)
+
+
+@app.command()
+def whoami(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Who is logged in to this ledger."""
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        user = await _private(engine, engine.whoami)
+        render.emit_json(user) if json_out else render.out.print(f"{user.username} ({user.role.value})")
+
+    _run(ctx, body)
+
+
+@app.command()
+def profile(
+    ctx: typer.Context,
+    display_name: Annotated[str | None, typer.Option("--display-name", help="Set your display name.")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="Set your email (empty string clears it).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show your profile, or change it with --display-name / --email."""
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+        from orderproc.engine.schemas import ProfileUpdate
+
+        if display_name is None and email is None:
+            user = await _private(engine, engine.whoami)
+        else:
+            update = ProfileUpdate(display_name=display_name, email=email)
+            user = await _private(engine, lambda t: engine.update_profile(t, update))
+        render.emit_json(user) if json_out else render.user(user)
+
+    _run(ctx, body)
+
+
+@app.command()
+def passwd(ctx: typer.Context, password_stdin: Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the current and the new password from the first two lines of stdin.")] = False,
+) -> None:
+    """Change your password (other sessions are logged out). Env: ORDERPROC_PASSWORD, ORDERPROC_NEW_PASSWORD."""
+    old = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Current password")
+    new = _read_secret(password_stdin, "ORDERPROC_NEW_PASSWORD", "New password", confirm=True)
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        session = await _private(engine, lambda t: engine.change_password(t, old, new))
+        _remember(engine, session.user.username, session.token)
+        render.out.print("Password changed; your other sessions are logged out")
+
+    _run(ctx, body)
+
+
+# -- cash ----------------------------------------------------------------------------------------
+
+
+AmountArg = Annotated[str, typer.Argument(help="USD amount, e.g. 250 or 99.95")]
+
+
+def _move_cash(ctx: typer.Context, kind: str, amount: str, key: str | None, json_out: bool) -> None:
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        move = engine.deposit if kind == "deposit" else engine.withdraw
+        tx = await _private(engine, lambda t: move(t, amount, key=key))
+        render.emit_json(tx) if json_out else render.transaction(tx)
+
+    _run(ctx, body)
+
+
+@app.command()
+def deposit(ctx: typer.Context, amount: AmountArg, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
+    """Add paper cash to your account."""
+    _move_cash(ctx, "deposit", amount, key, json_out)
+
+
+@app.command()
+def withdraw(ctx: typer.Context, amount: AmountArg, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
+    """Take cash out of your account."""
+    _move_cash(ctx, "withdraw", amount, key, json_out)
+
+
+@app.command()
+def balance(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Your cash balance."""
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        bal = await _private(engine, engine.balance)
+        render.emit_json(bal) if json_out else render.out.print(f"Cash: [bold]{render.usd(bal.cash)}[/bold]")
+
+    _run(ctx, body)
+
+
+Offset = Annotated[int, typer.Option("--offset", min=0, help="Skip this many (newest first).")]
+Limit = Annotated[int, typer.Option("--limit", min=1, max=500, help="How many to show.")]
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    kind: Annotated[str | None, typer.Option("--kind", help="deposit, withdrawal, buy or sell")] = None,
+    offset: Offset = 0,
+    limit: Limit = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """Your transactions, newest first."""
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+        from orderproc.engine.schemas import TxKind
+
+        page = await _private(engine, lambda t: engine.history(
+            t, kind=TxKind(kind) if kind else None, offset=offset, limit=limit))
+        render.emit_json(page) if json_out else render.history(page)
+
+    if kind is not None and kind not in ("deposit", "withdrawal", "buy", "sell"):
+        raise typer.BadParameter("choose deposit, withdrawal, buy or sell", param_hint="--kind")
+    _run(ctx, body)
+
+
+# -- assets and prices ------------------------------------------------------------------------
+
+
+@app.command()
+def assets(
+    ctx: typer.Context,
+    search: Annotated[str | None, typer.Option("--search", "-s", help="Symbol or name contains this.")] = None,
+    category: Annotated[str | None, typer.Option("--category", "-c", help="e.g. layer-1, defi, meme.")] = None,
+    sort: Annotated[str, typer.Option("--sort", help="rank, symbol, name, price, change or category.")] = "rank",
+    desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The asset inventory with live prices."""
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        found = await engine.list_assets(search=search, category=category, sort=sort, descending=desc)
+        render.emit_json(found) if json_out else render.assets(found)
+
+    _run(ctx, body)
+
+
+@app.command()
+def quote(ctx: typer.Context, symbol: str, json_out: JsonOpt = False) -> None:
+    """The current price of one asset."""
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        q = await engine.quote(symbol)
+        render.emit_json(q) if json_out else render.quote(q, await engine.get_asset(symbol))
+
+    _run(ctx, body)
+
+
+# -- orders ---------------------------------------------------------------------------------------
+
+
+SymbolArg = Annotated[str, typer.Argument(help="Asset symbol, e.g. BTC")]
+QuantityArg = Annotated[str | None, typer.Argument(help="Quantity of the asset")]
+UsdOpt = Annotated[str | None, typer.Option("--usd", help="Trade this many dollars' worth instead.")]
+MaxPrice = Annotated[str | None, typer.Option("--max-price", help="Reject the fill if the price is above this.")]
+MinPrice = Annotated[str | None, typer.Option("--min-price", help="Reject the fill if the price is below this.")]
+
+
+def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd: str | None,
+           guard: str | None, key: str | None, json_out: bool) -> None:
+    if (quantity is None) == (usd is None):
+        raise typer.BadParameter("give a QUANTITY or --usd AMOUNT (one of them)")
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+        from orderproc.engine.schemas import OrderRequest, Side
+
+        request = OrderRequest(symbol=symbol, side=Side(side), quantity=quantity, notional=usd,
+                               price_limit=guard, client_order_id=key)
+        order = await _private(engine, lambda t: engine.place_order(t, request))
+        render.emit_json(order) if json_out else render.order(order)
+
+    _run(ctx, body)
+
+
+@app.command()
+def buy(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd: UsdOpt = None,
+        max_price: MaxPrice = None, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
+    """Market buy SYMBOL by QUANTITY or --usd AMOUNT."""
+    _order(ctx, "buy", symbol, quantity, usd, max_price, key, json_out)
+
+
+@app.command()
+def sell(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd: UsdOpt = None,
+         min_price: MinPrice = None, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
+    """Market sell SYMBOL by QUANTITY or --usd AMOUNT."""
+    _order(ctx, "sell", symbol, quantity, usd, min_price, key, json_out)
+
+
+@app.command()
+def orders(
+    ctx: typer.Context,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this asset.")] = None,
+    offset: Offset = 0,
+    limit: Limit = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """Your orders, newest first."""
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        page = await _private(engine, lambda t: engine.orders(t, offset=offset, limit=limit, symbol=symbol))
+        render.emit_json(page) if json_out else render.orders(page)
+
+    _run(ctx, body)
+
+
+@app.command()
+def portfolio(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Your positions at live prices, cash and total equity."""
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+
+        p = await _private(engine, engine.portfolio)
+        render.emit_json(p) if json_out else render.portfolio(p)
+
+    _run(ctx, body)
+
+
+# -- operator commands ---------------------------------------------------------------------------
+
+
+def _operator(ctx: typer.Context, call: Callable[[LocalEngine, Any], Awaitable[Any]], show: Callable[[Any], None],
+              json_out: bool) -> None:
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.cli import render
+        from orderproc.engine.service import OPERATOR
+
+        result = await call(engine, OPERATOR)
+        render.emit_json(result) if json_out else show(result)
+
+    _run(ctx, body)
+
+
+def _show_user(action: str) -> Callable[[Any], None]:
+    def show(user: Any) -> None:
+        from orderproc.cli import render
+
+        render.out.print(f"{user.username}: {action} (role {user.role.value}, "
+                         f"{'disabled' if user.disabled else 'active'})")
+
+    return show
+
+
+@admin_app.command("grant")
+def admin_grant(
+    ctx: typer.Context,
+    username: str,
+    role: Annotated[str, typer.Option("--role", help="admin or customer")] = "admin",
+    json_out: JsonOpt = False,
+) -> None:
+    """Give USER a role (admin by default; --role customer takes it back)."""
+    if role not in ("admin", "customer"):
+        raise typer.BadParameter("choose admin or customer", param_hint="--role")
+    from orderproc.engine.schemas import Role
+
+    _operator(ctx, lambda e, op: e.admin_set_role(op, username, Role(role)), _show_user(f"role set to {role}"),
+              json_out)
+
+
+@admin_app.command("disable")
+def admin_disable(ctx: typer.Context, username: str, json_out: JsonOpt = False) -> None:
+    """Disable USER: they cannot log in and their sessions end."""
+    _operator(ctx, lambda e, op: e.admin_set_disabled(op, username, True), _show_user("disabled"), json_out)
+
+
+@admin_app.command("enable")
+def admin_enable(ctx: typer.Context, username: str, json_out: JsonOpt = False) -> None:
+    """Enable a disabled USER again."""
+    _operator(ctx, lambda e, op: e.admin_set_disabled(op, username, False), _show_user("enabled"), json_out)
+
+
+@admin_app.command("users")
+def admin_users(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Every user of the ledger."""
+    from orderproc.cli import render
+
+    _operator(ctx, lambda e, op: e.admin_users(op), render.users, json_out)
+
+
+@admin_app.command("audit")
+def admin_audit(ctx: typer.Context, offset: Offset = 0, limit: Limit = 50, json_out: JsonOpt = False) -> None:
+    """The audit log, newest first."""
+    from orderproc.cli import render
+
+    _operator(ctx, lambda e, op: e.admin_audit(op, offset=offset, limit=limit), render.audit, json_out)
+
+
+@admin_app.command("verify")
+def admin_verify(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Recompute every balance from the journal and check the ledger's invariants (exit 1 if broken)."""
+    from orderproc.cli import render
+
+    async def body(engine: LocalEngine) -> None:
+        from orderproc.engine.service import OPERATOR
+
+        report = await engine.admin_verify(OPERATOR)
+        render.emit_json(report) if json_out else render.verify(report)
+        if not report.ok:
+            raise typer.Exit(1)
+
+    _run(ctx, body)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,177 @@
+"""How the CLI shows results: Rich tables for people, one JSON document for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from orderproc.engine.schemas import (
+        Asset,
+        AuditEvent,
+        Model,
+        Order,
+        Page,
+        Portfolio,
+        Quote,
+        Transaction,
+        User,
+        VerifyReport,
+    )
+
+# Piped output is for scripts and logs: do not squeeze tables into 80 columns there.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False)
+
+
+def emit_json(value: Model | Sequence[Model] | dict[str, Any]) -> None:
+    """One JSON document on stdout, every decimal as a string."""
+    if isinstance(value, dict):
+        doc: Any = value
+    elif isinstance(value, Sequence):
+        doc = [item.to_json_dict() for item in value]
+    else:
+        doc = value.to_json_dict()
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+
+
+def usd(amount: Decimal) -> str:
+    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
+
+
+def price(amount: Decimal) -> str:
+    """Prices keep their meaningful digits: cents for dollars, more for fractions of a cent."""
+    if amount >= 1:
+        return f"${amount:,.2f}"
+    digits = max(2, -amount.adjusted() + 4) if amount else 2
+    return f"${amount:.{min(digits, 12)}f}"
+
+
+def qty(amount: Decimal) -> str:
+    text = format(amount.normalize(), "f") if amount else "0"
+    return text
+
+
+def signed(amount: Decimal, text: str) -> Text:
+    return Text(text, style="green" if amount > 0 else "red" if amount < 0 else "")
+
+
+def pct(amount: Decimal) -> Text:
+    return signed(amount, f"{amount:+.2f}%")
+
+
+def when(at: datetime) -> str:
+    return at.astimezone().strftime("%m-%d %H:%M:%S")
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for name in columns:
+        justify = "left" if name in {"Symbol", "Name", "Category", "Kind", "Side", "Time", "Key", "Action",
+                                     "Actor", "Target", "Detail", "Username", "Role", "Status", "Email"} else "right"
+        table.add_column(name, justify=justify, no_wrap=name in {"Time", "Price", "Notional", "Cash", "Value"})  # type: ignore[arg-type]
+    return table
+
+
+def user(u: User) -> None:
+    out.print(f"[bold]{u.username}[/bold] ({u.role.value})" + (" [red]disabled[/red]" if u.disabled else ""))
+    out.print(f"  display name: {u.display_name or '-'}")
+    out.print(f"  email:        {u.email or '-'}")
+    out.print(f"  member since: {when(u.created_at)}")
+
+
+def users(items: Sequence[User]) -> None:
+    table = _table("ID", "Username", "Role", "Status", "Email", "Time")
+    for u in items:
+        table.add_row(str(u.id), u.username, u.role.value, "disabled" if u.disabled else "active", u.email or "",
+                      when(u.created_at))
+    out.print(table)
+
+
+def transaction(t: Transaction) -> None:
+    out.print(f"{t.kind.value} #{t.id}: {usd(t.cash)}" + (f" (key {t.client_key})" if t.client_key else ""))
+
+
+def history(page: Page[Transaction]) -> None:
+    table = _table("ID", "Time", "Kind", "Symbol", "Quantity", "Cash")
+    for t in page.items:
+        table.add_row(str(t.id), when(t.created_at), t.kind.value, t.symbol or "",
+                      qty(t.quantity) if t.quantity is not None else "", signed(t.cash, usd(t.cash)))
+    out.print(table)
+    _page_footer(page)
+
+
+def _page_footer(page: Page[Any]) -> None:
+    shown = len(page.items)
+    if page.total > shown:
+        out.print(f"[dim]{page.offset + 1}-{page.offset + shown} of {page.total}; --offset to page[/dim]")
+
+
+def assets(items: Sequence[Asset]) -> None:
+    table = _table("Rank", "Symbol", "Name", "Category", "Price", "24h")
+    for a in items:
+        table.add_row(str(a.rank or ""), a.symbol, a.name, a.category, price(a.price), pct(a.change_24h))
+    out.print(table)
+    out.print(f"[dim]{len(items)} assets; reference prices: CoinMarketCap listings 2025-11-03[/dim]")
+
+
+def quote(q: Quote, a: Asset | None = None) -> None:
+    name = f" {a.name}" if a else ""
+    line = Text.assemble(f"{q.symbol}{name}  ", (price(q.price), "bold"), "  ", pct(q.change_24h))
+    out.print(line)
+
+
+def order(o: Order) -> None:
+    verb = "Bought" if o.side.value == "buy" else "Sold"
+    out.print(f"{verb} {qty(o.quantity)} {o.symbol} at {price(o.price)} for {usd(o.notional)} (order #{o.id})")
+
+
+def orders(page: Page[Order]) -> None:
+    table = _table("ID", "Time", "Side", "Symbol", "Quantity", "Price", "Notional", "Status", "Key")
+    for o in page.items:
+        table.add_row(str(o.id), when(o.created_at), o.side.value, o.symbol, qty(o.quantity), price(o.price),
+                      usd(o.notional), o.status.value, o.client_order_id or "")
+    out.print(table)
+    _page_footer(page)
+
+
+def portfolio(p: Portfolio) -> None:
+    table = _table("Symbol", "Quantity", "Avg cost", "Price", "Value", "P&L", "Alloc")
+    for pos in p.positions:
+        table.add_row(pos.symbol, qty(pos.quantity), price(pos.average_cost), price(pos.price),
+                      usd(pos.market_value), signed(pos.unrealized_pnl, usd(pos.unrealized_pnl)),
+                      f"{pos.allocation:.2f}%")
+    if p.positions:
+        out.print(table)
+    else:
+        out.print("[dim]no positions[/dim]")
+    out.print(Text.assemble("Cash ", (usd(p.cash), "bold"), "   Positions ", usd(p.market_value),
+                            "   Equity ", (usd(p.equity), "bold"), "   Unrealized P&L ",
+                            signed(p.unrealized_pnl, usd(p.unrealized_pnl))))
+
+
+def audit(page: Page[AuditEvent]) -> None:
+    table = _table("ID", "Time", "Actor", "Action", "Target", "Detail")
+    for e in page.items:
+        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items())
+        table.add_row(str(e.id), when(e.at), e.actor or "", e.action, e.target or "", detail)
+    out.print(table)
+    _page_footer(page)
+
+
+def verify(report: VerifyReport) -> None:
+    if report.ok:
+        out.print(f"[green]ledger ok[/green]: {report.entries} entries, {report.postings} postings, "
+                  f"{report.orders} orders, {report.accounts} accounts; every asset sums to zero")
+    else:
+        err.print(f"[red]ledger has {len(report.problems)} problem(s)[/red]:")
+        for problem in report.problems:
+            err.print(f"  - {problem}")

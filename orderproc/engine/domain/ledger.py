@@ -1,0 +1,70 @@
+"""Balanced journal entries, built without I/O.
+
+Every movement is one entry whose postings sum to zero per asset:
+deposit (external -> customer), withdrawal (customer -> external), trade (customer <-> house).
+The external world and the house may go negative; a customer never does (the store
+enforces that when it applies a posting).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from orderproc.engine.domain.money import USD
+
+EXTERNAL_ACCOUNT = 1
+HOUSE_ACCOUNT = 2
+SYSTEM_ACCOUNTS = {EXTERNAL_ACCOUNT: ("external", "outside world"), HOUSE_ACCOUNT: ("house", "house")}
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account_id: int
+    asset: str
+    amount: int  # minor units; negative = out of the account
+    cost: int = 0  # change of the account's cost basis in cents (customer positions only)
+
+
+class UnbalancedEntry(ValueError):
+    """A programming error: an entry whose postings do not sum to zero."""
+
+
+def check_balanced(postings: Iterable[Posting]) -> None:
+    sums: dict[str, int] = defaultdict(int)
+    for p in postings:
+        sums[p.asset] += p.amount
+    unbalanced = {asset: total for asset, total in sums.items() if total}
+    if unbalanced:
+        raise UnbalancedEntry(f"postings do not sum to zero: {unbalanced}")
+
+
+def deposit_postings(account_id: int, cents: int) -> list[Posting]:
+    return [Posting(EXTERNAL_ACCOUNT, USD, -cents), Posting(account_id, USD, cents)]
+
+
+def withdrawal_postings(account_id: int, cents: int) -> list[Posting]:
+    return [Posting(account_id, USD, -cents), Posting(EXTERNAL_ACCOUNT, USD, cents)]
+
+
+def buy_postings(account_id: int, symbol: str, units: int, cents: int) -> list[Posting]:
+    return [
+        Posting(account_id, USD, -cents),
+        Posting(HOUSE_ACCOUNT, USD, cents),
+        Posting(HOUSE_ACCOUNT, symbol, -units),
+        Posting(account_id, symbol, units, cost=cents),
+    ]
+
+
+def sell_postings(
+    account_id: int, symbol: str, units: int, cents: int, *, held_units: int, held_cost: int
+) -> list[Posting]:
+    """Selling `units` of a position of `held_units` removes that share of its cost basis."""
+    removed_cost = held_cost if units >= held_units else held_cost * units // held_units
+    return [
+        Posting(account_id, symbol, -units, cost=-removed_cost),
+        Posting(HOUSE_ACCOUNT, symbol, units),
+        Posting(HOUSE_ACCOUNT, USD, -cents),
+        Posting(account_id, USD, cents),
+    ]

@@ -1,0 +1,305 @@
+"""The shipped asset list and the replayed market that prices it.
+
+Every asset follows a real daily path (its own history, scaled to start at its reference
+price from a seeded random day), a seeded random walk at its volatility when it has no
+history, or a narrow band around its peg when it is a stablecoin. Between daily closes the
+price moves along a deterministic Brownian-bridge-like curve, so it ticks once per second of
+wall time. Everything is a pure function of (seed, epoch, speed, symbol, whole second): every
+process that builds the same Market sees the same price at the same moment, bit for bit.
+
+Floats are used internally for speed; everything leaving the module is a Decimal rounded to
+PRICE_DIGITS significant digits.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import math
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Context, Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from orderproc.engine.domain.money import round_price
+
+DAY = 86400.0
+# Assets without history walk a generated path of this many days, looped.
+RANDOM_WALK_DAYS = 4 * 365 + 1
+# The walk is pulled back towards its start with a one-year half-life: the daily moves keep
+# the asset's volatility, but a pure walk at 100-160 %/yr would reach x1000 or /1000 within a
+# few simulated years, which no screen (or player) copes with.
+WALK_PULL = math.log(2) / 365
+# Stablecoins wander at most this far (in log terms, ~3 basis points) from their peg.
+STABLE_BAND = 0.0003
+HISTORY_FILE = "history.csv.gz"
+ASSETS_FILE = "assets.csv"
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_PERCENT = Decimal("0.01")
+_HUNDRED = Decimal(100)
+_CTX = Context(prec=28)
+
+
+@dataclass(frozen=True, slots=True)
+class AssetInfo:
+    """One tradable asset as shipped in data/assets.csv."""
+
+    symbol: str
+    name: str
+    category: str
+    rank: int | None
+    peg: str | None
+    reference_price: Decimal
+    reference_date: str
+    source: str
+    volatility: Decimal
+    precision: int
+    history: str | None
+
+
+def data_dir() -> Path:
+    """Where the shipped data lives: inside the installed package, else the source checkout."""
+    here = Path(__file__).resolve()
+    packaged = here.parents[1] / "data"
+    if (packaged / ASSETS_FILE).is_file():
+        return packaged
+    return here.parents[2] / "data"
+
+
+@lru_cache(maxsize=1)
+def _assets() -> tuple[AssetInfo, ...]:
+    with (data_dir() / ASSETS_FILE).open(newline="", encoding="utf-8") as fh:
+        return tuple(
+            AssetInfo(
+                symbol=row["symbol"],
+                name=row["name"],
+                category=row["category"],
+                rank=int(row["rank"]) if row["rank"] else None,
+                peg=row["peg"] or None,
+                reference_price=Decimal(row["reference_price"]),
+                reference_date=row["reference_date"],
+                source=row["source"],
+                volatility=Decimal(row["volatility"]),
+                precision=int(row["precision"]),
+                history=row["history"] or None,
+            )
+            for row in csv.DictReader(fh)
+        )
+
+
+def load_assets() -> list[AssetInfo]:
+    """The shipped assets in market-cap order (parsed once; the history file is not touched)."""
+    return list(_assets())
+
+
+_history_lock = threading.Lock()
+_history: dict[str, list[float]] | None = None
+
+
+def _load_history() -> dict[str, list[float]]:
+    """Every daily close series of history.csv.gz, parsed once per process on first need."""
+    global _history
+    if _history is None:
+        with _history_lock:
+            if _history is None:
+                series: dict[str, list[float]] = {}
+                with gzip.open(data_dir() / HISTORY_FILE, "rt", encoding="ascii", newline="") as fh:
+                    lines = fh.read().split("\n")
+                if lines[0] != "symbol,date,close":
+                    raise ValueError(f"unexpected header in {HISTORY_FILE}: {lines[0]!r}")
+                current = ""
+                closes: list[float] = []
+                for line in lines[1:]:
+                    if not line:
+                        continue
+                    symbol, _, close = line.split(",")
+                    if symbol != current:
+                        current = symbol
+                        closes = series.setdefault(symbol, [])
+                    closes.append(float(close))
+                _history = series
+    return _history
+
+
+def _unit_hash(key: int, n: int) -> float:
+    """A deterministic value in [-1, 1) for lattice point n (splitmix64 finaliser)."""
+    z = (key + n * _GOLDEN) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return ((z ^ (z >> 31)) >> 11) * 2.0**-52 - 1.0
+
+
+def _octaves() -> tuple[tuple[float, float, int], ...]:
+    """(period in market seconds, weight, key offset): Brownian scaling, weights sum to 1."""
+    periods = (1.0, 8.0, 64.0, 512.0, 4096.0, 32768.0)
+    raw = [math.sqrt(p) for p in periods]
+    total = sum(raw)
+    return tuple(
+        (p, w / total, (i + 1) * 0x632BE59BD9B4E019 & _MASK) for i, (p, w) in enumerate(zip(periods, raw))
+    )
+
+
+_OCTAVES = _octaves()
+# The octave sum has a standard deviation of about 0.33; this brings it to about 1, so the
+# intraday excursion matches a Brownian bridge of the day's volatility.
+_BRIDGE_SCALE = 3.0
+
+
+def _noise(key: int, m: float) -> float:
+    """Smooth value noise in [-1, 1] at market second m, with detail down to one second."""
+    total = 0.0
+    for period, weight, offset in _OCTAVES:
+        x = m / period
+        n = math.floor(x)
+        u = x - n
+        k = key ^ offset
+        a = _unit_hash(k, n)
+        if u:
+            b = _unit_hash(k, n + 1)
+            a += (b - a) * (u * u * (3.0 - 2.0 * u))
+        total += weight * a
+    return total
+
+
+def _to_price(value: float) -> Decimal:
+    """A positive float price as an exact PRICE_DIGITS Decimal."""
+    if not value > 0.0:
+        value = 5e-324
+    return round_price(Decimal(f"{value:.11e}"))
+
+
+class _Path:
+    """A looped daily log-price path anchored at a start day, with intraday bridge noise.
+
+    The first pass replays the path as it is; beyond either end it continues with the same
+    daily log returns minus their mean, so the loops are continuous and do not compound the
+    source period's trend (a looped 2021 bull year would otherwise multiply prices x100 a year).
+    """
+
+    __slots__ = ("_ref", "_d0", "_span", "_first", "_up", "_down", "_sigma", "_key")
+
+    def __init__(self, ref: float, logs: Sequence[float], d0: int, sigma: float, key: int) -> None:
+        span = len(logs) - 1
+        base = logs[d0]
+        drift = (logs[-1] - logs[0]) / span
+        self._ref = ref
+        self._d0 = d0
+        self._span = span
+        self._first = [logs[r] - base for r in range(span)]
+        self._up = [logs[-1] - base + logs[r] - logs[0] - r * drift for r in range(span)]
+        self._down = [logs[0] - base + logs[r] - logs[-1] - (r - span) * drift for r in range(span)]
+        self._sigma = sigma
+        self._key = key
+
+    def _log_at_day(self, day: int) -> float:
+        q, r = divmod(self._d0 + day, self._span)
+        if q == 0:
+            return self._first[r]
+        return self._up[r] if q > 0 else self._down[r]
+
+    def at(self, m: float) -> Decimal:
+        x = m / DAY
+        day = math.floor(x)
+        f = x - day
+        g = self._log_at_day(day)
+        if f:
+            g += (self._log_at_day(day + 1) - g) * f
+            g += _noise(self._key, m) * _BRIDGE_SCALE * self._sigma * math.sqrt(f * (1.0 - f))
+        return _to_price(self._ref * math.exp(g))
+
+
+class _Pegged:
+    """A stablecoin: its peg (1 USD, or the reference rate for other currencies) plus tiny noise."""
+
+    __slots__ = ("_center", "_key")
+
+    def __init__(self, center: float, key: int) -> None:
+        self._center = center
+        self._key = key
+
+    def at(self, m: float) -> Decimal:
+        return _to_price(self._center * math.exp(STABLE_BAND * _noise(self._key, m)))
+
+
+class Market:
+    """The replayed market of one ledger: a pure function of seed, epoch, speed and time.
+
+    `epoch` is the unix time at which every asset stands at its reference price; `speed`
+    is market seconds per wall second. Prices change once per whole wall second after epoch.
+    """
+
+    def __init__(self, seed: int, epoch: float, assets: Sequence[AssetInfo], speed: float = 1.0) -> None:
+        if not speed > 0 or not math.isfinite(speed):
+            raise ValueError("speed must be a positive number")
+        if not math.isfinite(epoch):
+            raise ValueError("epoch must be finite")
+        self.seed = seed
+        self.epoch = float(epoch)
+        self.speed = float(speed)
+        self._assets = {a.symbol: a for a in assets}
+        self._models: dict[str, _Path | _Pegged] = {}
+
+    def _model(self, symbol: str) -> _Path | _Pegged:
+        asset = self._assets[symbol]
+        rng = random.Random(f"{self.seed}:{symbol}")
+        key = rng.getrandbits(64)
+        model: _Path | _Pegged
+        if asset.peg:
+            center = 1.0 if asset.peg == "USD" else float(asset.reference_price)
+            model = _Pegged(center, key)
+        else:
+            closes = _load_history().get(asset.history) if asset.history else None
+            if closes is not None and len(closes) >= 3:
+                logs = [math.log(c) for c in closes]
+                returns = [b - a for a, b in zip(logs, logs[1:])]
+                mean = sum(returns) / len(returns)
+                sigma = math.sqrt(sum((r - mean) ** 2 for r in returns) / (len(returns) - 1))
+            else:
+                sigma = float(asset.volatility) / math.sqrt(365.0)
+                logs = [0.0]
+                for _ in range(RANDOM_WALK_DAYS):
+                    logs.append(logs[-1] * (1.0 - WALK_PULL) + rng.gauss(0.0, sigma))
+            d0 = rng.randrange(len(logs) - 1)
+            model = _Path(float(asset.reference_price), logs, d0, sigma, key)
+        self._models[symbol] = model
+        return model
+
+    def price(self, symbol: str, t: float) -> Decimal:
+        """The price of `symbol` at unix time `t` (KeyError for an unknown symbol)."""
+        model = self._models.get(symbol) or self._model(symbol)
+        return model.at(math.floor(t - self.epoch) * self.speed)
+
+    def change_24h(self, symbol: str, t: float) -> Decimal:
+        """Percent change against one market day earlier, rounded to 2 decimals."""
+        now = self.price(symbol, t)
+        before = self.price(symbol, t - DAY / self.speed)
+        change = _CTX.divide(_CTX.multiply(_CTX.subtract(now, before), _HUNDRED), before)
+        return change.quantize(_PERCENT, context=_CTX)
+
+    def history(
+        self, symbol: str, start: float, end: float, points: int
+    ) -> list[tuple[float, Decimal, Decimal, Decimal, Decimal]]:
+        """`points` equal OHLC buckets over [start, end], 8 samples each from the price function.
+
+        A bucket closes at the price its successor opens with, so candles join up.
+        """
+        if points < 1:
+            raise ValueError("points must be at least 1")
+        if end < start:
+            raise ValueError("end must not be before start")
+        width = (end - start) / points
+        step = width / 7
+        bars = []
+        close = self.price(symbol, start)
+        for i in range(points):
+            b0 = start + i * width
+            samples = [close] + [self.price(symbol, b0 + j * step) for j in range(1, 7)]
+            close = self.price(symbol, start + (i + 1) * width)
+            samples.append(close)
+            bars.append((b0, samples[0], max(samples), min(samples), close))
+        return bars

@@ -1,0 +1,193 @@
+"""Requests and results of the Engine protocol: frozen pydantic models shared by every surface.
+
+Every money or quantity field is a Decimal (serialised as a string in JSON). ORM rows never
+cross the protocol: the store builds these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+T = TypeVar("T")
+
+# A Decimal that JSON carries as a plain decimal string ("0.00000001", never "1E-8").
+Dec = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """A plain JSON-ready dict with every Decimal as a string."""
+        return self.model_dump(mode="json")
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    ADMIN = "admin"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderStatus(StrEnum):
+    FILLED = "filled"
+    REJECTED = "rejected"
+
+
+class TxKind(StrEnum):
+    DEPOSIT = "deposit"
+    WITHDRAWAL = "withdrawal"
+    BUY = "buy"
+    SELL = "sell"
+
+
+class User(Model):
+    id: int
+    username: str
+    role: Role
+    display_name: str | None = None
+    email: str | None = None
+    disabled: bool = False
+    created_at: datetime
+
+
+class Session(Model):
+    token: str
+    user: User
+    expires_at: datetime
+
+
+class ProfileUpdate(Model):
+    display_name: str | None = None
+    email: str | None = None
+
+
+class Balance(Model):
+    cash: Dec
+    currency: str = "USD"
+
+
+class Transaction(Model):
+    """One journal entry as the user sees it: the cash and asset it moved for them."""
+
+    id: int
+    kind: TxKind
+    created_at: datetime
+    cash: Dec
+    symbol: str | None = None
+    quantity: Dec | None = None
+    order_id: int | None = None
+    client_key: str | None = None
+
+
+class Page(Model, Generic[T]):
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+class Asset(Model):
+    symbol: str
+    name: str
+    category: str
+    rank: int | None
+    price: Dec
+    change_24h: Dec
+    reference_price: Dec
+    reference_date: str
+    source: str
+    volatility: Dec
+    precision: int
+    peg: str | None = None
+    enabled: bool = True
+
+
+class Quote(Model):
+    symbol: str
+    price: Dec
+    change_24h: Dec
+    at: datetime
+
+
+class PricePoint(Model):
+    at: datetime
+    open: Dec
+    high: Dec
+    low: Dec
+    close: Dec
+
+
+class OrderRequest(Model):
+    """A market order by quantity or by USD amount (`notional`), with an optional price guard.
+
+    `price_limit` is the highest price a buy accepts or the lowest a sell accepts.
+    """
+
+    symbol: str
+    side: Side
+    quantity: Decimal | str | None = None
+    notional: Decimal | str | None = None
+    price_limit: Decimal | str | None = None
+    client_order_id: str | None = None
+
+
+class Order(Model):
+    id: int
+    symbol: str
+    side: Side
+    status: OrderStatus
+    quantity: Dec
+    price: Dec
+    notional: Dec
+    client_order_id: str | None = None
+    created_at: datetime
+
+
+class Position(Model):
+    symbol: str
+    name: str
+    quantity: Dec
+    average_cost: Dec
+    cost_basis: Dec
+    price: Dec
+    market_value: Dec
+    unrealized_pnl: Dec
+    allocation: Dec
+
+
+class Portfolio(Model):
+    cash: Dec
+    equity: Dec
+    market_value: Dec
+    unrealized_pnl: Dec
+    positions: list[Position]
+    as_of: datetime
+
+
+class AuditEvent(Model):
+    id: int
+    at: datetime
+    actor: str | None
+    action: str
+    target: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    source: str | None = None
+
+
+class VerifyReport(Model):
+    ok: bool
+    problems: list[str]
+    entries: int
+    postings: int
+    orders: int
+    accounts: int
+    sums: dict[str, Dec]

@@ -1,0 +1,140 @@
+"""Password hashing (argon2id through passlib) and session tokens (JWT through PyJWT)."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import stat
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from orderproc.engine.errors import AuthRequired, ValidationError
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+JWT_ALGORITHM = "HS256"
+JWT_ISSUER = "orderproc"
+
+# argon2id parameters. "strong" follows OWASP's first recommended profile; "fast" is for
+# tests and throwaway ledgers only (hashes carry their parameters, so either verifies both).
+HASH_PROFILES: dict[str, dict[str, int]] = {
+    "strong": {"memory_cost": 19456, "time_cost": 2, "parallelism": 1},
+    "fast": {"memory_cost": 1024, "time_cost": 1, "parallelism": 1},
+}
+
+
+def check_username(username: object) -> str:
+    if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
+        raise ValidationError(
+            "username must be 3-32 characters of letters, digits, '_', '.' or '-'", {"field": "username"}
+        )
+    return username
+
+
+def check_password(password: object, field: str = "password") -> str:
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise ValidationError(
+            f"{field} must be {PASSWORD_MIN}-{PASSWORD_MAX} characters", {"field": field}
+        )
+    return password
+
+
+class PasswordHasher:
+    """argon2id hashing; slow on purpose, so callers run it off the event loop."""
+
+    def __init__(self, profile: str = "strong") -> None:
+        from passlib.context import CryptContext
+
+        if profile not in HASH_PROFILES:
+            raise ValueError(f"unknown hash profile {profile!r}")
+        params = {f"argon2__{k}": v for k, v in HASH_PROFILES[profile].items()}
+        self._ctx = CryptContext(schemes=["argon2"], argon2__type="ID", **params)
+        self._dummy = self._ctx.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self._ctx.hash(password)
+
+    def verify(self, password: str, hashed: str | None) -> bool:
+        """Check a password; with no hash (unknown user) spend the same time and fail."""
+        if hashed is None:
+            self._ctx.verify(password, self._dummy)
+            return False
+        try:
+            return bool(self._ctx.verify(password, hashed))
+        except (ValueError, TypeError):
+            return False
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    user_id: int
+    version: int
+    jti: str
+    expires_at: float
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The ledger's signing key: 64 random bytes in a file only its owner can read."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ValidationError(
+                f"refusing to use {path}: its permissions are {oct(mode)}; run chmod 600 on it"
+            ) from None
+        secret = path.read_bytes()
+        if len(secret) < 32:
+            raise ValidationError(f"refusing to use {path}: the key is shorter than 32 bytes") from None
+        return secret
+    secret = secrets.token_bytes(64)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secret)
+    return secret
+
+
+class TokenSigner:
+    def __init__(self, secret: bytes, audience: str, ttl_seconds: float) -> None:
+        self._secret = secret
+        self._audience = audience
+        self._ttl = ttl_seconds
+
+    def issue(self, user_id: int, version: int, now: float) -> tuple[str, float]:
+        expires = now + self._ttl
+        payload: dict[str, Any] = {
+            "sub": str(user_id),
+            "ver": version,
+            "jti": uuid.uuid4().hex,
+            "iat": int(now),
+            "exp": int(expires),
+            "iss": JWT_ISSUER,
+            "aud": self._audience,
+        }
+        return jwt.encode(payload, self._secret, algorithm=JWT_ALGORITHM), float(int(expires))
+
+    def decode(self, token: object, now: float) -> Claims:
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise AuthRequired("log in first")
+        try:
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[JWT_ALGORITHM],
+                audience=self._audience,
+                issuer=JWT_ISSUER,
+                options={"require": ["exp", "iat", "sub", "jti", "aud", "iss"], "verify_exp": False},
+            )
+            exp = float(payload["exp"])
+            user_id = int(payload["sub"])
+            version = int(payload.get("ver", -1))
+            jti = str(payload["jti"])
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+            raise AuthRequired("the session token is invalid; log in again") from None
+        if exp <= now:
+            raise AuthRequired("the session has expired; log in again", {"reason": "expired"})
+        return Claims(user_id, version, jti, exp)

@@ -1,0 +1,822 @@
+"""LocalEngine: the Engine protocol over a SQLite ledger file, in-process.
+
+One method per use case. Input is validated here (before any I/O); the use case itself runs
+as one job on the writer thread (`store/sqlite.py`), inside a transaction that commits only if
+the job returns. Password hashing runs on its own small pool, never on the event loop and
+never inside a write transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from orderproc.engine import errors
+from orderproc.engine.domain import ledger
+from orderproc.engine.domain.money import (
+    USD,
+    cash_to_cents,
+    cents_to_cash,
+    from_units,
+    notional_cents,
+    parse_decimal,
+    to_units,
+    units_for_cash,
+)
+from orderproc.engine.prices import AssetInfo, Market, load_assets
+from orderproc.engine.schemas import (
+    Asset,
+    AuditEvent,
+    Balance,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    Page,
+    Portfolio,
+    Position,
+    PricePoint,
+    ProfileUpdate,
+    Quote,
+    Role,
+    Session,
+    Side,
+    Transaction,
+    TxKind,
+    User,
+    VerifyReport,
+)
+from orderproc.engine.security import (
+    PASSWORD_MAX,
+    Claims,
+    PasswordHasher,
+    TokenSigner,
+    check_password,
+    check_username,
+    load_or_create_secret,
+)
+from orderproc.engine.store import repo
+from orderproc.engine.store.sqlite import Database, Readers, Writer
+
+T = TypeVar("T")
+Conn = Any  # sqlite3.Connection; kept loose so the store's adapter stays the only SQLite import
+CENT = Decimal("0.01")
+MAX_PAGE = 500
+KEY_MAX = 128
+SORT_FIELDS = ("rank", "symbol", "name", "price", "change", "category")
+
+
+class Operator:
+    """The owner of the ledger file acting directly on it (the `admin` commands with `--db`)."""
+
+    def __repr__(self) -> str:
+        return "OPERATOR"
+
+
+OPERATOR = Operator()
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int | None
+    username: str
+    role: Role
+    account_id: int | None
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _user(row: repo.Row) -> User:
+    uid, username, role, display_name, email, disabled, _ver, _acct, created = row
+    return User(
+        id=uid,
+        username=username,
+        role=Role(role),
+        display_name=display_name,
+        email=email,
+        disabled=bool(disabled),
+        created_at=_dt(created),
+    )
+
+
+def _request_hash(*parts: object) -> str:
+    return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()
+
+
+def _check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > KEY_MAX or not key.isprintable():
+        raise errors.ValidationError(f"an idempotency key is 1-{KEY_MAX} printable characters", {"field": "key"})
+    return key
+
+
+def _check_page(offset: int, limit: int) -> None:
+    if not (isinstance(offset, int) and isinstance(limit, int)) or offset < 0 or not 1 <= limit <= MAX_PAGE:
+        raise errors.ValidationError(f"offset must be >= 0 and limit 1-{MAX_PAGE}", {"field": "limit"})
+
+
+class LocalEngine:
+    """The embedded exchange over one ledger file. Open it, use it from one event loop, close it."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Callable[[], float] = time.time,
+        hash_profile: str = "strong",
+        synchronous: str = "NORMAL",
+        token_ttl: float = 7 * 86400,
+        market_seed: int | None = None,
+        market_speed: float = 1.0,
+    ) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self._clock = clock
+        self._db = Database(self.path, synchronous=synchronous)
+        self._db.create_file()
+        self.meta = self._open_ledger(market_seed, market_speed)
+        self._assets = self._load_asset_cache()
+        self.market = Market(
+            int(self.meta["market_seed"]),
+            float(self.meta["market_epoch"]),
+            list(self._assets.values()),
+            float(self.meta["market_speed"]),
+        )
+        secret = load_or_create_secret(self.path.with_name(self.path.name + ".secret"))
+        self._tokens = TokenSigner(secret, self.meta["ledger_id"], token_ttl)
+        self._hasher = PasswordHasher(hash_profile)
+        self._hash_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="orderproc-hash")
+        self._writer = Writer(self._db)
+        self._readers = Readers(self._db)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _open_ledger(self, seed: int | None, speed: float) -> dict[str, str]:
+        conn = self._db.connect()
+        try:
+            self._db.begin_write(conn)
+            try:
+                tables = repo.table_names(conn)
+                if "meta" not in tables:
+                    if tables:
+                        raise errors.SchemaMismatch(f"{self.path} is not an orderproc ledger")
+                    now = self._clock()
+                    meta = {
+                        "ledger_id": uuid.uuid4().hex,
+                        "created_at": _iso(now),
+                        "market_seed": str(seed if seed is not None else uuid.uuid4().int % 2**31),
+                        "market_epoch": repr(float(int(now))),
+                        "market_speed": repr(float(speed)),
+                    }
+                    repo.create_schema(conn, meta, (_asset_row(a) for a in load_assets()))
+                result = repo.read_meta(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+        return result
+
+    def _load_asset_cache(self) -> dict[str, AssetInfo]:
+        conn = self._db.connect(readonly=True)
+        try:
+            rows = repo.asset_rows(conn)
+        finally:
+            conn.close()
+        self._enabled = {r[0] for r in rows if r[11]}
+        return {
+            r[0]: AssetInfo(
+                symbol=r[0],
+                name=r[1],
+                category=r[2],
+                rank=r[3],
+                peg=r[4],
+                reference_price=Decimal(r[5]),
+                reference_date=r[6],
+                source=r[7],
+                volatility=Decimal(r[8]),
+                precision=r[9],
+                history=r[10],
+            )
+            for r in rows
+        }
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._close_sync)
+
+    def _close_sync(self) -> None:
+        self._writer.close()
+        self._readers.close()
+        self._hash_pool.shutdown(wait=True)
+
+    async def __aenter__(self) -> LocalEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    async def _hash(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._hash_pool, fn, *args)
+
+    def _claims(self, token: str | Operator) -> Claims | Operator:
+        if isinstance(token, Operator):
+            return token
+        return self._tokens.decode(token, self._clock())
+
+    @staticmethod
+    def _actor(conn: Conn, claims: Claims | Operator) -> Actor:
+        if isinstance(claims, Operator):
+            return Actor(None, "operator", Role.ADMIN, None)
+        row, revoked = repo.session_user(conn, claims.user_id, claims.jti)
+        if row is None or revoked or row[6] != claims.version:
+            raise errors.AuthRequired("the session has ended; log in again")
+        if row[5]:
+            raise errors.Forbidden("this account is disabled")
+        return Actor(row[0], row[1], Role(row[2]), row[7])
+
+    @classmethod
+    def _customer(cls, conn: Conn, claims: Claims | Operator) -> Actor:
+        actor = cls._actor(conn, claims)
+        if actor.account_id is None:
+            raise errors.Forbidden("the operator has no paper account; log in as a user")
+        return actor
+
+    @classmethod
+    def _admin(cls, conn: Conn, claims: Claims | Operator) -> Actor:
+        actor = cls._actor(conn, claims)
+        if actor.role is not Role.ADMIN:
+            raise errors.Forbidden("this needs the admin role")
+        return actor
+
+    def _asset(self, symbol: object) -> AssetInfo:
+        if not isinstance(symbol, str) or not 1 <= len(symbol) <= 16:
+            raise errors.UnknownAsset("unknown asset", {"symbol": str(symbol)[:32]})
+        info = self._assets.get(symbol.strip().upper())
+        if info is None or info.symbol not in self._enabled:
+            raise errors.UnknownAsset(f"unknown asset {symbol!r}", {"symbol": symbol})
+        return info
+
+    def _quote(self, info: AssetInfo, now: float) -> Quote:
+        return Quote(
+            symbol=info.symbol,
+            price=self.market.price(info.symbol, now),
+            change_24h=self.market.change_24h(info.symbol, now),
+            at=datetime.fromtimestamp(now, UTC),
+        )
+
+    def _transaction(self, head: repo.Row, lines: list[repo.Row]) -> Transaction:
+        entry_id, kind, created, order_id, client_key = head
+        cash = Decimal(0)
+        symbol = quantity = None
+        for asset, amount in lines:
+            if asset == USD:
+                cash = cents_to_cash(amount)
+            else:
+                symbol = asset
+                info = self._assets.get(asset)
+                quantity = from_units(amount, info.precision if info else 8)
+        return Transaction(
+            id=entry_id,
+            kind=TxKind(kind),
+            created_at=_dt(created),
+            cash=cash,
+            symbol=symbol,
+            quantity=quantity,
+            order_id=order_id,
+            client_key=client_key,
+        )
+
+    def _order(self, row: repo.Row) -> Order:
+        oid, symbol, side, status, units, price, cents, client_order_id, created = row
+        precision = self._assets[symbol].precision if symbol in self._assets else 8
+        return Order(
+            id=oid,
+            symbol=symbol,
+            side=Side(side),
+            status=OrderStatus(status),
+            quantity=from_units(units, precision),
+            price=Decimal(price),
+            notional=cents_to_cash(cents),
+            client_order_id=client_order_id,
+            created_at=_dt(created),
+        )
+
+    # -- users and sessions --------------------------------------------------------------------
+
+    async def register(self, username: str, password: str, *, source: str | None = None) -> User:
+        check_username(username)
+        check_password(password)
+        hashed = await self._hash(self._hasher.hash, password)
+
+        def job(conn: Conn) -> User:
+            now = _iso(self._clock())
+            user_id = repo.insert_user(conn, username, hashed, now)
+            repo.audit(conn, now, "register", actor_id=user_id, actor=username, target=username, source=source)
+            row = repo.user_by_id(conn, user_id)
+            assert row is not None
+            return _user(row)
+
+        return await self._writer.run(job)
+
+    async def login(self, username: str, password: str, *, source: str | None = None) -> Session:
+        if not isinstance(username, str) or not isinstance(password, str) or len(password) > PASSWORD_MAX:
+            raise errors.InvalidCredentials("wrong username or password")
+        name = username[:64]
+
+        def lookup(conn: Conn) -> tuple[repo.Row | None, str | None]:
+            found = repo.user_by_name(conn, name)
+            return found, (repo.password_hash(conn, found[0]) if found else None)
+
+        row, hashed = await self._readers.run(lookup)
+        ok = await self._hash(self._hasher.verify, password, hashed)
+        if ok and row is not None and row[5]:
+            failure: errors.OrderprocError | None = errors.Forbidden("this account is disabled")
+        elif not ok or row is None:
+            failure = errors.InvalidCredentials("wrong username or password")
+        else:
+            failure = None
+
+        def job(conn: Conn) -> None:
+            now = _iso(self._clock())
+            action = "login" if failure is None else "login_failed"
+            detail = {} if failure is None else {"reason": failure.code}
+            repo.audit(
+                conn, now, action, actor_id=row[0] if row else None, actor=name, target=name,
+                detail=detail, source=source,
+            )
+
+        await self._writer.run(job)
+        if failure is not None:
+            raise failure
+        assert row is not None
+        token, expires = self._tokens.issue(row[0], row[6], self._clock())
+        return Session(token=token, user=_user(row), expires_at=datetime.fromtimestamp(expires, UTC))
+
+    async def logout(self, token: str) -> None:
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> None:
+            actor = self._actor(conn, claims)
+            if isinstance(claims, Claims):
+                repo.revoke_token(conn, claims.jti, claims.expires_at, self._clock())
+            repo.audit(conn, _iso(self._clock()), "logout", actor_id=actor.user_id, actor=actor.username)
+
+        await self._writer.run(job)
+
+    async def whoami(self, token: str) -> User:
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> User:
+            actor = self._customer(conn, claims)
+            row = repo.user_by_id(conn, actor.user_id)  # type: ignore[arg-type]
+            assert row is not None
+            return _user(row)
+
+        return await self._readers.run(job)
+
+    async def update_profile(self, token: str, update: ProfileUpdate) -> User:
+        claims = self._claims(token)
+        fields: dict[str, Any] = {}
+        if update.display_name is not None:
+            name = update.display_name.strip()
+            if len(name) > 64 or not name.isprintable():
+                raise errors.ValidationError("display name is at most 64 printable characters", {"field": "display_name"})
+            fields["display_name"] = name or None
+        if update.email is not None:
+            email = update.email.strip()
+            if email and (len(email) > 254 or email.count("@") != 1 or " " in email or not email.isprintable()
+                          or "." not in email.split("@")[1]):
+                raise errors.ValidationError("that is not an email address", {"field": "email"})
+            fields["email"] = email or None
+        if not fields:
+            raise errors.ValidationError("nothing to update: give a display name or an email")
+
+        def job(conn: Conn) -> User:
+            actor = self._customer(conn, claims)
+            repo.update_user(conn, actor.user_id, **fields)  # type: ignore[arg-type]
+            repo.audit(conn, _iso(self._clock()), "profile_update", actor_id=actor.user_id, actor=actor.username,
+                       detail={"fields": sorted(fields)})
+            row = repo.user_by_id(conn, actor.user_id)  # type: ignore[arg-type]
+            assert row is not None
+            return _user(row)
+
+        return await self._writer.run(job)
+
+    async def change_password(self, token: str, old_password: str, new_password: str) -> Session:
+        claims = self._claims(token)
+        check_password(new_password, "new password")
+        if not isinstance(claims, Claims):
+            raise errors.Forbidden("the operator has no password")
+        stored = await self._readers.run(lambda conn: repo.password_hash(conn, claims.user_id))
+        old_ok = isinstance(old_password, str) and len(old_password) <= PASSWORD_MAX
+        if not (old_ok and await self._hash(self._hasher.verify, old_password, stored)):
+            raise errors.InvalidCredentials("the current password is wrong")
+        hashed = await self._hash(self._hasher.hash, new_password)
+
+        def job(conn: Conn) -> repo.Row:
+            actor = self._customer(conn, claims)
+            row = repo.user_by_id(conn, actor.user_id)  # type: ignore[arg-type]
+            assert row is not None
+            repo.update_user(conn, row[0], password_hash=hashed, token_version=row[6] + 1)
+            repo.audit(conn, _iso(self._clock()), "password_change", actor_id=row[0], actor=row[1])
+            new_row = repo.user_by_id(conn, row[0])
+            assert new_row is not None
+            return new_row
+
+        row = await self._writer.run(job)
+        token_out, expires = self._tokens.issue(row[0], row[6], self._clock())
+        return Session(token=token_out, user=_user(row), expires_at=datetime.fromtimestamp(expires, UTC))
+
+    # -- cash ------------------------------------------------------------------------------------
+
+    async def deposit(self, token: str, amount: Decimal | str, *, key: str | None = None) -> Transaction:
+        return await self._move_cash(token, TxKind.DEPOSIT, amount, key)
+
+    async def withdraw(self, token: str, amount: Decimal | str, *, key: str | None = None) -> Transaction:
+        return await self._move_cash(token, TxKind.WITHDRAWAL, amount, key)
+
+    async def _move_cash(self, token: str, kind: TxKind, amount: Decimal | str, key: str | None) -> Transaction:
+        claims = self._claims(token)
+        cents = cash_to_cents(amount)
+        key = _check_key(key)
+        request_hash = _request_hash(kind, cents)
+
+        def job(conn: Conn) -> Transaction:
+            actor = self._customer(conn, claims)
+            account = actor.account_id
+            assert account is not None and actor.user_id is not None
+            if key is not None:
+                found = repo.idempotent_ref(conn, actor.user_id, key)
+                if found is not None:
+                    return self._replay_entry(conn, found, kind, request_hash, account)
+            postings = (ledger.deposit_postings if kind is TxKind.DEPOSIT else ledger.withdrawal_postings)(account, cents)
+            now = _iso(self._clock())
+            entry_id = repo.post_entry(conn, kind.value, account, postings, now, client_key=key)
+            if key is not None:
+                repo.remember_key(conn, actor.user_id, key, kind.value, request_hash, entry_id, now)
+            repo.audit(conn, now, kind.value, actor_id=actor.user_id, actor=actor.username,
+                       detail={"amount": str(cents_to_cash(cents)), "entry": entry_id})
+            found_entry = repo.entry(conn, entry_id, account)
+            assert found_entry is not None
+            return self._transaction(*found_entry)
+
+        return await self._writer.run(job)
+
+    def _replay_entry(
+        self, conn: Conn, found: tuple[str, str, int], kind: TxKind, request_hash: str, account: int
+    ) -> Transaction:
+        seen_kind, seen_hash, ref = found
+        if seen_kind != kind.value or seen_hash != request_hash:
+            raise errors.Conflict("this idempotency key was used for a different request", {"field": "key"})
+        found_entry = repo.entry(conn, ref, account)
+        assert found_entry is not None
+        return self._transaction(*found_entry)
+
+    async def balance(self, token: str) -> Balance:
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> Balance:
+            actor = self._customer(conn, claims)
+            return Balance(cash=cents_to_cash(repo.balance(conn, actor.account_id, USD)[0]))  # type: ignore[arg-type]
+
+        return await self._readers.run(job)
+
+    async def history(
+        self, token: str, *, kind: TxKind | None = None, offset: int = 0, limit: int = 50
+    ) -> Page[Transaction]:
+        claims = self._claims(token)
+        _check_page(offset, limit)
+        kinds = [TxKind(kind).value] if kind is not None else None
+
+        def job(conn: Conn) -> Page[Transaction]:
+            actor = self._customer(conn, claims)
+            total, rows = repo.entries_page(conn, actor.account_id, kinds, offset, limit)  # type: ignore[arg-type]
+            return Page[Transaction](
+                items=[self._transaction(h, lines) for h, lines in rows], total=total, offset=offset, limit=limit
+            )
+
+        return await self._readers.run(job)
+
+    # -- assets and prices -------------------------------------------------------------------------
+
+    def _asset_dto(self, info: AssetInfo, now: float) -> Asset:
+        return Asset(
+            symbol=info.symbol,
+            name=info.name,
+            category=info.category,
+            rank=info.rank,
+            price=self.market.price(info.symbol, now),
+            change_24h=self.market.change_24h(info.symbol, now),
+            reference_price=info.reference_price,
+            reference_date=info.reference_date,
+            source=info.source,
+            volatility=info.volatility,
+            precision=info.precision,
+            peg=info.peg,
+            enabled=info.symbol in self._enabled,
+        )
+
+    async def list_assets(
+        self,
+        *,
+        search: str | None = None,
+        category: str | None = None,
+        sort: str = "rank",
+        descending: bool = False,
+    ) -> list[Asset]:
+        if sort not in SORT_FIELDS:
+            raise errors.ValidationError(f"sort by one of: {', '.join(SORT_FIELDS)}", {"field": "sort"})
+        now = self._clock()
+        needle = (search or "").strip().lower()[:64]
+        chosen = [
+            info
+            for info in self._assets.values()
+            if info.symbol in self._enabled
+            and (not category or info.category == category.strip().lower())
+            and (not needle or needle in info.symbol.lower() or needle in info.name.lower())
+        ]
+        found = [self._asset_dto(info, now) for info in chosen]
+        keys: dict[str, Callable[[Asset], Any]] = {
+            "rank": lambda a: (a.rank is None, a.rank or 0, a.symbol),
+            "symbol": lambda a: a.symbol,
+            "name": lambda a: a.name.lower(),
+            "price": lambda a: a.price,
+            "change": lambda a: a.change_24h,
+            "category": lambda a: (a.category, a.rank or 0),
+        }
+        found.sort(key=keys[sort], reverse=descending)
+        return found
+
+    async def get_asset(self, symbol: str) -> Asset:
+        return self._asset_dto(self._asset(symbol), self._clock())
+
+    async def quote(self, symbol: str) -> Quote:
+        return self._quote(self._asset(symbol), self._clock())
+
+    async def quotes(self, symbols: list[str] | None = None) -> list[Quote]:
+        now = self._clock()
+        infos = [self._asset(s) for s in symbols] if symbols else [
+            i for i in self._assets.values() if i.symbol in self._enabled
+        ]
+        return [self._quote(info, now) for info in infos]
+
+    async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
+        info = self._asset(symbol)
+        if not (isinstance(hours, int) and isinstance(points, int)) or not (1 <= hours <= 24 * 365 and 1 <= points <= 1000):
+            raise errors.ValidationError("hours must be 1-8760 and points 1-1000")
+        now = self._clock()
+        return [
+            PricePoint(at=datetime.fromtimestamp(t, UTC), open=o, high=h, low=lo, close=c)
+            for t, o, h, lo, c in self.market.history(info.symbol, now - hours * 3600, now, points)
+        ]
+
+    async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
+        while True:
+            yield await self.quotes()
+            await asyncio.sleep(interval)
+
+    # -- orders and portfolio ------------------------------------------------------------------------
+
+    async def place_order(self, token: str, request: OrderRequest) -> Order:
+        claims = self._claims(token)
+        info = self._asset(request.symbol)
+        side = Side(request.side)
+        key = _check_key(request.client_order_id)
+        if (request.quantity is None) == (request.notional is None):
+            raise errors.InvalidAmount("give either a quantity or a USD amount", {"field": "quantity"})
+        units = to_units(request.quantity, info.precision, "quantity") if request.quantity is not None else None
+        cash = cash_to_cents(request.notional, "notional") if request.notional is not None else None
+        limit = None
+        if request.price_limit is not None:
+            limit = parse_decimal(request.price_limit, "price_limit")
+            if limit <= 0:
+                raise errors.InvalidAmount("price_limit must be greater than zero", {"field": "price_limit"})
+        request_hash = _request_hash("order", info.symbol, side, units, cash, limit)
+        actor_seen: list[Actor] = []
+
+        def job(conn: Conn) -> Order:
+            actor = self._customer(conn, claims)
+            actor_seen.append(actor)
+            account, user_id = actor.account_id, actor.user_id
+            assert account is not None and user_id is not None
+            if key is not None:
+                found = repo.idempotent_ref(conn, user_id, key)
+                if found is not None:
+                    seen_kind, seen_hash, ref = found
+                    if seen_kind != "order" or seen_hash != request_hash:
+                        raise errors.Conflict("this idempotency key was used for a different request", {"field": "key"})
+                    row = repo.order(conn, ref, user_id)
+                    assert row is not None
+                    return self._order(row)
+            now_ts = self._clock()
+            price = self.market.price(info.symbol, now_ts)
+            if limit is not None and (price > limit if side is Side.BUY else price < limit):
+                raise errors.PriceMoved(
+                    f"{info.symbol} is at {price}, past your limit of {limit}",
+                    {"price": str(price), "limit": str(limit)},
+                )
+            qty = units if units is not None else units_for_cash(cash, info.precision, price)  # type: ignore[arg-type]
+            if qty <= 0:
+                raise errors.InvalidAmount("that amount buys less than the smallest quantity of this asset", {"field": "notional"})
+            cents = notional_cents(qty, info.precision, price, buyer=side is Side.BUY)
+            if side is Side.SELL and cents <= 0:
+                raise errors.InvalidAmount("that quantity is worth less than a cent", {"field": "quantity"})
+            if side is Side.BUY:
+                postings = ledger.buy_postings(account, info.symbol, qty, cents)
+            else:
+                held, cost = repo.balance(conn, account, info.symbol)
+                if held < qty:
+                    raise errors.InsufficientFunds(
+                        f"you hold {from_units(held, info.precision)} {info.symbol}",
+                        {"asset": info.symbol, "available": str(from_units(held, info.precision))},
+                    )
+                postings = ledger.sell_postings(account, info.symbol, qty, cents, held_units=held, held_cost=cost)
+            now = _iso(now_ts)
+            order_id = repo.insert_order(conn, user_id, account, info.symbol, side.value, qty, str(price), cents, key, now)
+            repo.post_entry(conn, side.value, account, postings, now, order_id=order_id, client_key=key)
+            if key is not None:
+                repo.remember_key(conn, user_id, key, "order", request_hash, order_id, now)
+            repo.audit(conn, now, "order_placed", actor_id=user_id, actor=actor.username, target=str(order_id),
+                       detail={"symbol": info.symbol, "side": side.value, "price": str(price)})
+            return Order(
+                id=order_id, symbol=info.symbol, side=side, status=OrderStatus.FILLED,
+                quantity=from_units(qty, info.precision), price=price, notional=cents_to_cash(cents),
+                client_order_id=key, created_at=_dt(now),
+            )
+
+        def rejected(conn: Conn, exc: errors.OrderprocError) -> None:
+            if actor_seen and not isinstance(exc, errors.Conflict):
+                actor = actor_seen[-1]
+                repo.audit(conn, _iso(self._clock()), "order_rejected", actor_id=actor.user_id, actor=actor.username,
+                           detail={"symbol": info.symbol, "side": side.value, "reason": exc.code})
+
+        return await self._writer.run(job, on_error=rejected)
+
+    async def orders(self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None) -> Page[Order]:
+        claims = self._claims(token)
+        _check_page(offset, limit)
+        wanted = self._asset(symbol).symbol if symbol else None
+
+        def job(conn: Conn) -> Page[Order]:
+            actor = self._customer(conn, claims)
+            total, rows = repo.orders_page(conn, actor.user_id, wanted, offset, limit)  # type: ignore[arg-type]
+            return Page[Order](items=[self._order(r) for r in rows], total=total, offset=offset, limit=limit)
+
+        return await self._readers.run(job)
+
+    async def portfolio(self, token: str) -> Portfolio:
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> list[repo.Row]:
+            actor = self._customer(conn, claims)
+            return repo.positions(conn, actor.account_id)  # type: ignore[arg-type]
+
+        rows = await self._readers.run(job)
+        now = self._clock()
+        cash = Decimal(0)
+        held: list[tuple[AssetInfo, Decimal, Decimal, Decimal, Decimal]] = []
+        for asset, amount, cost in rows:
+            if asset == USD:
+                cash = cents_to_cash(amount)
+                continue
+            info = self._assets[asset]
+            qty = from_units(amount, info.precision)
+            price = self.market.price(asset, now)
+            value = (qty * price).quantize(CENT, ROUND_HALF_EVEN)
+            held.append((info, qty, cents_to_cash(cost), price, value))
+        market_value = sum((v for *_, v in held), Decimal("0.00"))
+        equity = cash + market_value
+        positions = [
+            Position(
+                symbol=info.symbol,
+                name=info.name,
+                quantity=qty,
+                average_cost=(cost / qty).quantize(Decimal("1e-8"), ROUND_HALF_EVEN) if qty else Decimal(0),
+                cost_basis=cost,
+                price=price,
+                market_value=value,
+                unrealized_pnl=value - cost,
+                allocation=(value * 100 / equity).quantize(CENT, ROUND_HALF_EVEN) if equity else Decimal("0.00"),
+            )
+            for info, qty, cost, price, value in sorted(held, key=lambda h: -h[4])
+        ]
+        return Portfolio(
+            cash=cash,
+            equity=equity,
+            market_value=market_value,
+            unrealized_pnl=sum((p.unrealized_pnl for p in positions), Decimal("0.00")),
+            positions=positions,
+            as_of=datetime.fromtimestamp(now, UTC),
+        )
+
+    # -- administration ---------------------------------------------------------------------------------
+
+    async def admin_users(self, token: str | Operator) -> list[User]:
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> list[User]:
+            self._admin(conn, claims)
+            return [_user(r) for r in repo.list_users(conn)]
+
+        return await self._readers.run(job)
+
+    async def admin_set_role(self, token: str | Operator, username: str, role: Role) -> User:
+        role = Role(role)
+        return await self._admin_change_user(token, username, "role_change", role=role.value)
+
+    async def admin_set_disabled(self, token: str | Operator, username: str, disabled: bool) -> User:
+        return await self._admin_change_user(
+            token, username, "disable" if disabled else "enable", disabled=bool(disabled)
+        )
+
+    async def _admin_change_user(self, token: str | Operator, username: str, action: str, **fields: Any) -> User:
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> User:
+            actor = self._admin(conn, claims)
+            row = repo.user_by_name(conn, username) if isinstance(username, str) else None
+            if row is None:
+                raise errors.NotFound(f"no user named {username!r}", {"username": username})
+            if fields.get("disabled") or fields.get("role") == Role.CUSTOMER.value:
+                # a disabled user's or a demoted admin's outstanding tokens stop working now
+                fields["token_version"] = row[6] + 1
+            repo.update_user(conn, row[0], **fields)
+            detail = {k: v for k, v in fields.items() if k != "token_version"}
+            repo.audit(conn, _iso(self._clock()), action, actor_id=actor.user_id, actor=actor.username,
+                       target=row[1], detail=detail)
+            new_row = repo.user_by_id(conn, row[0])
+            assert new_row is not None
+            return _user(new_row)
+
+        return await self._writer.run(job)
+
+    async def admin_audit(self, token: str | Operator, *, offset: int = 0, limit: int = 50) -> Page[AuditEvent]:
+        claims = self._claims(token)
+        _check_page(offset, limit)
+
+        def job(conn: Conn) -> Page[AuditEvent]:
+            self._admin(conn, claims)
+            total, rows = repo.audit_page(conn, offset, limit)
+            items = [
+                AuditEvent(id=r[0], at=_dt(r[1]), actor=r[2], action=r[3], target=r[4], detail=json.loads(r[5]),
+                           source=r[6])
+                for r in rows
+            ]
+            return Page[AuditEvent](items=items, total=total, offset=offset, limit=limit)
+
+        return await self._readers.run(job)
+
+    async def admin_verify(self, token: str | Operator) -> VerifyReport:
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> VerifyReport:
+            self._admin(conn, claims)
+            problems, sums, counts = repo.ledger_problems(conn)
+            problems += self._db.integrity_problems(conn)
+            return VerifyReport(
+                ok=not problems,
+                problems=problems,
+                sums={asset: from_units(total, self._precision(asset)) for asset, total in sums.items()},
+                **counts,
+            )
+
+        return await self._readers.run(job)
+
+    def _precision(self, asset: str) -> int:
+        if asset == USD:
+            return 2
+        return self._assets[asset].precision if asset in self._assets else 0
+
+
+def _asset_row(info: AssetInfo) -> dict[str, Any]:
+    return {
+        "symbol": info.symbol,
+        "name": info.name,
+        "category": info.category,
+        "rank": info.rank,
+        "peg": info.peg,
+        "reference_price": str(info.reference_price),
+        "reference_date": info.reference_date,
+        "source": info.source,
+        "volatility": str(info.volatility),
+        "precision": info.precision,
+        "history": info.history,
+    }

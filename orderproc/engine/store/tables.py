@@ -1,0 +1,153 @@
+"""The ledger's tables, defined once with SQLModel.
+
+The schema (DDL) is generated from these classes; the hot paths then speak plain, portable
+SQL to the DBAPI connection (see `store/sqlite.py` for why). Imported only when a ledger is
+created, so commands that open an existing ledger do not pay for SQLAlchemy's import.
+
+Money is never a float: cash in integer cents, quantities in integer units of
+10**-precision of their asset, prices as exact decimal TEXT.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlmodel import Field, SQLModel
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str
+    username_key: str = Field(unique=True)
+    password_hash: str
+    role: str = "customer"
+    display_name: str | None = None
+    email: str | None = None
+    disabled: bool = False
+    token_version: int = 0
+    account_id: int
+    created_at: str
+
+
+class AccountRow(SQLModel, table=True):
+    """A holder of balances: a customer's paper account, the house, or the outside world."""
+
+    __tablename__ = "accounts"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # customer | house | external
+    user_id: int | None = Field(default=None, index=True)
+    name: str
+
+
+class BalanceRow(SQLModel, table=True):
+    __tablename__ = "balances"
+    account_id: int = Field(primary_key=True)
+    asset: str = Field(primary_key=True)
+    amount: int = 0
+    cost: int = 0  # cost basis in cents of a customer's position
+
+
+class AssetRow(SQLModel, table=True):
+    __tablename__ = "assets"
+    symbol: str = Field(primary_key=True)
+    name: str
+    category: str
+    rank: int | None = None
+    peg: str | None = None
+    reference_price: str
+    reference_date: str
+    source: str
+    volatility: str
+    precision: int
+    history: str | None = None
+    enabled: bool = True
+
+
+class EntryRow(SQLModel, table=True):
+    """One journal entry: a deposit, a withdrawal or a trade; its postings sum to zero per asset."""
+
+    __tablename__ = "entries"
+    __table_args__ = (Index("ix_entries_account", "account_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str
+    account_id: int
+    order_id: int | None = Field(default=None, unique=True)
+    client_key: str | None = None
+    created_at: str
+
+
+class PostingRow(SQLModel, table=True):
+    __tablename__ = "postings"
+    __table_args__ = (Index("ix_postings_entry", "entry_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int
+    account_id: int
+    asset: str
+    amount: int
+
+
+class OrderRow(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_user", "user_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int
+    account_id: int
+    symbol: str
+    side: str
+    status: str
+    quantity: int
+    price: str
+    notional: int
+    client_order_id: str | None = None
+    created_at: str
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """A client's key for a request that moved money: same key and request -> same result."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "client_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int
+    client_key: str
+    kind: str
+    request_hash: str
+    ref_id: int
+    created_at: str
+
+
+class RevokedTokenRow(SQLModel, table=True):
+    __tablename__ = "revoked_tokens"
+    jti: str = Field(primary_key=True)
+    expires_at: float
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    at: str
+    actor_id: int | None = None
+    actor: str | None = None
+    action: str
+    target: str | None = None
+    detail: str = "{}"
+    source: str | None = None
+
+
+def schema_ddl() -> list[str]:
+    """CREATE TABLE and CREATE INDEX statements for every table, in dependency order."""
+    dialect = sqlite.dialect()
+    statements: list[str] = []
+    for table in SQLModel.metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+        for index in table.indexes:
+            statements.append(str(CreateIndex(index).compile(dialect=dialect)).strip())
+    return statements
