@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 a domain error (`error[code]: message` on stderr), 2 a usage
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -23,11 +22,15 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="orderproc: a paper-trading crypto exchange in your terminal.",
     no_args_is_help=False,
+    # Plain help: Typer's Rich help formatter alone costs more than the rest of `--help`.
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 admin_app = typer.Typer(
     help="Operator commands: they act on the local ledger file (--db) directly, no login.",
     no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(admin_app, name="admin")
 
@@ -80,6 +83,8 @@ def _ledger_id(engine: LocalEngine) -> str:
 
 def _run(ctx: typer.Context, body: Callable[[LocalEngine], Awaitable[Any]]) -> None:
     """Open the engine, run one async use case, map domain errors to stderr and exit 1."""
+    import asyncio
+
     from orderproc.config import Settings
     from orderproc.engine import open_engine
     from orderproc.engine.errors import OrderprocError

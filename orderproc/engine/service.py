@@ -504,7 +504,12 @@ class LocalEngine:
     ) -> Page[Transaction]:
         claims = self._claims(token)
         _check_page(offset, limit)
-        kinds = [TxKind(kind).value] if kind is not None else None
+        try:
+            kinds = [TxKind(kind).value] if kind is not None else None
+        except ValueError:
+            raise errors.ValidationError(
+                f"kind is one of: {', '.join(k.value for k in TxKind)}", {"field": "kind"}
+            ) from None
 
         def job(conn: Conn) -> Page[Transaction]:
             actor = self._customer(conn, claims)

@@ -1,0 +1,68 @@
+"""Shared fixtures: a real ledger file in tmp_path, a controllable clock, a logged-in user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from orderproc.engine.service import LocalEngine
+
+PASSWORD = "correct horse battery"
+EPOCH = 1_780_000_000.0  # a fixed market epoch: prices are reproducible
+
+
+class Clock:
+    """A clock the test moves by hand; prices are a function of it."""
+
+    def __init__(self, now: float = EPOCH) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger_path(tmp_path: Path) -> Path:
+    return tmp_path / "ledger.db"
+
+
+@pytest.fixture
+async def engine(ledger_path: Path, clock: Clock) -> AsyncIterator[LocalEngine]:
+    eng = LocalEngine(ledger_path, clock=clock, hash_profile="fast", market_seed=7)
+    try:
+        yield eng
+    finally:
+        await eng.close()
+
+
+@pytest.fixture
+async def token(engine: LocalEngine) -> str:
+    """A logged-in customer `alice` with no cash yet."""
+    await engine.register("alice", PASSWORD)
+    return (await engine.login("alice", PASSWORD)).token
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Environment for running the CLI in isolation: its own data and config dirs, cheap hashing."""
+    env = {
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "ORDERPROC_HASH_PROFILE": "fast",
+        "ORDERPROC_DB": str(tmp_path / "cli-ledger.db"),
+    }
+    for name in ("ORDERPROC_PASSWORD", "ORDERPROC_NEW_PASSWORD", "ORDERPROC_SERVER"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    yield env
