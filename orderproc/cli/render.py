@@ -69,7 +69,10 @@ def pct(amount: Decimal) -> Text:
 
 
 def when(at: datetime) -> str:
-    return at.astimezone().strftime("%m-%d %H:%M:%S")
+    """Local time; the date only when it is not today."""
+    local = at.astimezone()
+    same_day = local.date() == datetime.now(local.tzinfo).date()
+    return local.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M")
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
@@ -77,7 +80,8 @@ def _table(*columns: str, title: str | None = None) -> Table:
     for name in columns:
         justify = "left" if name in {"Symbol", "Name", "Category", "Kind", "Side", "Time", "Key", "Action",
                                      "Actor", "Target", "Detail", "Username", "Role", "Status", "Email"} else "right"
-        table.add_column(name, justify=justify, no_wrap=name in {"Time", "Price", "Notional", "Cash", "Value"})  # type: ignore[arg-type]
+        no_wrap = name in {"Time", "Price", "Notional", "Cash", "Value", "Quantity", "Symbol", "Status"}
+        table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
     return table
 
 
@@ -135,10 +139,12 @@ def order(o: Order) -> None:
 
 
 def orders(page: Page[Order]) -> None:
-    table = _table("ID", "Time", "Side", "Symbol", "Quantity", "Price", "Notional", "Status", "Key")
+    with_keys = any(o.client_order_id for o in page.items)
+    table = _table("ID", "Time", "Side", "Symbol", "Quantity", "Price", "Notional", "Status", *(["Key"] * with_keys))
     for o in page.items:
+        key = [o.client_order_id or ""] if with_keys else []
         table.add_row(str(o.id), when(o.created_at), o.side.value, o.symbol, qty(o.quantity), price(o.price),
-                      usd(o.notional), o.status.value, o.client_order_id or "")
+                      usd(o.notional), o.status.value, *key)
     out.print(table)
     _page_footer(page)
 

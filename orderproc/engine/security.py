@@ -57,7 +57,7 @@ class PasswordHasher:
         self._dummy = self._ctx.hash(secrets.token_urlsafe(16))
 
     def hash(self, password: str) -> str:
-        return self._ctx.hash(password)
+        return str(self._ctx.hash(password))
 
     def verify(self, password: str, hashed: str | None) -> bool:
         """Check a password; with no hash (unknown user) spend the same time and fail."""

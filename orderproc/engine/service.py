@@ -30,6 +30,7 @@ from orderproc.engine.domain.money import (
     from_units,
     notional_cents,
     parse_decimal,
+    round_price,
     to_units,
     units_for_cash,
 )
@@ -714,7 +715,7 @@ class LocalEngine:
                 symbol=info.symbol,
                 name=info.name,
                 quantity=qty,
-                average_cost=(cost / qty).quantize(Decimal("1e-8"), ROUND_HALF_EVEN) if qty else Decimal(0),
+                average_cost=round_price(cost / qty) if qty else Decimal(0),
                 cost_basis=cost,
                 price=price,
                 market_value=value,

@@ -94,11 +94,15 @@ def insert_user(conn: Conn, username: str, password_hash: str, now: str) -> int:
 
 
 def user_by_id(conn: Conn, user_id: int) -> Row | None:
-    return conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+    row: Row | None = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+    return row
 
 
 def user_by_name(conn: Conn, username: str) -> Row | None:
-    return conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE username_key = ?", (username.lower(),)).fetchone()
+    row: Row | None = conn.execute(
+        f"SELECT {USER_COLUMNS} FROM users WHERE username_key = ?", (username.lower(),)
+    ).fetchone()
+    return row
 
 
 def password_hash(conn: Conn, user_id: int) -> str | None:
@@ -266,9 +270,10 @@ def insert_order(
 
 
 def order(conn: Conn, order_id: int, user_id: int) -> Row | None:
-    return conn.execute(
+    row: Row | None = conn.execute(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ? AND user_id = ?", (order_id, user_id)
     ).fetchone()
+    return row
 
 
 def orders_page(conn: Conn, user_id: int, symbol: str | None, offset: int, limit: int) -> tuple[int, list[Row]]:
