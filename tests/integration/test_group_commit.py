@@ -1,0 +1,107 @@
+"""The writer's group commit: jobs share a transaction but fail alone and are acknowledged after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orderproc.engine import errors
+from orderproc.engine.protocol import Engine
+from orderproc.engine.schemas import OrderRequest, Side
+from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.store.sqlite import Database, Writer
+
+
+def test_local_engine_implements_the_engine_protocol(engine: LocalEngine) -> None:
+    assert isinstance(engine, Engine)
+
+
+async def test_a_failing_order_in_a_batch_rolls_back_alone(engine: LocalEngine, token: str) -> None:
+    await engine.deposit(token, "1000")
+    good = OrderRequest(symbol="ETH", side=Side.BUY, quantity="0.001")  # about $4
+    bad = OrderRequest(symbol="BTC", side=Side.BUY, quantity="5")  # about $550,000
+    requests = [bad if i % 4 == 0 else good for i in range(40)]
+    results = await asyncio.gather(*[engine.place_order(token, r) for r in requests], return_exceptions=True)
+    filled = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(r, errors.InsufficientFunds) for r in refused)
+    assert len(refused) == 10
+    spent = sum((o.notional for o in filled), Decimal(0))
+    assert (await engine.balance(token)).cash == Decimal("1000.00") - spent
+    assert (await engine.orders(token, limit=100)).total == len(filled)
+    assert (await engine.admin_verify(OPERATOR)).ok
+
+
+async def test_an_acknowledged_write_is_visible_to_a_new_connection(tmp_path: Path) -> None:
+    db = Database(tmp_path / "w.db")
+    db.create_file()
+    setup = db.connect()
+    setup.execute("CREATE TABLE t (n INTEGER)")
+    setup.close()
+    writer = Writer(db)
+    try:
+        await asyncio.gather(*[writer.run(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,))) for i in range(50)])
+        other = sqlite3.connect(db.path)
+        assert other.execute("SELECT COUNT(*), SUM(n) FROM t").fetchone() == (50, sum(range(50)))
+        other.close()
+    finally:
+        writer.close()
+
+
+async def test_a_crashing_job_fails_only_its_caller(tmp_path: Path) -> None:
+    db = Database(tmp_path / "w.db")
+    db.create_file()
+    setup = db.connect()
+    setup.execute("CREATE TABLE t (n INTEGER)")
+    setup.close()
+    writer = Writer(db)
+
+    def crash(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (-1)")
+        raise RuntimeError("boom")
+
+    try:
+        results = await asyncio.gather(
+            writer.run(lambda c: c.execute("INSERT INTO t VALUES (1)")),
+            writer.run(crash),
+            writer.run(lambda c: c.execute("INSERT INTO t VALUES (2)")),
+            return_exceptions=True,
+        )
+        assert isinstance(results[1], RuntimeError)
+        assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
+        rows = await asyncio.to_thread(lambda: sqlite3.connect(db.path).execute("SELECT n FROM t ORDER BY n").fetchall())
+        assert rows == [(1,), (2,)]
+    finally:
+        writer.close()
+
+
+async def test_a_ledger_locked_by_another_process_gives_ledger_busy_not_a_raw_error(tmp_path: Path) -> None:
+    db = Database(tmp_path / "w.db", busy_timeout=0.2)
+    db.create_file()
+    setup = db.connect()
+    setup.execute("CREATE TABLE t (n INTEGER)")
+    holder = db.connect()
+    holder.execute("BEGIN IMMEDIATE")
+    writer = Writer(db)
+    try:
+        with pytest.raises(errors.LedgerBusy):
+            await writer.run(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        setup.close()
+        writer.close()
+
+
+async def test_price_history_and_the_quote_stream_serve_every_enabled_asset(engine: LocalEngine) -> None:
+    points = await engine.price_history("BTC", hours=6, points=24)
+    assert len(points) == 24
+    assert all(p.low <= min(p.open, p.close) and max(p.open, p.close) <= p.high for p in points)
+    stream = engine.stream_quotes(interval=0.01)
+    first = await anext(stream)
+    await stream.aclose()
+    assert {q.symbol for q in first} == {a.symbol for a in await engine.list_assets()}
