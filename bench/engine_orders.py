@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from orderproc.engine.schemas import OrderRequest, OrderStatus  # noqa: E402
+from orderproc.engine.schemas import OrderRequest, OrderStatus, Side  # noqa: E402
 from orderproc.engine.service import OPERATOR, LocalEngine  # noqa: E402
 
 TARGET = 0.60
@@ -116,7 +116,7 @@ async def engine_setup(path: Path, users: int, synchronous: str) -> tuple[LocalE
 
 
 def requests_for(specs: list[Spec]) -> list[tuple[int, OrderRequest]]:
-    return [(s.user, OrderRequest(symbol=s.symbol, side=s.side, quantity=s.quantity)) for s in specs]
+    return [(s.user, OrderRequest(symbol=s.symbol, side=Side(s.side), quantity=s.quantity)) for s in specs]
 
 
 async def engine_client(engine: LocalEngine, tokens: list[str], work: list[tuple[int, OrderRequest]],
@@ -209,7 +209,9 @@ class Bare:
         cents = int(Decimal(DEPOSIT) * 100)
         self.users: list[tuple[int, int, str]] = []  # (user id, account id, jti)
         for u in range(users):
-            account = conn.execute("INSERT INTO accounts (kind, user_id, name) VALUES ('customer', NULL, 'main')").lastrowid
+            account = conn.execute(
+                "INSERT INTO accounts (kind, user_id, name) VALUES ('customer', NULL, 'main')"
+            ).lastrowid
             user = conn.execute(
                 "INSERT INTO users (username, username_key, password_hash, role, disabled, token_version,"
                 " account_id, created_at) VALUES (?, ?, 'x', 'customer', 0, 0, ?, ?)",
@@ -335,7 +337,7 @@ def profile_sequential(pairs: list[list[Spec]], warmup: list[list[Spec]], users:
         try:
             engine, tokens = await engine_setup(path, users, synchronous)
         finally:
-            threading.setprofile(None)  # type: ignore[arg-type]
+            threading.setprofile(None)
         try:
             failures: list[BaseException] = []
             await engine_client(engine, tokens, requests_for(flatten(warmup)), [], failures)
@@ -435,6 +437,12 @@ def main(argv: list[str] | None = None) -> int:
         ratios[label] = base_seconds / seconds
         print(f"{label:<36} {n:>7} {seconds:>8.3f} {n / seconds:>9.0f} {ratios[label]:>7.0%} "
               f"{p50 * 1e3:>7.2f} {p99 * 1e3:>7.2f}")
+    spread = "; ".join(
+        label.split(",")[1].strip() + " "
+        + " ".join(f"{b.seconds / r.seconds:.0%}" for b, r in zip(runs[bare_label], runs[label], strict=True))
+        for label in (seq, conc)
+    )
+    print(f"per-run ratios (each run against the bare run just before it): {spread}")
     print()
     print(f"target: engine >= {TARGET:.0%} of bare sqlite3 (same writes, same durability); "
           f"beyond: group commit > 100% of bare")

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, TX_KINDS
+
 if TYPE_CHECKING:
     from orderproc.engine.service import LocalEngine
 
@@ -330,8 +332,8 @@ def history(
             t, kind=TxKind(kind) if kind else None, offset=offset, limit=limit))
         render.emit_json(page) if json_out else render.history(page)
 
-    if kind is not None and kind not in ("deposit", "withdrawal", "buy", "sell"):
-        raise typer.BadParameter("choose deposit, withdrawal, buy or sell", param_hint="--kind")
+    if kind is not None and kind not in TX_KINDS:
+        raise typer.BadParameter(f"choose {', '.join(TX_KINDS)}", param_hint="--kind")
     _run(ctx, body)
 
 
@@ -348,6 +350,9 @@ def assets(
     json_out: JsonOpt = False,
 ) -> None:
     """The asset inventory with live prices."""
+
+    if sort not in ASSET_SORT_FIELDS:
+        raise typer.BadParameter(f"choose {', '.join(ASSET_SORT_FIELDS)}", param_hint="--sort")
 
     async def body(engine: LocalEngine) -> None:
         from orderproc.cli import render
@@ -388,10 +393,12 @@ def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd
 
     async def body(engine: LocalEngine) -> None:
         from orderproc.cli import render
-        from orderproc.engine.schemas import OrderRequest, Side
+        from orderproc.engine.schemas import OrderRequest
 
-        request = OrderRequest(symbol=symbol, side=Side(side), quantity=quantity, notional=usd,
-                               price_limit=guard, client_order_id=key)
+        request = OrderRequest.model_validate({
+            "symbol": symbol, "side": side, "quantity": quantity, "notional": usd,
+            "price_limit": guard, "client_order_id": key,
+        })
         order = await _private(engine, lambda t: engine.place_order(t, request))
         render.emit_json(order) if json_out else render.order(order)
 

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 # Piped output is for scripts and logs: do not squeeze tables into 80 columns there.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False)
+# Never wrap stderr: scripts read `error[code]: message` as one line.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_json(value: Model | Sequence[Model] | dict[str, Any]) -> None:

@@ -15,6 +15,7 @@
     ├── RateLimited                rate_limited       429
     ├── SchemaMismatch             schema_mismatch    500
     ├── LedgerBusy                 ledger_busy        503
+    ├── LedgerUnavailable          ledger_unavailable 503
     └── EngineUnavailable          engine_unavailable 503
 
 The server maps `status` to HTTP, the CLI prints `error[code]: message` and exits 1,
@@ -106,6 +107,13 @@ class SchemaMismatch(OrderprocError):
 
 class LedgerBusy(OrderprocError):
     code = "ledger_busy"
+    status = 503
+
+
+class LedgerUnavailable(OrderprocError):
+    """The ledger file or its key cannot be used as it is (a path problem, unsafe permissions)."""
+
+    code = "ledger_unavailable"
     status = 503
 
 

@@ -11,7 +11,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+
+from orderproc.engine import errors
+from orderproc.engine.domain.money import parse_decimal
 
 T = TypeVar("T")
 
@@ -134,10 +137,31 @@ class OrderRequest(Model):
 
     symbol: str
     side: Side
-    quantity: Decimal | str | None = None
-    notional: Decimal | str | None = None
-    price_limit: Decimal | str | None = None
+    quantity: Dec | None = None
+    notional: Dec | None = None
+    price_limit: Dec | None = None
     client_order_id: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _domain_checks(cls, data: Any) -> Any:
+        """Bad input raises the domain's own errors (stable codes), never pydantic's."""
+        if not isinstance(data, dict):
+            raise errors.ValidationError("an order is an object with symbol, side and an amount")
+        data = dict(data)
+        if not isinstance(data.get("symbol"), str):
+            raise errors.UnknownAsset("symbol must be a string", {"field": "symbol"})
+        try:
+            data["side"] = Side(data.get("side"))
+        except ValueError:
+            raise errors.ValidationError("side must be buy or sell", {"field": "side"}) from None
+        for field in ("quantity", "notional", "price_limit"):
+            if data.get(field) is not None:
+                data[field] = parse_decimal(data[field], field)
+        key = data.get("client_order_id")
+        if key is not None and not isinstance(key, str):
+            raise errors.ValidationError("client_order_id must be a string", {"field": "client_order_id"})
+        return data
 
 
 class Order(Model):

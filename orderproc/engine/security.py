@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 
-from orderproc.engine.errors import AuthRequired, ValidationError
+from orderproc.engine.errors import AuthRequired, LedgerUnavailable, ValidationError
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
@@ -85,12 +85,12 @@ def load_or_create_secret(path: Path) -> bytes:
     except FileExistsError:
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            raise ValidationError(
+            raise LedgerUnavailable(
                 f"refusing to use {path}: its permissions are {oct(mode)}; run chmod 600 on it"
             ) from None
         secret = path.read_bytes()
         if len(secret) < 32:
-            raise ValidationError(f"refusing to use {path}: the key is shorter than 32 bytes") from None
+            raise LedgerUnavailable(f"refusing to use {path}: the key is shorter than 32 bytes") from None
         return secret
     secret = secrets.token_bytes(64)
     with os.fdopen(fd, "wb") as fh:
@@ -99,10 +99,16 @@ def load_or_create_secret(path: Path) -> bytes:
 
 
 class TokenSigner:
+    # Verifying a signature is the dearest step of a private call (PyJWT compares in Python);
+    # a token's claims never change, so each token string is verified once. Expiry is still
+    # checked on every call, and revocation and version by the caller against the ledger.
+    CACHE_SIZE = 4096
+
     def __init__(self, secret: bytes, audience: str, ttl_seconds: float) -> None:
         self._secret = secret
         self._audience = audience
         self._ttl = ttl_seconds
+        self._verified: dict[str, Claims] = {}
 
     def issue(self, user_id: int, version: int, now: float) -> tuple[str, float]:
         expires = now + self._ttl
@@ -120,6 +126,17 @@ class TokenSigner:
     def decode(self, token: object, now: float) -> Claims:
         if not isinstance(token, str) or not token or len(token) > 4096:
             raise AuthRequired("log in first")
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if len(self._verified) >= self.CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = claims
+        if claims.expires_at <= now:
+            raise AuthRequired("the session has expired; log in again", {"reason": "expired"})
+        return claims
+
+    def _verify(self, token: str) -> Claims:
         try:
             payload = jwt.decode(
                 token,
@@ -135,6 +152,4 @@ class TokenSigner:
             jti = str(payload["jti"])
         except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             raise AuthRequired("the session token is invalid; log in again") from None
-        if exp <= now:
-            raise AuthRequired("the session has expired; log in again", {"reason": "expired"})
         return Claims(user_id, version, jti, exp)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from orderproc.engine import errors
 from orderproc.engine.domain import ledger
+from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS
 from orderproc.engine.domain.money import (
     USD,
     cash_to_cents,
@@ -73,7 +74,6 @@ Conn = Any  # sqlite3.Connection; kept loose so the store's adapter stays the on
 CENT = Decimal("0.01")
 MAX_PAGE = 500
 KEY_MAX = 128
-SORT_FIELDS = ("rank", "symbol", "name", "price", "change", "category")
 
 
 class Operator:
@@ -95,11 +95,12 @@ class Actor:
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """How times are stored: UTC ISO 8601 with microseconds, so text order is time order."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds")
 
 
 def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def _user(row: repo.Row) -> User:
@@ -116,7 +117,7 @@ def _user(row: repo.Row) -> User:
 
 
 def _request_hash(*parts: object) -> str:
-    return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
 def _check_key(key: str | None) -> str | None:
@@ -168,11 +169,16 @@ class LocalEngine:
     # -- lifecycle -------------------------------------------------------------------------
 
     def _open_ledger(self, seed: int | None, speed: float) -> dict[str, str]:
-        conn = self._db.connect()
+        conn = self._db.connect(wal=False)
         try:
+            # look before adopting: another program's SQLite file is refused and left as it was
+            tables = self._db.table_names(conn)
+            if tables and "meta" not in tables:
+                raise errors.SchemaMismatch(f"{self.path} is not an orderproc ledger")
+            self._db.use_wal(conn)
             self._db.begin_write(conn)
             try:
-                tables = repo.table_names(conn)
+                tables = self._db.table_names(conn)
                 if "meta" not in tables:
                     if tables:
                         raise errors.SchemaMismatch(f"{self.path} is not an orderproc ledger")
@@ -268,7 +274,7 @@ class LocalEngine:
         return actor
 
     def _asset(self, symbol: object) -> AssetInfo:
-        if not isinstance(symbol, str) or not 1 <= len(symbol) <= 16:
+        if not isinstance(symbol, str) or not 1 <= len(symbol) <= 16 or not symbol.isascii():
             raise errors.UnknownAsset("unknown asset", {"symbol": str(symbol)[:32]})
         info = self._assets.get(symbol.strip().upper())
         if info is None or info.symbol not in self._enabled:
@@ -338,16 +344,19 @@ class LocalEngine:
         return await self._writer.run(job)
 
     async def login(self, username: str, password: str, *, source: str | None = None) -> Session:
-        if not isinstance(username, str) or not isinstance(password, str) or len(password) > PASSWORD_MAX:
+        if not isinstance(username, str) or not isinstance(password, str):
             raise errors.InvalidCredentials("wrong username or password")
         name = username[:64]
+        # a password no account can have is refused without hashing it (a 1 MiB one costs
+        # nothing), but still counts as a failed login
+        plausible = len(password) <= PASSWORD_MAX
 
         def lookup(conn: Conn) -> tuple[repo.Row | None, str | None]:
             found = repo.user_by_name(conn, name)
             return found, (repo.password_hash(conn, found[0]) if found else None)
 
         row, hashed = await self._readers.run(lookup)
-        ok = await self._hash(self._hasher.verify, password, hashed)
+        ok = plausible and await self._hash(self._hasher.verify, password, hashed)
         if ok and row is not None and row[5]:
             failure: errors.OrderprocError | None = errors.Forbidden("this account is disabled")
         elif not ok or row is None:
@@ -548,8 +557,8 @@ class LocalEngine:
         sort: str = "rank",
         descending: bool = False,
     ) -> list[Asset]:
-        if sort not in SORT_FIELDS:
-            raise errors.ValidationError(f"sort by one of: {', '.join(SORT_FIELDS)}", {"field": "sort"})
+        if sort not in ASSET_SORT_FIELDS:
+            raise errors.ValidationError(f"sort by one of: {', '.join(ASSET_SORT_FIELDS)}", {"field": "sort"})
         now = self._clock()
         needle = (search or "").strip().lower()[:64]
         chosen = [
@@ -615,7 +624,8 @@ class LocalEngine:
             limit = parse_decimal(request.price_limit, "price_limit")
             if limit <= 0:
                 raise errors.InvalidAmount("price_limit must be greater than zero", {"field": "price_limit"})
-        request_hash = _request_hash("order", info.symbol, side, units, cash, limit)
+        # equal requests hash alike however their numbers were written ("100" and "100.0")
+        request_hash = _request_hash("order", info.symbol, side, units, cash, limit.normalize() if limit else None)
         actor_seen: list[Actor] = []
 
         def job(conn: Conn) -> Order:
@@ -650,9 +660,10 @@ class LocalEngine:
             else:
                 held, cost = repo.balance(conn, account, info.symbol)
                 if held < qty:
+                    available = format(from_units(held, info.precision), "f")
                     raise errors.InsufficientFunds(
-                        f"you hold {from_units(held, info.precision)} {info.symbol}",
-                        {"asset": info.symbol, "available": str(from_units(held, info.precision))},
+                        f"insufficient funds: you hold {available} {info.symbol}",
+                        {"asset": info.symbol, "available": available},
                     )
                 postings = ledger.sell_postings(account, info.symbol, qty, cents, held_units=held, held_cost=cost)
             now = _iso(now_ts)
@@ -662,19 +673,22 @@ class LocalEngine:
                 repo.remember_key(conn, user_id, key, "order", request_hash, order_id, now)
             repo.audit(conn, now, "order_placed", actor_id=user_id, actor=actor.username, target=str(order_id),
                        detail={"symbol": info.symbol, "side": side.value, "price": str(price)})
-            return Order(
+            return Order.model_construct(
                 id=order_id, symbol=info.symbol, side=side, status=OrderStatus.FILLED,
                 quantity=from_units(qty, info.precision), price=price, notional=cents_to_cash(cents),
                 client_order_id=key, created_at=_dt(now),
             )
 
-        def rejected(conn: Conn, exc: errors.OrderprocError) -> None:
-            if actor_seen and not isinstance(exc, errors.Conflict):
+        try:
+            return await self._writer.run(job)
+        except errors.OrderprocError as exc:
+            if actor_seen and not isinstance(exc, errors.Conflict | errors.AuthRequired | errors.Forbidden):
                 actor = actor_seen[-1]
-                repo.audit(conn, _iso(self._clock()), "order_rejected", actor_id=actor.user_id, actor=actor.username,
-                           detail={"symbol": info.symbol, "side": side.value, "reason": exc.code})
-
-        return await self._writer.run(job, on_error=rejected)
+                detail = {"symbol": info.symbol, "side": side.value, "reason": exc.code}
+                await self._writer.run(lambda conn: repo.audit(
+                    conn, _iso(self._clock()), "order_rejected", actor_id=actor.user_id, actor=actor.username,
+                    detail=detail))
+            raise
 
     async def orders(self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None) -> Page[Order]:
         claims = self._claims(token)

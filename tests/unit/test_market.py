@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -164,14 +163,3 @@ def test_history_returns_the_requested_number_of_consistent_ohlc_buckets() -> No
 def test_unknown_symbols_raise_key_error() -> None:
     with pytest.raises(KeyError):
         _market().price("NOPE", EPOCH)
-
-
-def test_a_price_costs_only_microseconds_once_the_symbol_is_warm() -> None:
-    market = _market()
-    market.price("BTC", EPOCH)
-    n = 2_000
-    started = time.perf_counter()
-    for i in range(n):
-        market.price("BTC", EPOCH + i * 17.3)
-    per_call = (time.perf_counter() - started) / n
-    assert per_call < 200e-6

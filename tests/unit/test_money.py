@@ -43,8 +43,27 @@ def test_floats_booleans_and_other_types_are_rejected_as_invalid_amount(value: o
     assert caught.value.details["field"] == "quantity"
 
 
-@pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity", "-Infinity", "1e400", "1e-400", "", "  ", "abc", "1,5"])
-def test_non_finite_out_of_range_and_non_numeric_strings_are_rejected(value: str) -> None:
+@pytest.mark.parametrize(
+    "value",
+    ["NaN", "sNaN", "Infinity", "-Infinity", "1e400", "1e-400", "", "  ", "abc", "1,5", "1" * 65,
+     Decimal("NaN"), Decimal("-Infinity"), Decimal("1e400")],
+)
+def test_non_finite_out_of_range_and_non_numeric_values_are_rejected(value: object) -> None:
+    with pytest.raises(InvalidAmount):
+        parse_decimal(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("１０", id="full-width-10"),
+        pytest.param("٣", id="arabic-indic-3"),
+        pytest.param("१०", id="devanagari-10"),
+        pytest.param("1０", id="ascii-1-full-width-0"),
+    ],
+)
+def test_digits_of_other_scripts_are_not_read_as_numbers(value: str) -> None:
+    # Python's Decimal reads any Unicode digit; a money field must accept ASCII digits only
     with pytest.raises(InvalidAmount):
         parse_decimal(value)
 

@@ -9,7 +9,8 @@ quantity x price rounded *up* to the cent; a seller receives it rounded *down*.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Context, Decimal, InvalidOperation
+import re
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Context, Decimal
 
 from orderproc.engine.errors import InvalidAmount
 
@@ -21,6 +22,9 @@ PRICE_DIGITS = 12
 MAX_CASH = Decimal("1000000000000")  # 1e12 USD
 MAX_UNITS = 10**17
 
+# Plain ASCII decimal notation only: Decimal() alone would also take "1_000", full-width or
+# other scripts' digits, "NaN" and "Infinity".
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?", re.ASCII)
 _CTX = Context(prec=60)
 _PRICE_CTX = Context(prec=PRICE_DIGITS)
 
@@ -35,12 +39,9 @@ def parse_decimal(value: object, field: str = "amount") -> Decimal:
         d = Decimal(value)
     elif isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > 64:
+        if len(text) > 64 or not _NUMBER.fullmatch(text):
             raise InvalidAmount(f"{field} is not a number: {value[:64]!r}", {"field": field})
-        try:
-            d = Decimal(text)
-        except InvalidOperation:
-            raise InvalidAmount(f"{field} is not a number: {value[:64]!r}", {"field": field}) from None
+        d = Decimal(text)
     else:
         raise InvalidAmount(f"{field} must be a decimal", {"field": field})
     if not d.is_finite():
@@ -57,9 +58,8 @@ def to_units(value: object, precision: int, field: str = "amount", *, max_units:
         raise InvalidAmount(f"{field} must be greater than zero", {"field": field})
     scaled = _CTX.multiply(d, Decimal(10) ** precision)
     if scaled != scaled.to_integral_value():
-        raise InvalidAmount(
-            f"{field} has more than {precision} decimal places", {"field": field, "max_decimals": precision}
-        )
+        rule = f"at most {precision} decimal places" if precision else "a whole number"
+        raise InvalidAmount(f"{field} must be {rule}", {"field": field, "max_decimals": precision})
     units = int(scaled)
     if units > max_units:
         raise InvalidAmount(f"{field} is too large", {"field": field})

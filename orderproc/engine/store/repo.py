@@ -23,10 +23,6 @@ Row = tuple[Any, ...]
 # -- the ledger itself -----------------------------------------------------------------
 
 
-def table_names(conn: Conn) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
 def create_schema(conn: Conn, meta: dict[str, str], assets: Iterable[dict[str, Any]]) -> None:
     from orderproc.engine.store.tables import schema_ddl
 
@@ -155,6 +151,7 @@ def post_entry(
 ) -> int:
     """Record one balanced entry and apply it to the balances; a customer never goes negative."""
     check_balanced(postings)
+    credits = []
     for p in postings:
         if p.amount < 0 and p.account_id not in SYSTEM_ACCOUNTS:
             cur = conn.execute(
@@ -170,12 +167,13 @@ def post_entry(
                     {"asset": p.asset, "available": available},
                 )
         else:
-            conn.execute(
-                "INSERT INTO balances (account_id, asset, amount, cost) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (account_id, asset) DO UPDATE"
-                " SET amount = balances.amount + excluded.amount, cost = balances.cost + excluded.cost",
-                (p.account_id, p.asset, p.amount, p.cost),
-            )
+            credits.append((p.account_id, p.asset, p.amount, p.cost))
+    conn.executemany(
+        "INSERT INTO balances (account_id, asset, amount, cost) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (account_id, asset) DO UPDATE"
+        " SET amount = balances.amount + excluded.amount, cost = balances.cost + excluded.cost",
+        credits,
+    )
     cur = conn.execute(
         "INSERT INTO entries (kind, account_id, order_id, client_key, created_at) VALUES (?, ?, ?, ?, ?)",
         (kind, account_id, order_id, client_key, now),

@@ -25,11 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orderproc.engine.errors import LedgerBusy, OrderprocError, SchemaMismatch
+from orderproc.engine.errors import LedgerBusy, LedgerUnavailable, SchemaMismatch
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
-ErrorHook = Callable[[sqlite3.Connection, OrderprocError], None]
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
@@ -52,19 +51,22 @@ class Database:
 
     def create_file(self) -> None:
         """Create the ledger file (and its folder) readable by its owner only."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise LedgerUnavailable(f"cannot open the ledger file {self.path}: {exc.strerror}") from None
         os.close(fd)
 
-    def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
+    def connect(self, *, readonly: bool = False, wal: bool = True) -> sqlite3.Connection:
+        """A connection with the ledger's pragmas; `wal=False` only to look at a file before adopting it."""
         conn = sqlite3.connect(
             self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise SchemaMismatch(f"could not put {self.path} in WAL mode (got {mode})")
+            if wal:
+                self.use_wal(conn)
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
             if readonly:
@@ -75,6 +77,20 @@ class Database:
                 raise LedgerBusy("the ledger is busy in another process; try again") from None
             raise SchemaMismatch(f"{self.path} is not an orderproc ledger: {exc}") from None
         return conn
+
+    def use_wal(self, conn: sqlite3.Connection) -> None:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise SchemaMismatch(f"could not put {self.path} in WAL mode (got {mode})")
+
+    @staticmethod
+    def table_names(conn: sqlite3.Connection) -> set[str]:
+        try:
+            return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
+                raise LedgerBusy("the ledger is busy in another process; try again") from None
+            raise SchemaMismatch(f"this file is not an orderproc ledger: {exc}") from None
 
     @staticmethod
     def begin_write(conn: sqlite3.Connection) -> None:
@@ -96,27 +112,75 @@ _STOP = object()
 
 
 class Writer:
-    """The one thread that writes, with group commit (see the module docstring)."""
+    """Serialises this process's writes, with group commit (see the module docstring).
+
+    Fast path: jobs submitted from an event loop are collected while the loop's other ready
+    tasks run (one `sleep(0)`), then the first caller to resume commits them all right there
+    on the loop's thread through a second connection that never waits for the lock: one job for a
+    lone caller, a whole group for concurrent ones, and no thread hand-off either way. This
+    path is taken only while the writer thread is idle and no other process holds the lock,
+    and only where a commit does not fsync (synchronous OFF or NORMAL), so the event loop is
+    held for the statements alone. Everything else goes through the writer thread.
+    """
 
     def __init__(self, db: Database, *, max_batch: int = 128) -> None:
         self._db = db
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # held while a batch runs, on either path
         self._conn = db.connect()
+        self._inline: sqlite3.Connection | None = None
+        self._pending: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        if db.synchronous in ("OFF", "NORMAL"):
+            self._inline = db.connect()
+            self._inline.execute("PRAGMA busy_timeout = 0")
         self._thread = threading.Thread(target=self._loop, name="orderproc-writer", daemon=True)
         self._thread.start()
 
-    async def run(self, job: Callable[[sqlite3.Connection], T], on_error: ErrorHook | None = None) -> T:
-        """Run `job` in a write transaction; return once its commit is durable."""
+    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `job` in a write transaction; return once its commit is done."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((job, on_error, loop, future))
+        item = (job, loop, future)
+        if self._inline is None:
+            self._queue.put(item)
+            return await future
+        self._pending.setdefault(loop, []).append(item)
+        await asyncio.sleep(0)  # the other ready tasks submit theirs meanwhile: one commit for all
+        if not future.done() and self._pending.get(loop):
+            self._flush(loop)
         return await future
 
     def close(self) -> None:
         self._queue.put(_STOP)
         self._thread.join()
         self._conn.close()
+        if self._inline is not None:
+            self._inline.close()
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the event loop's thread: commit what its tasks submitted, or pass it to the thread."""
+        batch = self._pending.pop(loop, [])
+        assert self._inline is not None
+        if batch and self._queue.empty() and self._lock.acquire(blocking=False):
+            try:
+                outcomes = self._try_inline(self._inline, batch)
+            finally:
+                self._lock.release()
+            if outcomes is not None:
+                _settle([(future, ok, value) for (*_, future), (ok, value) in zip(batch, outcomes, strict=True)])
+                return
+        for item in batch:
+            self._queue.put(item)
+
+    def _try_inline(self, conn: sqlite3.Connection, batch: list[Any]) -> list[tuple[bool, Any]] | None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _is_locked(exc):
+                return None  # another process is writing: wait for it on the writer thread
+            raise
+        return self._commit_jobs(conn, [job for job, _loop, _future in batch])
 
     def _loop(self) -> None:
         while True:
@@ -134,53 +198,62 @@ class Writer:
                     stop = True
                     break
                 batch.append(item)
-            self._run_batch(batch)
+            with self._lock:
+                outcomes = self._run_batch(batch)
+            # one wake-up per event loop for the whole batch, not one per job
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+            for (_job, loop, future), outcome in zip(batch, outcomes, strict=True):
+                by_loop.setdefault(loop, []).append((future, *outcome))
+            for loop, settled in by_loop.items():
+                loop.call_soon_threadsafe(_settle, settled)
             if stop:
                 return
 
-    def _run_batch(self, batch: list[Any]) -> None:
-        conn = self._conn
+    def _run_batch(self, batch: list[Any]) -> list[tuple[bool, Any]]:
+        try:
+            self._db.begin_write(self._conn)
+        except LedgerBusy as exc:
+            return [(False, exc)] * len(batch)
+        return self._commit_jobs(self._conn, [job for job, _loop, _future in batch])
+
+    @staticmethod
+    def _commit_jobs(conn: sqlite3.Connection, jobs: list[Job]) -> list[tuple[bool, Any]]:
+        """Run jobs in the open transaction and commit them together; a job that raises has no effect.
+
+        A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
+        """
+        alone = len(jobs) == 1
         outcomes: list[tuple[bool, Any]] = []
         try:
-            self._db.begin_write(conn)
-            for job, on_error, _loop, _future in batch:
-                outcomes.append(self._run_job(conn, job, on_error))
-            conn.execute("COMMIT")
-        except BaseException as exc:  # the whole batch failed: nothing of it was committed
+            for job in jobs:
+                if not alone:
+                    conn.execute("SAVEPOINT job")
+                try:
+                    outcomes.append((True, job(conn)))
+                except Exception as exc:
+                    conn.execute("ROLLBACK" if alone else "ROLLBACK TO job")
+                    outcomes.append((False, exc))
+                if not alone:
+                    conn.execute("RELEASE job")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+            return outcomes
+        except BaseException as exc:  # nothing of the batch was committed
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
                 exc = LedgerBusy("the ledger stayed locked by another process; try again")
-            outcomes = [(False, exc)] * len(batch)
-        for (_job, _hook, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, ok, value)
-
-    @staticmethod
-    def _run_job(conn: sqlite3.Connection, job: Job, on_error: ErrorHook | None) -> tuple[bool, Any]:
-        conn.execute("SAVEPOINT job")
-        try:
-            result = job(conn)
-        except OrderprocError as exc:
-            conn.execute("ROLLBACK TO job")
-            if on_error is not None:
-                on_error(conn, exc)
-            conn.execute("RELEASE job")
-            return False, exc
-        except Exception as exc:
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
-            return False, exc
-        conn.execute("RELEASE job")
-        return True, result
+            return [(False, exc)] * len(jobs)
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.cancelled():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 class Readers:
