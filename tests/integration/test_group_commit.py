@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -36,47 +37,62 @@ async def test_a_failing_order_in_a_batch_rolls_back_alone(engine: LocalEngine, 
     assert (await engine.admin_verify(OPERATOR)).ok
 
 
-async def test_an_acknowledged_write_is_visible_to_a_new_connection(tmp_path: Path) -> None:
-    db = Database(tmp_path / "w.db")
+@pytest.fixture(params=["NORMAL", "FULL"])
+def scratch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Database, Writer]]:
+    """A one-table database and its writer: NORMAL commits on the event loop, FULL on the writer thread."""
+    db = Database(tmp_path / "w.db", synchronous=request.param)
     db.create_file()
     setup = db.connect()
     setup.execute("CREATE TABLE t (n INTEGER)")
     setup.close()
     writer = Writer(db)
+    yield db, writer
+    writer.close()
+
+
+def _rows(db: Database) -> list[tuple[int, ...]]:
+    conn = sqlite3.connect(db.path)
     try:
-        await asyncio.gather(*[writer.run(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,))) for i in range(50)])
-        other = sqlite3.connect(db.path)
-        assert other.execute("SELECT COUNT(*), SUM(n) FROM t").fetchone() == (50, sum(range(50)))
-        other.close()
+        return conn.execute("SELECT n FROM t ORDER BY n").fetchall()
     finally:
-        writer.close()
+        conn.close()
 
 
-async def test_a_crashing_job_fails_only_its_caller(tmp_path: Path) -> None:
-    db = Database(tmp_path / "w.db")
-    db.create_file()
-    setup = db.connect()
-    setup.execute("CREATE TABLE t (n INTEGER)")
-    setup.close()
-    writer = Writer(db)
+async def test_an_acknowledged_write_is_visible_to_a_new_connection(scratch: tuple[Database, Writer]) -> None:
+    db, writer = scratch
+    await asyncio.gather(*[writer.run(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,))) for i in range(50)])
+    assert _rows(db) == [(i,) for i in range(50)]
+
+
+async def test_a_crashing_job_fails_only_its_caller(scratch: tuple[Database, Writer]) -> None:
+    db, writer = scratch
 
     def crash(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT INTO t VALUES (-1)")
         raise RuntimeError("boom")
 
-    try:
-        results = await asyncio.gather(
-            writer.run(lambda c: c.execute("INSERT INTO t VALUES (1)")),
-            writer.run(crash),
-            writer.run(lambda c: c.execute("INSERT INTO t VALUES (2)")),
-            return_exceptions=True,
-        )
-        assert isinstance(results[1], RuntimeError)
-        assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
-        rows = await asyncio.to_thread(lambda: sqlite3.connect(db.path).execute("SELECT n FROM t ORDER BY n").fetchall())
-        assert rows == [(1,), (2,)]
-    finally:
-        writer.close()
+    results = await asyncio.gather(
+        writer.run(lambda c: c.execute("INSERT INTO t VALUES (1)")),
+        writer.run(crash),
+        writer.run(lambda c: c.execute("INSERT INTO t VALUES (2)")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], RuntimeError)
+    assert not isinstance(results[0], BaseException) and not isinstance(results[2], BaseException)
+    assert _rows(db) == [(1,), (2,)]
+
+
+async def test_a_lone_crashing_job_leaves_nothing_behind(scratch: tuple[Database, Writer]) -> None:
+    db, writer = scratch
+
+    def crash(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t VALUES (-1)")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await writer.run(crash)
+    await writer.run(lambda c: c.execute("INSERT INTO t VALUES (3)"))
+    assert _rows(db) == [(3,)]
 
 
 async def test_a_ledger_locked_by_another_process_gives_ledger_busy_not_a_raw_error(tmp_path: Path) -> None:
