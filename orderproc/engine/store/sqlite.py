@@ -232,7 +232,7 @@ class Writer:
                     outcomes.append((True, job(conn)))
                 except Exception as exc:
                     conn.execute("ROLLBACK" if alone else "ROLLBACK TO job")
-                    outcomes.append((False, exc))
+                    outcomes.append((False, _domain_error(exc)))
                 if not alone:
                     conn.execute("RELEASE job")
             if conn.in_transaction:
@@ -241,9 +241,16 @@ class Writer:
         except BaseException as exc:  # nothing of the batch was committed
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
-                exc = LedgerBusy("the ledger stayed locked by another process; try again")
-            return [(False, exc)] * len(jobs)
+            return [(False, _domain_error(exc))] * len(jobs)
+
+
+def _domain_error(exc: BaseException) -> BaseException:
+    """What a client sees of a database failure: a stable code, never a raw sqlite3 error."""
+    if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
+        return LedgerBusy("the ledger stayed locked by another process; try again")
+    if isinstance(exc, sqlite3.Error):
+        return LedgerUnavailable(f"the ledger could not be written: {exc}")
+    return exc
 
 
 def _settle(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
