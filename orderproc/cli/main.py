@@ -72,15 +72,32 @@ def main(
         typer.echo(pkg_version("orderproc"))
         raise typer.Exit(0)
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        _open_terminal(db)
         raise typer.Exit(0)
+
+
+def _open_terminal(db: Path | None) -> None:
+    """Bare `orderproc`: the trading terminal (Textual is imported only here)."""
+    from orderproc.config import Settings
+    from orderproc.engine.errors import OrderprocError
+    from orderproc.tui.launch import run
+
+    from orderproc.cli import render
+
+    try:
+        run(Settings(db=db) if db is not None else Settings())
+    except OrderprocError as exc:
+        render.err.print(f"error[{exc.code}]: {exc.message}", markup=False)
+        raise typer.Exit(1) from None
 
 
 # -- plumbing ---------------------------------------------------------------------------------
 
 
 def _ledger_id(engine: LocalEngine) -> str:
-    return f"file:{engine.path}"
+    from orderproc.sessions import ledger_key
+
+    return ledger_key(engine.path)
 
 
 def _run(ctx: typer.Context, body: Callable[[LocalEngine], Awaitable[Any]]) -> None:
@@ -115,7 +132,7 @@ def _run(ctx: typer.Context, body: Callable[[LocalEngine], Awaitable[Any]]) -> N
 def _token(engine: LocalEngine) -> str:
     from orderproc.engine.errors import AuthRequired
 
-    from orderproc.cli.session import load_token
+    from orderproc.sessions import load_token
 
     token = load_token(_ledger_id(engine))
     if token is None:
@@ -127,7 +144,7 @@ async def _private(engine: LocalEngine, call: Callable[[str], Awaitable[Any]]) -
     """Call the engine with the cached token; drop the cache if the session has ended."""
     from orderproc.engine.errors import AuthRequired
 
-    from orderproc.cli.session import forget_token
+    from orderproc.sessions import forget_token
 
     try:
         return await call(_token(engine))
@@ -152,7 +169,7 @@ def _read_secret(from_stdin: bool, env: str, prompt: str, *, confirm: bool = Fal
 
 
 def _remember(engine: LocalEngine, username: str, token: str) -> None:
-    from orderproc.cli.session import save_token
+    from orderproc.sessions import save_token
 
     save_token(_ledger_id(engine), username, token)
 
@@ -203,7 +220,7 @@ def logout(ctx: typer.Context) -> None:
 
     async def body(engine: LocalEngine) -> None:
         from orderproc.cli import render
-        from orderproc.cli.session import forget_token
+        from orderproc.sessions import forget_token
 
         try:
             await _private(engine, engine.logout)
@@ -304,8 +321,10 @@ def balance(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     async def body(engine: LocalEngine) -> None:
         from orderproc.cli import render
 
+        from orderproc.formatting import usd
+
         bal = await _private(engine, engine.balance)
-        render.emit_json(bal) if json_out else render.out.print(f"Cash: [bold]{render.usd(bal.cash)}[/bold]")
+        render.emit_json(bal) if json_out else render.out.print(f"Cash: [bold]{usd(bal.cash)}[/bold]")
 
     _run(ctx, body)
 

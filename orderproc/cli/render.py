@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from orderproc.formatting import price, qty, signed, usd, when
 
 if TYPE_CHECKING:
     from orderproc.engine.schemas import (
@@ -44,36 +45,8 @@ def emit_json(value: Model | Sequence[Model] | dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
 
 
-def usd(amount: Decimal) -> str:
-    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
-
-
-def price(amount: Decimal) -> str:
-    """Prices keep their meaningful digits: cents for dollars, more for fractions of a cent."""
-    if amount >= 1:
-        return f"${amount:,.2f}"
-    digits = max(2, -amount.adjusted() + 4) if amount else 2
-    return f"${amount:.{min(digits, 12)}f}"
-
-
-def qty(amount: Decimal) -> str:
-    text = format(amount.normalize(), "f") if amount else "0"
-    return text
-
-
-def signed(amount: Decimal, text: str) -> Text:
-    return Text(text, style="green" if amount > 0 else "red" if amount < 0 else "")
-
-
 def pct(amount: Decimal) -> Text:
     return signed(amount, f"{amount:+.2f}%")
-
-
-def when(at: datetime) -> str:
-    """Local time; the date only when it is not today."""
-    local = at.astimezone()
-    same_day = local.date() == datetime.now(local.tzinfo).date()
-    return local.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M")
 
 
 def _table(*columns: str, title: str | None = None) -> Table:

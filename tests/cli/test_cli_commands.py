@@ -606,13 +606,25 @@ def test_admin_verify_json_reports_a_balanced_ledger(funded: dict[str, str]) -> 
 # -- the root command and the ledger path ------------------------------------------------------------------
 
 
-def test_bare_orderproc_prints_help_and_exits_0(cli_env: dict[str, str]) -> None:
-    result = cli()
+def test_help_lists_every_command_and_opens_no_ledger(cli_env: dict[str, str]) -> None:
+    result = cli("--help")
     assert result.exit_code == 0
     assert "Usage" in result.stdout
     for command in ("register", "deposit", "buy", "portfolio", "admin"):
         assert command in result.stdout
     assert not Path(cli_env["ORDERPROC_DB"]).exists()  # help opens no ledger
+
+
+def test_bare_orderproc_opens_the_terminal_on_the_chosen_ledger(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import orderproc.tui.launch
+
+    opened: list[Path] = []
+    monkeypatch.setattr(orderproc.tui.launch, "run", lambda settings: opened.append(settings.db_path))
+    assert cli().exit_code == 0
+    assert cli("--db", str(tmp_path / "other.db")).exit_code == 0
+    assert opened == [Path(cli_env["ORDERPROC_DB"]), tmp_path / "other.db"]
 
 
 def test_version_prints_the_installed_version(cli_env: dict[str, str]) -> None:

@@ -10,6 +10,11 @@ from pathlib import Path
 from orderproc.config import sessions_dir
 
 
+def ledger_key(path: Path) -> str:
+    """The name a cached session is filed under for an embedded ledger."""
+    return f"file:{path}"
+
+
 def _cache_file(ledger: str) -> Path:
     return sessions_dir() / (hashlib.sha256(ledger.encode()).hexdigest()[:24] + ".json")
 

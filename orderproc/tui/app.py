@@ -1,0 +1,262 @@
+"""The Textual trading terminal: one app over an Engine, a mode per page.
+
+The app never builds an engine: it is handed one (tests pass a seeded one). Every engine call
+runs in a worker through `OrderprocApp.call`, which turns a domain error into a notification
+titled with its stable code and an ended session into the login screen; anything unexpected
+reaches `on_worker_state_changed`, which shows it in an error dialog instead of a traceback.
+Prices arrive through one app-level worker that posts `PricesUpdated` to the active screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from orderproc.engine import errors
+from orderproc.engine.protocol import Engine
+from orderproc.engine.schemas import Quote, Role, Session, User
+from orderproc.tui.messages import PricesUpdated
+from orderproc.tui.screens.account import AccountScreen
+from orderproc.tui.screens.admin import AdminScreen
+from orderproc.tui.screens.dashboard import DashboardScreen
+from orderproc.tui.screens.dialogs import ErrorDialog
+from orderproc.tui.screens.login import LoginScreen
+from orderproc.tui.screens.markets import MarketsScreen
+from orderproc.tui.screens.portfolio import PortfolioScreen
+from orderproc.tui.screens.profile import ProfileScreen
+from orderproc.tui.screens.trade import TradeScreen
+
+T = TypeVar("T")
+
+PAGES: dict[str, tuple[str, str, str]] = {
+    # mode: (key, title, what the command palette says)
+    "dashboard": ("d", "Dashboard", "Equity, cash, P&L, movers, recent orders and a chart"),
+    "markets": ("m", "Markets", "Every asset with live prices: search, filter, sort"),
+    "trade": ("t", "Trade", "The order ticket: buy or sell at the live price"),
+    "portfolio": ("p", "Portfolio", "Your positions, their value and P&L"),
+    "account": ("a", "Account", "Cash, deposits, withdrawals and your transaction history"),
+    "profile": ("u", "Profile", "Your details, password and logout"),
+    "admin": ("x", "Admin", "Users, audit log and ledger verification (admins only)"),
+}
+
+
+class SessionStore:
+    """Where the app keeps the session token and the chosen theme between runs (none: forget)."""
+
+    def __init__(self, ledger: str, settings_file: Path | None = None) -> None:
+        self.ledger = ledger
+        self.settings_file = settings_file
+
+    def load(self) -> str | None:
+        from orderproc.sessions import load_token
+
+        return load_token(self.ledger)
+
+    def save(self, username: str, token: str) -> None:
+        from orderproc.sessions import save_token
+
+        save_token(self.ledger, username, token)
+
+    def forget(self) -> None:
+        from orderproc.sessions import forget_token
+
+        forget_token(self.ledger)
+
+    def theme(self) -> str | None:
+        if self.settings_file is None:
+            return None
+        try:
+            value = json.loads(self.settings_file.read_text()).get("theme")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
+
+    def save_theme(self, theme: str) -> None:
+        if self.settings_file is None:
+            return
+        self.settings_file.parent.mkdir(parents=True, exist_ok=True)
+        self.settings_file.write_text(json.dumps({"theme": theme}))
+
+
+class OrderprocApp(App[None]):
+    CSS_PATH = "orderproc.tcss"
+    TITLE = "orderproc"
+    MODES = {
+        "dashboard": DashboardScreen,
+        "markets": MarketsScreen,
+        "trade": TradeScreen,
+        "portfolio": PortfolioScreen,
+        "account": AccountScreen,
+        "profile": ProfileScreen,
+        "admin": AdminScreen,
+    }
+    BINDINGS = [
+        *(Binding(key, f"goto('{mode}')", title, tooltip=about) for mode, (key, title, about) in PAGES.items()),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        ledger_label: str,
+        store: SessionStore | None = None,
+        price_interval: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.ledger_label = ledger_label
+        self.store = store
+        self.price_interval = price_interval
+        self.token: str | None = None
+        self.user: User | None = None
+        self.quotes: dict[str, Quote] = {}
+        self.connected = True
+        self.trade_symbol = "BTC"  # the asset the Trade ticket opens on
+        self.trade_side = "buy"
+
+    # -- start and session -----------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.store is not None and (theme := self.store.theme()) in self.available_themes:
+            self.theme = theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self._update_header()
+        self._resume_session()
+
+    def _remember_theme(self, theme: Any) -> None:
+        if self.store is not None:
+            self.store.save_theme(theme.name)
+
+    @work(exclusive=True, group="session", exit_on_error=False)
+    async def _resume_session(self) -> None:
+        token = self.store.load() if self.store is not None else None
+        if token is not None:
+            try:
+                user = await self.engine.whoami(token)
+            except errors.OrderprocError:
+                if self.store is not None:
+                    self.store.forget()
+            else:
+                self.signed_in(Session.model_construct(token=token, user=user, expires_at=None))
+                return
+        await self.push_screen(LoginScreen())
+
+    def signed_in(self, session: Session) -> None:
+        """Called by the login screen (or a resumed session): show the dashboard, start prices."""
+        self.token = session.token
+        self.user = session.user
+        if self.store is not None:
+            self.store.save(session.user.username, session.token)
+        self._update_header()
+        while isinstance(self.screen, LoginScreen):
+            self.pop_screen()
+        self.switch_mode("dashboard")
+        self._price_feed()
+
+    def signed_out(self) -> None:
+        """The session ended (logout, revoked, expired): back to the login screen."""
+        if self.store is not None:
+            self.store.forget()
+        self.token = None
+        self.user = None
+        self._update_header()
+        self.workers.cancel_group(self, "prices")
+        if not isinstance(self.screen, LoginScreen):
+            self.push_screen(LoginScreen())
+
+    def _update_header(self) -> None:
+        who = f"{self.user.username} ({self.user.role.value})" if self.user else "not logged in"
+        state = "live" if self.connected else "offline"
+        self.sub_title = f"{who} · {self.ledger_label} · {state}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and self.user.role is Role.ADMIN
+
+    # -- engine calls ----------------------------------------------------------------------
+
+    async def call(self, make: Callable[[str], Awaitable[T]], *, quiet: bool = False) -> T | None:
+        """Await an engine call with the session token; report a domain error and return None."""
+        if self.token is None:
+            self.signed_out()
+            return None
+        try:
+            return await make(self.token)
+        except errors.AuthRequired as exc:
+            self.notify(exc.message, title=exc.code, severity="warning")
+            self.signed_out()
+        except errors.OrderprocError as exc:
+            if not quiet:
+                self.notify(exc.message, title=exc.code, severity="error")
+        return None
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state is WorkerState.ERROR and worker.error is not None:
+            error = worker.error
+            if isinstance(error, errors.OrderprocError):
+                self.notify(error.message, title=error.code, severity="error")
+            else:
+                self.push_screen(ErrorDialog(error))
+
+    @work(exclusive=True, group="prices", exit_on_error=False)
+    async def _price_feed(self) -> None:
+        while True:
+            try:
+                quotes = await self.engine.quotes()
+            except errors.OrderprocError as exc:
+                self._set_connected(False, exc.message)
+            else:
+                self._set_connected(True)
+                self.quotes = {q.symbol: q for q in quotes}
+                self.screen.post_message(PricesUpdated(self.quotes))
+            await asyncio.sleep(self.price_interval)
+
+    def _set_connected(self, connected: bool, why: str = "") -> None:
+        if connected != self.connected:
+            self.connected = connected
+            self._update_header()
+            if not connected:
+                self.notify(why, title="prices unavailable", severity="warning")
+
+    # -- navigation ------------------------------------------------------------------------
+
+    def action_goto(self, mode: str) -> None:
+        if self.token is None:
+            return
+        if mode == "admin" and not self.is_admin:
+            self.notify("the Admin page is for admins", title="forbidden", severity="warning")
+            return
+        self.switch_mode(mode)
+
+    def open_trade(self, symbol: str, side: str = "buy") -> None:
+        """Open the Trade ticket on `symbol` (from Markets, Portfolio, the Dashboard)."""
+        self.trade_symbol = symbol
+        self.trade_side = side
+        self.action_goto("trade")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "goto":
+            if self.token is None:
+                return False
+            if parameters and parameters[0] == "admin" and not self.is_admin:
+                return None  # hidden from customers
+        return True
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if self.token is None:
+            return
+        for mode, (_key, title, about) in PAGES.items():
+            if mode != "admin" or self.is_admin:
+                yield SystemCommand(title, about, lambda mode=mode: self.action_goto(mode))

@@ -1,0 +1,30 @@
+"""Start the trading terminal on the ledger the settings point at."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from orderproc.config import Settings, config_dir
+from orderproc.engine import open_engine
+from orderproc.sessions import ledger_key
+from orderproc.tui.app import OrderprocApp, SessionStore
+
+
+def short_path(path: Path) -> str:
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home):] if text.startswith(home + "/") else text
+
+
+def run(settings: Settings) -> None:
+    engine = open_engine(settings)
+    try:
+        app = OrderprocApp(
+            engine,
+            ledger_label=short_path(engine.path),
+            store=SessionStore(ledger_key(engine.path), config_dir() / "tui.json"),
+        )
+        app.run()
+    finally:
+        asyncio.run(engine.close())
