@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,3 +67,14 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     yield env
+
+
+@pytest.fixture
+def make_app(engine: LocalEngine) -> Callable[..., Any]:
+    """Build the trading terminal on the test ledger (Textual is imported only by TUI tests)."""
+    from orderproc.tui.app import OrderprocApp
+
+    def make(store: Any = None, price_interval: float = 0.05) -> OrderprocApp:
+        return OrderprocApp(engine, ledger_label="ledger.db", store=store, price_interval=price_interval)
+
+    return make

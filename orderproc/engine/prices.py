@@ -243,9 +243,9 @@ class Market:
         self.speed = float(speed)
         self._assets = {a.symbol: a for a in assets}
         self._models: dict[str, _Path | _Pegged] = {}
-        # the price of each symbol at the last whole second asked for: orders, quotes and
-        # valuations in the same second (the usual case) do not recompute it
-        self._last: dict[str, tuple[int, Decimal]] = {}
+        # prices recently asked for, by (symbol, whole second): orders, quotes, valuations and
+        # 24 h changes in the same second (the usual case) do not recompute them
+        self._recent: dict[tuple[str, int], Decimal] = {}
 
     def _model(self, symbol: str) -> _Path | _Pegged:
         asset = self._assets[symbol]
@@ -274,13 +274,14 @@ class Market:
 
     def price(self, symbol: str, t: float) -> Decimal:
         """The price of `symbol` at unix time `t` (KeyError for an unknown symbol)."""
-        tick = math.floor(t - self.epoch)
-        last = self._last.get(symbol)
-        if last is not None and last[0] == tick:
-            return last[1]
-        model = self._models.get(symbol) or self._model(symbol)
-        price = model.at(tick * self.speed)
-        self._last[symbol] = (tick, price)
+        key = (symbol, math.floor(t - self.epoch))
+        price = self._recent.get(key)
+        if price is None:
+            model = self._models.get(symbol) or self._model(symbol)
+            price = model.at(key[1] * self.speed)
+            if len(self._recent) >= 8192:
+                self._recent.clear()
+            self._recent[key] = price
         return price
 
     def change_24h(self, symbol: str, t: float) -> Decimal:

@@ -240,6 +240,11 @@ class LocalEngine:
 
     # -- helpers -----------------------------------------------------------------------------
 
+    @staticmethod
+    async def _priced(compute: Callable[[], T]) -> T:
+        """Price many assets off the event loop (the first pricing of an asset builds its path)."""
+        return await asyncio.get_running_loop().run_in_executor(None, compute)
+
     async def _hash(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._hash_pool, fn, *args)
 
@@ -568,7 +573,7 @@ class LocalEngine:
             and (not category or info.category == category.strip().lower())
             and (not needle or needle in info.symbol.lower() or needle in info.name.lower())
         ]
-        found = [self._asset_dto(info, now) for info in chosen]
+        found = await self._priced(lambda: [self._asset_dto(info, now) for info in chosen])
         keys: dict[str, Callable[[Asset], Any]] = {
             "rank": lambda a: (a.rank is None, a.rank or 0, a.symbol),
             "symbol": lambda a: a.symbol,
@@ -591,16 +596,17 @@ class LocalEngine:
         infos = [self._asset(s) for s in symbols] if symbols else [
             i for i in self._assets.values() if i.symbol in self._enabled
         ]
-        return [self._quote(info, now) for info in infos]
+        return await self._priced(lambda: [self._quote(info, now) for info in infos])
 
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
         info = self._asset(symbol)
         if not (isinstance(hours, int) and isinstance(points, int)) or not (1 <= hours <= 24 * 365 and 1 <= points <= 1000):
             raise errors.ValidationError("hours must be 1-8760 and points 1-1000")
         now = self._clock()
+        bars = await self._priced(lambda: self.market.history(info.symbol, now - hours * 3600, now, points))
         return [
             PricePoint(at=datetime.fromtimestamp(t, UTC), open=o, high=h, low=lo, close=c)
-            for t, o, h, lo, c in self.market.history(info.symbol, now - hours * 3600, now, points)
+            for t, o, h, lo, c in bars
         ]
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:

@@ -10,7 +10,7 @@ from orderproc.engine.service import OPERATOR, LocalEngine
 from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.dialogs import ErrorDialog
 from orderproc.tui.screens.login import LoginScreen
-from tests.tui.conftest import MakeApp, MemoryStore, sign_up, wait_until
+from tui_helpers import MakeApp, MemoryStore, sign_up, wait_until
 
 PASSWORD = "correct horse battery"
 

@@ -1,13 +1,11 @@
-"""Fixtures for driving the terminal with Pilot on a real, seeded ledger with a fixed clock."""
+"""Helpers for driving the terminal with Pilot (the `make_app` fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import pytest
 from textual.pilot import Pilot
 
-from orderproc.engine.service import LocalEngine
 from orderproc.tui.app import OrderprocApp
 
 MakeApp = Callable[..., OrderprocApp]
@@ -35,14 +33,6 @@ class MemoryStore:
 
     def save_theme(self, theme: str) -> None:
         self.saved_theme = theme
-
-
-@pytest.fixture
-async def make_app(engine: LocalEngine) -> AsyncIterator[MakeApp]:
-    def make(store: MemoryStore | None = None, price_interval: float = 0.05) -> OrderprocApp:
-        return OrderprocApp(engine, ledger_label="ledger.db", store=store, price_interval=price_interval)  # type: ignore[arg-type]
-
-    yield make
 
 
 async def wait_until(pilot: Pilot[None], condition: Callable[[], object], timeout: float = 5.0) -> None:
