@@ -39,7 +39,7 @@ T = TypeVar("T")
 
 PAGES: dict[str, tuple[str, str, str]] = {
     # mode: (key, title, what the command palette says)
-    "dashboard": ("d", "Dashboard", "Equity, cash, P&L, movers, recent orders and a chart"),
+    "dashboard": ("d", "Home", "Dashboard: equity, cash, P&L, movers, recent orders and a chart"),
     "markets": ("m", "Markets", "Every asset with live prices: search, filter, sort"),
     "trade": ("t", "Trade", "The order ticket: buy or sell at the live price"),
     "portfolio": ("p", "Portfolio", "Your positions, their value and P&L"),
@@ -175,7 +175,10 @@ class OrderprocApp(App[None]):
             self.push_screen(LoginScreen())
 
     def _update_header(self) -> None:
-        who = f"{self.user.username} ({self.user.role.value})" if self.user else "not logged in"
+        if self.user is None:
+            who = "not logged in"
+        else:
+            who = self.user.username + (" [admin]" if self.user.role is Role.ADMIN else "")
         state = "live" if self.connected else "offline"
         self.sub_title = f"{who} · {self.ledger_label} · {state}"
 
@@ -250,7 +253,7 @@ class OrderprocApp(App[None]):
             if self.token is None:
                 return False
             if parameters and parameters[0] == "admin" and not self.is_admin:
-                return None  # hidden from customers
+                return False  # hidden from customers
         return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -1,0 +1,94 @@
+"""EquitySummary: a portfolio's equity, cash, market value and unrealized P&L as four tiles."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, Static
+
+from orderproc.engine.schemas import Portfolio
+from orderproc.formatting import pct, usd
+
+PLACEHOLDER = "…"
+
+
+class SummaryTile(Vertical):
+    """One figure with its caption above it."""
+
+    def __init__(self, caption: str, *, id: str) -> None:
+        super().__init__(id=id, classes="summary-tile")
+        self._caption = caption
+
+    def compose(self) -> ComposeResult:
+        yield Label(self._caption, classes="summary-caption")
+        yield Static(PLACEHOLDER, classes="summary-value")
+
+    def set_value(self, text: str, sign: Decimal | None = None) -> None:
+        """Show `text`; with `sign`, colour it as a gain (> 0) or a loss (< 0)."""
+        value = self.query_one(".summary-value", Static)
+        value.update(text)
+        value.set_class(sign is not None and sign > 0, "-positive")
+        value.set_class(sign is not None and sign < 0, "-negative")
+
+
+class EquitySummary(Horizontal):
+    """Shows `show(portfolio)`; the caller loads the portfolio (engine.portfolio) and refreshes it.
+
+    Tile ids: #summary-equity, #summary-cash, #summary-market-value, #summary-pnl.
+    """
+
+    DEFAULT_CSS = """
+    EquitySummary {
+        height: auto;
+        width: 100%;
+        padding: 0 1;
+    }
+    EquitySummary > .summary-tile {
+        width: 1fr;
+        height: auto;
+        min-width: 16;
+        padding: 0 1;
+        border-left: tall $primary 40%;
+    }
+    EquitySummary > .summary-tile .summary-caption {
+        color: $text-muted;
+        width: 100%;
+    }
+    EquitySummary > .summary-tile .summary-value {
+        text-style: bold;
+        width: 100%;
+    }
+    EquitySummary .summary-value.-positive {
+        color: $success;
+    }
+    EquitySummary .summary-value.-negative {
+        color: $error;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield SummaryTile("Equity", id="summary-equity")
+        yield SummaryTile("Cash", id="summary-cash")
+        yield SummaryTile("Market value", id="summary-market-value")
+        yield SummaryTile("Unrealized P&L", id="summary-pnl")
+
+    def show(self, portfolio: Portfolio) -> None:
+        """Put the portfolio's figures in the tiles (cheap: call it on every reload)."""
+        cost = portfolio.market_value - portfolio.unrealized_pnl
+        pnl = portfolio.unrealized_pnl
+        pnl_text = ("+" if pnl > 0 else "") + usd(pnl)
+        if cost > 0:
+            pnl_text += f" ({pct(pnl * 100 / cost)})"
+        self.query_one("#summary-equity", SummaryTile).set_value(usd(portfolio.equity))
+        self.query_one("#summary-cash", SummaryTile).set_value(usd(portfolio.cash))
+        self.query_one("#summary-market-value", SummaryTile).set_value(usd(portfolio.market_value))
+        self.query_one("#summary-pnl", SummaryTile).set_value(pnl_text, sign=pnl)
+
+    def values(self) -> dict[str, str]:
+        """What each tile shows now, by tile id (for tests and the Dashboard)."""
+        return {
+            str(tile.id): str(tile.query_one(".summary-value", Static).content)
+            for tile in self.query(SummaryTile)
+        }
