@@ -289,7 +289,8 @@ class Market:
         now = self.price(symbol, t)
         before = self.price(symbol, t - DAY / self.speed)
         change = _CTX.divide(_CTX.multiply(_CTX.subtract(now, before), _HUNDRED), before)
-        return change.quantize(_PERCENT, context=_CTX)
+        change = change.quantize(_PERCENT, context=_CTX)
+        return change.copy_abs() if change.is_zero() else change  # never "-0.00"
 
     def history(
         self, symbol: str, start: float, end: float, points: int
