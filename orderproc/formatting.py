@@ -12,6 +12,11 @@ def usd(amount: Decimal) -> str:
     return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
 
 
+def signed_usd(amount: Decimal) -> str:
+    """`usd` with an explicit plus sign, for changes."""
+    return f"+{usd(amount)}" if amount > 0 else usd(amount)
+
+
 def price(amount: Decimal) -> str:
     """Cents for dollar prices, enough significant digits for fractions of a cent."""
     if amount >= 1:

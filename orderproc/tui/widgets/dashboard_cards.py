@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, Static
+from textual.widgets import Static
 
 from orderproc.engine.schemas import Portfolio, Position, Quote
-from orderproc.formatting import pct, usd
+from orderproc.formatting import pct, signed_usd, usd
+from orderproc.tui.widgets.summary import SummaryTile
 
 TODAY_CAPTION = "Today's change: your current positions revalued by each asset's 24 h change"
 
@@ -34,29 +35,6 @@ def todays_change(positions: Iterable[Position], quotes: Mapping[str, Quote]) ->
     return total
 
 
-def signed_usd(amount: Decimal) -> str:
-    """`usd` with an explicit plus sign, for changes."""
-    return f"+{usd(amount)}" if amount > 0 else usd(amount)
-
-
-class EquityCard(Vertical):
-    """One labelled number; `positive`/`negative` classes colour changes."""
-
-    def __init__(self, label: str, *, id: str) -> None:
-        super().__init__(id=id, classes="equity-card")
-        self._label = label
-
-    def compose(self) -> ComposeResult:
-        yield Label(self._label, classes="equity-card-label")
-        yield Static("…", classes="equity-card-value")
-
-    def set_value(self, text: str, sign: Decimal | None = None) -> None:
-        value = self.query_one(".equity-card-value", Static)
-        value.update(text)
-        value.set_class(sign is not None and sign > 0, "positive")
-        value.set_class(sign is not None and sign < 0, "negative")
-
-
 class EquityCards(Vertical):
     """The headline row: `show(portfolio, quotes)` after each valuation."""
 
@@ -67,19 +45,25 @@ class EquityCards(Vertical):
     EquityCards > .equity-cards-row {
         height: auto;
     }
-    EquityCards .equity-card {
+    EquityCards .summary-tile {
         width: 1fr;
         height: auto;
         padding: 0 1;
     }
-    EquityCards .equity-card-label {
+    EquityCards .summary-caption {
         color: $text-muted;
     }
-    EquityCards .equity-card-value {
+    EquityCards .summary-value {
         text-style: bold;
         height: 1;
         text-wrap: nowrap;
         text-overflow: ellipsis;
+    }
+    EquityCards .summary-value.-positive {
+        color: $success;
+    }
+    EquityCards .summary-value.-negative {
+        color: $error;
     }
     EquityCards > .equity-cards-caption {
         color: $text-muted;
@@ -92,20 +76,20 @@ class EquityCards(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="equity-cards-row"):
-            yield EquityCard("Total equity", id="card-equity")
-            yield EquityCard("Cash", id="card-cash")
-            yield EquityCard("Unrealized P&L", id="card-pnl")
-            yield EquityCard("Today's change", id="card-today")
+            yield SummaryTile("Total equity", id="card-equity")
+            yield SummaryTile("Cash", id="card-cash")
+            yield SummaryTile("Unrealized P&L", id="card-pnl")
+            yield SummaryTile("Today's change", id="card-today")
         yield Static(TODAY_CAPTION, classes="equity-cards-caption")
 
     def show(self, portfolio: Portfolio, quotes: Mapping[str, Quote]) -> None:
-        self.query_one("#card-equity", EquityCard).set_value(usd(portfolio.equity))
-        self.query_one("#card-cash", EquityCard).set_value(usd(portfolio.cash))
+        self.query_one("#card-equity", SummaryTile).set_value(usd(portfolio.equity))
+        self.query_one("#card-cash", SummaryTile).set_value(usd(portfolio.cash))
         pnl = portfolio.unrealized_pnl
-        self.query_one("#card-pnl", EquityCard).set_value(signed_usd(pnl), pnl)
+        self.query_one("#card-pnl", SummaryTile).set_value(signed_usd(pnl), pnl)
         today = todays_change(portfolio.positions, quotes)
         day_ago = portfolio.market_value - today
         text = signed_usd(today)
         if day_ago > 0:
             text += f" ({pct(today * 100 / day_ago)})"
-        self.query_one("#card-today", EquityCard).set_value(text, today)
+        self.query_one("#card-today", SummaryTile).set_value(text, today)

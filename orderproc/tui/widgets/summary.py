@@ -9,13 +9,13 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Static
 
 from orderproc.engine.schemas import Portfolio
-from orderproc.formatting import pct, usd
+from orderproc.formatting import pct, signed_usd, usd
 
 PLACEHOLDER = "…"
 
 
 class SummaryTile(Vertical):
-    """One figure with its caption above it."""
+    """One figure with its caption above it (also the Dashboard's cards)."""
 
     def __init__(self, caption: str, *, id: str) -> None:
         super().__init__(id=id, classes="summary-tile")
@@ -78,7 +78,7 @@ class EquitySummary(Horizontal):
         """Put the portfolio's figures in the tiles (cheap: call it on every reload)."""
         cost = portfolio.market_value - portfolio.unrealized_pnl
         pnl = portfolio.unrealized_pnl
-        pnl_text = ("+" if pnl > 0 else "") + usd(pnl)
+        pnl_text = signed_usd(pnl)
         if cost > 0:
             pnl_text += f" ({pct(pnl * 100 / cost)})"
         self.query_one("#summary-equity", SummaryTile).set_value(usd(portfolio.equity))
