@@ -28,7 +28,9 @@ from orderproc.engine.domain.money import round_price
 
 DAY = 86400.0
 # Assets without history walk a generated path of this many days, looped.
-RANDOM_WALK_DAYS = 4 * 365 + 1
+# One year, looped: generating it is most of what the first pricing of every asset costs
+# (a terminal's first screen of movers prices all of them).
+RANDOM_WALK_DAYS = 366
 # The walk is pulled back towards its start with a one-year half-life: the daily moves keep
 # the asset's volatility, but a pure walk at 100-160 %/yr would reach x1000 or /1000 within a
 # few simulated years, which no screen (or player) copes with.
@@ -181,26 +183,27 @@ class _Path:
     source period's trend (a looped 2021 bull year would otherwise multiply prices x100 a year).
     """
 
-    __slots__ = ("_ref", "_d0", "_span", "_first", "_up", "_down", "_sigma", "_key")
+    __slots__ = ("_ref", "_d0", "_span", "_logs", "_base", "_drift", "_sigma", "_key")
 
     def __init__(self, ref: float, logs: Sequence[float], d0: int, sigma: float, key: int) -> None:
-        span = len(logs) - 1
-        base = logs[d0]
-        drift = (logs[-1] - logs[0]) / span
         self._ref = ref
         self._d0 = d0
-        self._span = span
-        self._first = [logs[r] - base for r in range(span)]
-        self._up = [logs[-1] - base + logs[r] - logs[0] - r * drift for r in range(span)]
-        self._down = [logs[0] - base + logs[r] - logs[-1] - (r - span) * drift for r in range(span)]
+        self._span = len(logs) - 1
+        self._logs = logs
+        self._base = logs[d0]
+        self._drift = (logs[-1] - logs[0]) / self._span
         self._sigma = sigma
         self._key = key
 
     def _log_at_day(self, day: int) -> float:
+        """Computed on demand: building three tables per asset cost more than all the lookups."""
         q, r = divmod(self._d0 + day, self._span)
+        logs, base = self._logs, self._base
         if q == 0:
-            return self._first[r]
-        return self._up[r] if q > 0 else self._down[r]
+            return logs[r] - base
+        if q > 0:
+            return logs[-1] - base + logs[r] - logs[0] - r * self._drift
+        return logs[0] - base + logs[r] - logs[-1] - (r - self._span) * self._drift
 
     def at(self, m: float) -> Decimal:
         x = m / DAY

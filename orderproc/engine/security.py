@@ -54,7 +54,7 @@ class PasswordHasher:
             raise ValueError(f"unknown hash profile {profile!r}")
         params = {f"argon2__{k}": v for k, v in HASH_PROFILES[profile].items()}
         self._ctx = CryptContext(schemes=["argon2"], argon2__type="ID", **params)
-        self._dummy = self._ctx.hash(secrets.token_urlsafe(16))
+        self._dummy: str | None = None  # made on first need: a strong hash costs ~150 ms
 
     def hash(self, password: str) -> str:
         return str(self._ctx.hash(password))
@@ -62,6 +62,8 @@ class PasswordHasher:
     def verify(self, password: str, hashed: str | None) -> bool:
         """Check a password; with no hash (unknown user) spend the same time and fail."""
         if hashed is None:
+            if self._dummy is None:
+                self._dummy = str(self._ctx.hash(secrets.token_urlsafe(16)))
             self._ctx.verify(password, self._dummy)
             return False
         try:

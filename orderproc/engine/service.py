@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -161,7 +162,7 @@ class LocalEngine:
         )
         secret = load_or_create_secret(self.path.with_name(self.path.name + ".secret"))
         self._tokens = TokenSigner(secret, self.meta["ledger_id"], token_ttl)
-        self._hasher = PasswordHasher(hash_profile)
+        self._hash_profile = hash_profile
         self._hash_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="orderproc-hash")
         self._writer = Writer(self._db)
         self._readers = Readers(self._db)
@@ -239,6 +240,11 @@ class LocalEngine:
         await self.close()
 
     # -- helpers -----------------------------------------------------------------------------
+
+    @cached_property
+    def _hasher(self) -> PasswordHasher:
+        """Built on first use: passlib's import and set-up are not needed to open a ledger."""
+        return PasswordHasher(self._hash_profile)
 
     @staticmethod
     async def _priced(compute: Callable[[], T]) -> T:

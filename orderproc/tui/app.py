@@ -10,6 +10,7 @@ Prices arrive through one app-level worker that posts `PricesUpdated` to the act
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -25,15 +26,8 @@ from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Quote, Role, Session, User
 from orderproc.tui.messages import PricesUpdated
-from orderproc.tui.screens.account import AccountScreen
-from orderproc.tui.screens.admin import AdminScreen
-from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.dialogs import ErrorDialog
 from orderproc.tui.screens.login import LoginScreen
-from orderproc.tui.screens.markets import MarketsScreen
-from orderproc.tui.screens.portfolio import PortfolioScreen
-from orderproc.tui.screens.profile import ProfileScreen
-from orderproc.tui.screens.trade import TradeScreen
 
 T = TypeVar("T")
 
@@ -47,6 +41,17 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "profile": ("u", "Profile", "Your details, password and logout"),
     "admin": ("x", "Admin", "Users, audit log and ledger verification (admins only)"),
 }
+
+
+def _page(mode: str) -> Callable[[], Screen[Any]]:
+    """A factory for the page of `mode`: class `<Mode>Screen` in `orderproc.tui.screens.<mode>`."""
+
+    def make() -> Screen[Any]:
+        module = importlib.import_module(f"orderproc.tui.screens.{mode}")
+        page: Screen[Any] = getattr(module, f"{mode.capitalize()}Screen")()
+        return page
+
+    return make
 
 
 class SessionStore:
@@ -90,15 +95,8 @@ class SessionStore:
 class OrderprocApp(App[None]):
     CSS_PATH = "orderproc.tcss"
     TITLE = "orderproc"
-    MODES = {
-        "dashboard": DashboardScreen,
-        "markets": MarketsScreen,
-        "trade": TradeScreen,
-        "portfolio": PortfolioScreen,
-        "account": AccountScreen,
-        "profile": ProfileScreen,
-        "admin": AdminScreen,
-    }
+    # each page's module is imported when the page is first shown, not at start
+    MODES = {mode: _page(mode) for mode in PAGES}
     BINDINGS = [
         *(Binding(key, f"goto('{mode}')", title, tooltip=about) for mode, (key, title, about) in PAGES.items()),
         Binding("q", "quit", "Quit"),
