@@ -12,7 +12,13 @@ from textual.widgets import Button, Label, Static
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Ask before doing something that moves money; Enter or y confirms, Escape or n cancels."""
+    """Ask before doing something that moves money: y (or a click) confirms, n or Escape cancels.
+
+    Nothing is focused when it opens, so a stray second Enter (a double press on the form
+    that opened it) does nothing: the user has to read it and answer.
+    """
+
+    AUTO_FOCUS = ""
 
     BINDINGS = [
         Binding("y", "answer(True)", "Confirm"),
@@ -32,9 +38,6 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._confirm_label, variant="primary", id="confirm")
                 yield Button("Cancel", id="cancel")
-
-    def on_mount(self) -> None:
-        self.query_one("#confirm", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

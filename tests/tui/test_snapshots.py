@@ -1,0 +1,233 @@
+"""Every page of the terminal at 80x24 and 160x50, on a prepared ledger (seed 7, fixed clock).
+
+Regenerate after an intended change with `pytest tests/tui/test_snapshots.py --snapshot-update`
+and look at the SVGs before committing them.
+
+What keeps them stable: the market is a function of the fixed test clock, the price feed is
+started with a long interval (one fetch at sign-in, then none while the shot is taken), each
+`run_before` waits until the page shows its data (not a loading state), text cursors do not
+blink, and the two things the product reads from the machine are pinned: the local time zone
+(`when()` and the profile's "member since" use it) and the wall-clock "today" that `when()`
+compares dates with (it writes only the time for today's dates).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Protocol
+
+import pytest
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Static
+
+import orderproc.formatting
+from orderproc.engine.schemas import OrderRequest, Role, Side
+from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.tui.app import OrderprocApp
+from orderproc.tui.screens.account import AccountScreen
+from orderproc.tui.screens.admin import AdminScreen
+from orderproc.tui.screens.dashboard import DashboardScreen
+from orderproc.tui.screens.login import LoginScreen
+from orderproc.tui.screens.markets import MarketsScreen
+from orderproc.tui.screens.portfolio import PortfolioScreen
+from orderproc.tui.screens.profile import ProfileScreen
+from orderproc.tui.screens.trade import TradeScreen
+from orderproc.tui.widgets.asset_table import AssetTable
+from orderproc.tui.widgets.price_chart import PriceChart
+from orderproc.tui.widgets.recent_orders import RecentOrders
+from tui_helpers import MakeApp, MemoryStore, wait_until
+
+PASSWORD = "correct horse battery"
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 50), id="160x50")]
+QUIET_FEED = 3600.0  # seconds between price fetches: one at sign-in, none while the shot is taken
+SnapCompare = Callable[..., bool]
+
+
+class Clock(Protocol):
+    def advance(self, seconds: float) -> None: ...
+
+
+RunBefore = Callable[[Pilot[None]], Awaitable[None]]
+
+
+class _NotToday(datetime):
+    """`datetime.now()` for `when()`: a day far from the test clock's, whatever the real date."""
+
+    @classmethod
+    def now(cls, tz: Any = None) -> _NotToday:
+        return cls(2031, 1, 1, 12, 0, tzinfo=timezone.utc).astimezone(tz) if tz else cls(2031, 1, 1, 12, 0)
+
+
+@pytest.fixture(autouse=True)
+def pinned_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setattr(orderproc.formatting, "datetime", _NotToday)
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+async def ledger(engine: LocalEngine, clock: Clock) -> dict[str, str]:
+    """alice: a deposit, three buys and a sell, a minute apart; root: an admin. Their tokens."""
+    await engine.register("alice", PASSWORD)
+    alice = (await engine.login("alice", PASSWORD)).token
+    await engine.deposit(alice, Decimal("10000"))
+    trades = [("BTC", Side.BUY, "0.02"), ("ETH", Side.BUY, "1.5"), ("SOL", Side.BUY, "8"), ("ETH", Side.SELL, "0.5")]
+    for symbol, side, quantity in trades:
+        clock.advance(60)
+        await engine.place_order(alice, OrderRequest(symbol=symbol, side=side, quantity=Decimal(quantity)))
+    await engine.register("root", PASSWORD)
+    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    root = (await engine.login("root", PASSWORD)).token
+    clock.advance(60)
+    return {"alice": alice, "root": root}
+
+
+def _still(pilot: Pilot[None]) -> None:
+    """No blinking text cursor: the shot must not depend on when it is taken."""
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+
+
+def _chart_loaded(pilot: Pilot[None], selector: str) -> bool:
+    charts = pilot.app.screen.query(selector).results(PriceChart)
+    return all(
+        (caption := str(chart.query_one(".chart-caption", Static).render())) and "loading" not in caption
+        for chart in charts
+    )
+
+
+def _rows(pilot: Pilot[None], selector: str) -> int:
+    return pilot.app.screen.query_one(selector, DataTable).row_count
+
+
+def _text(pilot: Pilot[None], selector: str) -> str:
+    """What the widget and the Statics inside it say."""
+    widget = pilot.app.screen.query_one(selector)
+    parts = [widget, *widget.query(Static)]
+    return " ".join(str(part.render()) for part in parts if isinstance(part, Static))
+
+
+def _idle(pilot: Pilot[None]) -> bool:
+    """Every engine call has come back (the price feed never does: it sleeps between fetches)."""
+    return all(worker.is_finished for worker in pilot.app.workers if worker.group != "prices")
+
+
+async def _settle(pilot: Pilot[None]) -> None:
+    await wait_until(pilot, lambda: _idle(pilot))
+    _still(pilot)
+    # Lay the page out once more, as the next price tick would: a DataTable with `height: auto`
+    # filled after its first layout can be left 0 rows high until something else re-lays out
+    # the screen (seen on the Dashboard's recent orders at 80x24; reported, not ours to fix).
+    pilot.app.screen.refresh(layout=True)
+    await pilot.pause(0.1)
+    assert _idle(pilot)
+    for table in pilot.app.screen.query(DataTable):
+        shown = all(node.display for node in table.ancestors_with_self if isinstance(node, Widget))
+        assert not (shown and table.row_count and table.region.height == 0), f"{table} is 0 rows high"
+
+
+async def _open(pilot: Pilot[None], key: str, screen: type[Screen[Any]]) -> None:
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen) and getattr(app, "quotes", None))
+    if key:
+        await pilot.press(key)
+    await wait_until(pilot, lambda: isinstance(app.screen, screen))
+
+
+async def at_login(pilot: Pilot[None]) -> None:
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LoginScreen))
+    await _settle(pilot)
+
+
+async def at_dashboard(pilot: Pilot[None]) -> None:
+    await _open(pilot, "", DashboardScreen)
+    # the first valuation races the first price fetch (today's change needs the quotes): once
+    # the quotes are in, value again, as the next price tick would
+    await wait_until(pilot, lambda: _idle(pilot))
+    await pilot.press("r")
+    await wait_until(
+        pilot,
+        lambda: "$" in _text(pilot, "#card-cash")
+        and _rows(pilot, "#dash-movers") > 0
+        and pilot.app.screen.query_one(RecentOrders).query_one(DataTable).row_count > 0
+        and "Chart · " in str(pilot.app.screen.query_one("#dash-chart-box").border_title)
+        and "loading" not in str(pilot.app.screen.query_one("#dash-chart-box").border_title),
+    )
+    await _settle(pilot)
+
+
+async def at_markets(pilot: Pilot[None]) -> None:
+    await _open(pilot, "m", MarketsScreen)
+    await wait_until(
+        pilot,
+        lambda: pilot.app.screen.query_one(AssetTable).row_count > 0 and _chart_loaded(pilot, "#detail-chart"),
+    )
+    await _settle(pilot)
+
+
+async def at_trade(pilot: Pilot[None]) -> None:
+    await _open(pilot, "t", TradeScreen)
+    await wait_until(pilot, lambda: "$" in _text(pilot, "#ticket-quote") and _rows(pilot, "#trade-orders") > 0)
+    await pilot.press(*"0.01")
+    await wait_until(
+        pilot, lambda: "you pay" in _text(pilot, "#ticket-preview") and _chart_loaded(pilot, "#trade-chart")
+    )
+    await _settle(pilot)
+
+
+async def at_portfolio(pilot: Pilot[None]) -> None:
+    await _open(pilot, "p", PortfolioScreen)
+    await wait_until(pilot, lambda: _rows(pilot, "#positions-table") == 3)
+    await _settle(pilot)
+
+
+async def at_account(pilot: Pilot[None]) -> None:
+    await _open(pilot, "a", AccountScreen)
+    await wait_until(pilot, lambda: "$" in _text(pilot, "#cash-balance") and _rows(pilot, "#history-table") == 5)
+    await _settle(pilot)
+
+
+async def at_profile(pilot: Pilot[None]) -> None:
+    await _open(pilot, "u", ProfileScreen)
+    await wait_until(pilot, lambda: "member since" in _text(pilot, "#profile-summary"))
+    await _settle(pilot)
+
+
+async def at_admin(pilot: Pilot[None]) -> None:
+    await _open(pilot, "x", AdminScreen)
+    await wait_until(pilot, lambda: _rows(pilot, "#users-table") == 2 and _rows(pilot, "#audit-table") > 0)
+    await _settle(pilot)
+
+
+PAGES: list[Any] = [
+    pytest.param(None, at_login, id="login"),
+    pytest.param("alice", at_dashboard, id="dashboard"),
+    pytest.param("alice", at_markets, id="markets"),
+    pytest.param("alice", at_trade, id="trade"),
+    pytest.param("alice", at_portfolio, id="portfolio"),
+    pytest.param("alice", at_account, id="account"),
+    pytest.param("alice", at_profile, id="profile"),
+    pytest.param("root", at_admin, id="admin"),
+]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize(("user", "run_before"), PAGES)
+def test_page(
+    snap_compare: SnapCompare,
+    make_app: MakeApp,
+    ledger: dict[str, str],
+    user: str | None,
+    run_before: RunBefore,
+    size: tuple[int, int],
+) -> None:
+    app: OrderprocApp = make_app(MemoryStore(ledger[user] if user else None), price_interval=QUIET_FEED)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
