@@ -87,6 +87,8 @@ class EquityCards(Vertical):
         self.query_one("#card-cash", SummaryTile).set_value(usd(portfolio.cash))
         pnl = portfolio.unrealized_pnl
         self.query_one("#card-pnl", SummaryTile).set_value(signed_usd(pnl), pnl)
+        if portfolio.positions and not quotes:
+            return  # the first prices have not arrived: no "today's change" to show yet
         today = todays_change(portfolio.positions, quotes)
         day_ago = portfolio.market_value - today
         text = signed_usd(today)
