@@ -141,8 +141,12 @@ async def test_register_deposit_buy_from_markets_sell_from_portfolio_and_see_the
         assert orders.total == 1 and orders.items[0].quantity == Decimal("0.01")
         assert f"order #{orders.items[0].id}" in result
 
-        # Portfolio (p typed in the amount field goes to the page key): the BTC position
+        # a page key typed in the amount field stays on the ticket; Escape leaves the field
         await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, TradeScreen)
+        # Portfolio: the BTC position
+        await pilot.press("escape", "p")
         portfolio = await on_page(pilot, PortfolioScreen)
         positions = portfolio.query_one(PositionsTable)
         await wait_until(pilot, lambda: positions.symbols == ["BTC"])
@@ -163,7 +167,7 @@ async def test_register_deposit_buy_from_markets_sell_from_portfolio_and_see_the
         assert held == {"BTC": Decimal("0.005")}
 
         # Account: the history shows the sell, the buy and the deposit, newest first
-        await pilot.press("a")
+        await pilot.press("escape", "a")
         account = await on_page(pilot, AccountScreen)
         history = account.query_one("#history-table", DataTable)
         await wait_until(pilot, lambda: history.row_count == 3)

@@ -175,7 +175,8 @@ class KnownSymbol(Validator):
 
 class AmountInput(Input):
     """A number field. A key that can never be part of a number is not swallowed: it goes to
-    the page's bindings (b, s, n, the page keys), so they work while the cursor is here."""
+    the Trade page's own bindings (b, s, n, $, /), so they work while the cursor is here. The
+    app's page keys are not passed on: a typo must not take the user away from the ticket."""
 
     def __init__(self, allow: str, *, placeholder: str, id: str) -> None:
         super().__init__(placeholder=placeholder, id=id, max_length=40, restrict=f"[{re.escape(allow)}]*")
@@ -189,7 +190,7 @@ class AmountInput(Input):
             event.prevent_default()  # not for Input's handler, which would swallow it
             event.stop()
             active = self.screen.active_bindings.get(event.key)
-            if active is not None and active.enabled:
+            if active is not None and active.enabled and active.node is not self.app:
                 await self.app.run_action(active.binding.action, active.node)
 
 
