@@ -1,3 +1,3 @@
-from orderproc.cli.main import run
+from orderproc.entry import main
 
-run()
+main()

@@ -77,18 +77,10 @@ def main(
 
 
 def _open_terminal(db: Path | None) -> None:
-    """Bare `orderproc`: the trading terminal (Textual is imported only here)."""
-    from orderproc.config import Settings
-    from orderproc.engine.errors import OrderprocError
-    from orderproc.tui.launch import run
+    """`orderproc --db PATH` with no command: the trading terminal (Textual is imported only here)."""
+    from orderproc.tui.launch import open_terminal
 
-    from orderproc.cli import render
-
-    try:
-        run(Settings(db=db) if db is not None else Settings())
-    except OrderprocError as exc:
-        render.err.print(f"error[{exc.code}]: {exc.message}", markup=False)
-        raise typer.Exit(1) from None
+    open_terminal(db)
 
 
 # -- plumbing ---------------------------------------------------------------------------------

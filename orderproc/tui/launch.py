@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 from orderproc.config import Settings, config_dir
@@ -15,6 +16,17 @@ def short_path(path: Path) -> str:
     home = str(Path.home())
     text = str(path)
     return "~" + text[len(home):] if text.startswith(home + "/") else text
+
+
+def open_terminal(db: Path | None) -> None:
+    """Run the terminal on `db` (or the configured ledger); a domain error exits 1 with its code."""
+    from orderproc.engine.errors import OrderprocError
+
+    try:
+        run(Settings(db=db) if db is not None else Settings())
+    except OrderprocError as exc:
+        sys.stderr.write(f"error[{exc.code}]: {exc.message}\n")
+        raise SystemExit(1) from None
 
 
 def run(settings: Settings) -> None:

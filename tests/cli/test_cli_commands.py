@@ -627,6 +627,26 @@ def test_bare_orderproc_opens_the_terminal_on_the_chosen_ledger(
     assert opened == [Path(cli_env["ORDERPROC_DB"]), tmp_path / "other.db"]
 
 
+def test_the_bare_executable_opens_the_terminal_without_loading_the_cli(cli_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "sys.argv = ['orderproc']\n"
+        "import orderproc.tui.launch as launch\n"
+        "launch.run = lambda settings: print('terminal on', settings.db_path)\n"
+        "from orderproc.entry import main\n"
+        "main()\n"
+        "print('typer loaded:', 'typer' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.splitlines() == [f"terminal on {cli_env['ORDERPROC_DB']}", "typer loaded: False"]
+    with_db = probe.replace("['orderproc']", "['orderproc', '--db', '/tmp/other.db']")
+    out = subprocess.run([sys.executable, "-c", with_db], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.splitlines() == ["terminal on /tmp/other.db", "typer loaded: False"]
+
+
 def test_version_prints_the_installed_version(cli_env: dict[str, str]) -> None:
     from importlib.metadata import version
 
