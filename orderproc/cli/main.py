@@ -128,7 +128,10 @@ def _token(engine: LocalEngine) -> str:
 
     token = load_token(_ledger_id(engine))
     if token is None:
-        raise AuthRequired("not logged in to this ledger: run `orderproc login USER` (or `register USER`)")
+        raise AuthRequired(
+            "not logged in to this ledger: run `orderproc login USER` (or `register USER`)",
+            {"reason": "no_session"},
+        )
     return token
 
 
@@ -141,7 +144,7 @@ async def _private(engine: LocalEngine, call: Callable[[str], Awaitable[Any]]) -
     try:
         return await call(_token(engine))
     except AuthRequired as exc:
-        if "not logged in" not in exc.message:
+        if exc.details.get("reason") != "no_session":
             forget_token(_ledger_id(engine))
             exc.message += " (run `orderproc login USER`)"
         raise

@@ -41,8 +41,7 @@ class Side(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    FILLED = "filled"
-    REJECTED = "rejected"
+    FILLED = "filled"  # a market order fills or is refused (no order row); more come with resting orders
 
 
 class TxKind(StrEnum):

@@ -121,6 +121,20 @@ def _request_hash(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
+def _replayed(conn: Conn, user_id: int, key: str | None, kind: str, request_hash: str) -> int | None:
+    """The id of what this user's earlier request with `key` produced (None for a new key);
+    the same key with a different request is a conflict."""
+    if key is None:
+        return None
+    found = repo.idempotent_ref(conn, user_id, key)
+    if found is None:
+        return None
+    seen_kind, seen_hash, ref = found
+    if seen_kind != kind or seen_hash != request_hash:
+        raise errors.Conflict("this idempotency key was used for a different request", {"field": "key"})
+    return ref
+
+
 def _check_key(key: str | None) -> str | None:
     if key is None:
         return None
@@ -152,8 +166,9 @@ class LocalEngine:
         self._clock = clock
         self._db = Database(self.path, synchronous=synchronous)
         self._db.create_file()
-        self.meta = self._open_ledger(market_seed, market_speed)
-        self._assets = self._load_asset_cache()
+        self.meta, rows = self._open_ledger(market_seed, market_speed)
+        self._assets = {r[0]: _asset_info(r) for r in rows}
+        self._enabled = {r[0] for r in rows if r[11]}
         self.market = Market(
             int(self.meta["market_seed"]),
             float(self.meta["market_epoch"]),
@@ -169,7 +184,8 @@ class LocalEngine:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def _open_ledger(self, seed: int | None, speed: float) -> dict[str, str]:
+    def _open_ledger(self, seed: int | None, speed: float) -> tuple[dict[str, str], list[repo.Row]]:
+        """Create or check the ledger in one transaction; its meta and asset rows."""
         conn = self._db.connect(wal=False)
         try:
             # look before adopting: another program's SQLite file is refused and left as it was
@@ -192,7 +208,7 @@ class LocalEngine:
                         "market_speed": repr(float(speed)),
                     }
                     repo.create_schema(conn, meta, (_asset_row(a) for a in load_assets()))
-                result = repo.read_meta(conn)
+                result = repo.read_meta(conn), repo.asset_rows(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -200,30 +216,6 @@ class LocalEngine:
         finally:
             conn.close()
         return result
-
-    def _load_asset_cache(self) -> dict[str, AssetInfo]:
-        conn = self._db.connect(readonly=True)
-        try:
-            rows = repo.asset_rows(conn)
-        finally:
-            conn.close()
-        self._enabled = {r[0] for r in rows if r[11]}
-        return {
-            r[0]: AssetInfo(
-                symbol=r[0],
-                name=r[1],
-                category=r[2],
-                rank=r[3],
-                peg=r[4],
-                reference_price=Decimal(r[5]),
-                reference_date=r[6],
-                source=r[7],
-                volatility=Decimal(r[8]),
-                precision=r[9],
-                history=r[10],
-            )
-            for r in rows
-        }
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._close_sync)
@@ -478,16 +470,17 @@ class LocalEngine:
         claims = self._claims(token)
         cents = cash_to_cents(amount)
         key = _check_key(key)
-        request_hash = _request_hash(kind, cents)
+        request_hash = _request_hash(kind, cents) if key is not None else ""
 
         def job(conn: Conn) -> Transaction:
             actor = self._customer(conn, claims)
             account = actor.account_id
             assert account is not None and actor.user_id is not None
-            if key is not None:
-                found = repo.idempotent_ref(conn, actor.user_id, key)
-                if found is not None:
-                    return self._replay_entry(conn, found, kind, request_hash, account)
+            earlier = _replayed(conn, actor.user_id, key, kind.value, request_hash)
+            if earlier is not None:
+                found_earlier = repo.entry(conn, earlier, account)
+                assert found_earlier is not None
+                return self._transaction(*found_earlier)
             postings = (ledger.deposit_postings if kind is TxKind.DEPOSIT else ledger.withdrawal_postings)(account, cents)
             now = _iso(self._clock())
             entry_id = repo.post_entry(conn, kind.value, account, postings, now, client_key=key)
@@ -500,16 +493,6 @@ class LocalEngine:
             return self._transaction(*found_entry)
 
         return await self._writer.run(job)
-
-    def _replay_entry(
-        self, conn: Conn, found: tuple[str, str, int], kind: TxKind, request_hash: str, account: int
-    ) -> Transaction:
-        seen_kind, seen_hash, ref = found
-        if seen_kind != kind.value or seen_hash != request_hash:
-            raise errors.Conflict("this idempotency key was used for a different request", {"field": "key"})
-        found_entry = repo.entry(conn, ref, account)
-        assert found_entry is not None
-        return self._transaction(*found_entry)
 
     async def balance(self, token: str) -> Balance:
         claims = self._claims(token)
@@ -637,7 +620,11 @@ class LocalEngine:
             if limit <= 0:
                 raise errors.InvalidAmount("price_limit must be greater than zero", {"field": "price_limit"})
         # equal requests hash alike however their numbers were written ("100" and "100.0")
-        request_hash = _request_hash("order", info.symbol, side, units, cash, limit.normalize() if limit else None)
+        request_hash = (
+            _request_hash("order", info.symbol, side, units, cash, limit.normalize() if limit else None)
+            if key is not None
+            else ""
+        )
         actor_seen: list[Actor] = []
 
         def job(conn: Conn) -> Order:
@@ -645,15 +632,11 @@ class LocalEngine:
             actor_seen.append(actor)
             account, user_id = actor.account_id, actor.user_id
             assert account is not None and user_id is not None
-            if key is not None:
-                found = repo.idempotent_ref(conn, user_id, key)
-                if found is not None:
-                    seen_kind, seen_hash, ref = found
-                    if seen_kind != "order" or seen_hash != request_hash:
-                        raise errors.Conflict("this idempotency key was used for a different request", {"field": "key"})
-                    row = repo.order(conn, ref, user_id)
-                    assert row is not None
-                    return self._order(row)
+            earlier = _replayed(conn, user_id, key, "order", request_hash)
+            if earlier is not None:
+                row = repo.order(conn, earlier, user_id)
+                assert row is not None
+                return self._order(row)
             now_ts = self._clock()
             price = self.market.price(info.symbol, now_ts)
             if limit is not None and (price > limit if side is Side.BUY else price < limit):
@@ -836,6 +819,23 @@ class LocalEngine:
         if asset == USD:
             return 2
         return self._assets[asset].precision if asset in self._assets else 0
+
+
+def _asset_info(row: repo.Row) -> AssetInfo:
+    """An `assets` row (as `repo.asset_rows` selects it) as the market's AssetInfo."""
+    return AssetInfo(
+        symbol=row[0],
+        name=row[1],
+        category=row[2],
+        rank=row[3],
+        peg=row[4],
+        reference_price=Decimal(row[5]),
+        reference_date=row[6],
+        source=row[7],
+        volatility=Decimal(row[8]),
+        precision=row[9],
+        history=row[10],
+    )
 
 
 def _asset_row(info: AssetInfo) -> dict[str, Any]:
