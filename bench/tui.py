@@ -83,10 +83,13 @@ class Child:
 
 
 def prepare_ledger(folder: Path, env: dict[str, str]) -> Path:
-    """A ledger with a funded user holding positions, and that user's session cached."""
+    """A ledger with a funded user holding positions, that user's session cached, and the answers
+    the Dashboard gets on start recorded in `replay.json` (for bench/tui_replay.py)."""
     saved = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "XDG_DATA_HOME")}
     os.environ.update({k: env[k] for k in saved})  # sessions_dir() follows XDG_CONFIG_HOME
     try:
+        from pydantic import TypeAdapter
+
         from orderproc.engine.schemas import OrderRequest, Side
         from orderproc.engine.service import LocalEngine
         from orderproc.sessions import ledger_key, save_token
@@ -103,6 +106,15 @@ def prepare_ledger(folder: Path, env: dict[str, str]) -> Path:
                     await engine.place_order(session.token,
                                              OrderRequest(symbol=symbol, side=Side(side), quantity=Decimal(quantity)))
                 save_token(ledger_key(engine.path), USERNAME, session.token)
+                token = session.token
+                answers = {  # what the Dashboard asks on start, for bench/tui_replay.py
+                    "whoami": await engine.whoami(token), "quotes": await engine.quotes(),
+                    "portfolio": await engine.portfolio(token), "orders": await engine.orders(token, limit=5),
+                    "price_history": await engine.price_history("ETH", hours=24, points=96),
+                }
+                recording = {name: TypeAdapter(type(value) if not isinstance(value, list) else list[type(value[0])])
+                             .dump_python(value, mode="json") for name, value in answers.items()}
+                (folder / "replay.json").write_text(json.dumps({"ledger": str(engine.path), **recording}))
             finally:
                 await engine.close()
 
@@ -210,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     size = (width, height)
 
     baseline_cmd = [sys.executable, str(BENCH / "tui_minimal.py")]
-    ours, base = Child("orderproc"), Child("minimal")
+    ours, base, floor = Child("orderproc"), Child("minimal"), Child("replayed")
     child_timeout = args.timeout + args.seconds + args.settle + 30
     t_all = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="orderproc-bench-tui-") as tmp:
@@ -218,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         env0 = child_env(folder, size, {})
         ledger = prepare_ledger(folder, env0)
         ours_cmd = [sys.executable, "-m", "orderproc", "--db", str(ledger)]
+        floor_cmd = [sys.executable, str(BENCH / "tui_replay.py")]
 
         base_probe, ours_probe = probes("start", args)
         base_env, ours_env = child_env(folder, size, base_probe), child_env(folder, size, ours_probe)
@@ -228,8 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         print("warm-up launch of each app (untimed)", file=sys.stderr)
         run_child(baseline_cmd, base_env, child_timeout)
         run_child(ours_cmd, ours_env, child_timeout)
+        floor_env = {**ours_env, "BENCH_TUI_REPLAY": str(folder / "replay.json")}
+        run_child(floor_cmd, floor_env, child_timeout)
         for r in range(args.repeat_start):
-            for child, cmd, env in ((base, baseline_cmd, base_env), (ours, ours_cmd, ours_env)):
+            for child, cmd, env in ((base, baseline_cmd, base_env), (ours, ours_cmd, ours_env),
+                                    (floor, floor_cmd, floor_env)):
                 t0, rep = run_child(cmd, env, child_timeout)
                 rep["start"] = rep["ready"] - t0
                 rep["shown_s"] = (rep["shown"] or rep["ready"]) - t0
@@ -270,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{1:>9.2f}x")
         print(f"{'orderproc: Dashboard with data (cached session)':<50} {of:>8.3f} s {o:>6.3f} s {oc:>6.3f} s "
               f"{o / b:>9.2f}x")
+        rf = statistics.median(x["start"] for x in floor.starts)
+        print(f"{'  same UI, engine answers replayed from memory':<50} {'':>10} {rf:>6.3f} s "
+              f"{statistics.median(x['cpu'] for x in floor.starts):>6.3f} s {rf / b:>9.2f}x")
         spread = " ".join(f"{y['start'] / x['start']:.2f}x" for x, y in zip(base.starts, ours.starts, strict=True))
         print(f"per-run ratios (each launch against the baseline launch just before it): {spread}")
         met = o / b <= START_TARGET

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import pydantic
+
+from orderproc.engine.errors import ValidationError
 
 APP_NAME = "orderproc"
 
@@ -27,10 +30,17 @@ def sessions_dir() -> Path:
     return config_dir() / "sessions"
 
 
-class Settings(BaseSettings):
-    """How to reach the ledger and how to run it; every field can come from ORDERPROC_<NAME>."""
+ENV_PREFIX = "ORDERPROC_"
 
-    model_config = SettingsConfigDict(env_prefix="ORDERPROC_", extra="ignore")
+
+class Settings(pydantic.BaseModel):
+    """How to reach the ledger and how to run it; every field can come from ORDERPROC_<NAME>.
+
+    `Settings.load()` reads the environment (pydantic converts and checks the strings); a
+    command-line option given to `load` wins over the environment.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
 
     db: Path | None = None
     hash_profile: Literal["strong", "fast"] = "strong"
@@ -38,6 +48,21 @@ class Settings(BaseSettings):
     token_ttl_hours: float = 24 * 7
     market_seed: int | None = None
     market_speed: float = 1.0
+
+    @classmethod
+    def load(cls, **options: Any) -> Settings:
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            if (text := os.environ.get(ENV_PREFIX + name.upper())) is not None:
+                values[name] = text
+        values.update({name: value for name, value in options.items() if value is not None})
+        try:
+            return cls.model_validate(values)
+        except pydantic.ValidationError as exc:
+            problem = exc.errors()[0]
+            name = str(problem["loc"][0]) if problem["loc"] else "?"
+            source = "option" if name in options else f"environment variable {ENV_PREFIX}{name.upper()}"
+            raise ValidationError(f"bad {source}: {problem['msg']}", {"field": name}) from None
 
     @property
     def db_path(self) -> Path:

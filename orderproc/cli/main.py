@@ -105,7 +105,7 @@ def _run(ctx: typer.Context, body: Callable[[LocalEngine], Awaitable[Any]]) -> N
     state = _state(ctx)
 
     async def go() -> None:
-        settings = Settings(db=state.db) if state.db is not None else Settings()
+        settings = Settings.load(db=state.db)
         engine = open_engine(settings)
         try:
             await body(engine)

@@ -23,7 +23,7 @@ Dec = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=s
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     def to_json_dict(self) -> dict[str, Any]:
         """A plain JSON-ready dict with every Decimal as a string."""

@@ -23,7 +23,7 @@ def open_terminal(db: Path | None) -> None:
     from orderproc.engine.errors import OrderprocError
 
     try:
-        run(Settings(db=db) if db is not None else Settings())
+        run(Settings.load(db=db))
     except OrderprocError as exc:
         sys.stderr.write(f"error[{exc.code}]: {exc.message}\n")
         raise SystemExit(1) from None

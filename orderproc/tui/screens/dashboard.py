@@ -127,6 +127,9 @@ class DashboardScreen(Page):
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         self.query_one(TopMovers).show(quotes)
+        if self._portfolio is not None:
+            # today's change follows the new 24 h changes at once, the valuation on its next load
+            self.query_one(EquityCards).show(self._portfolio, quotes)
         if time.monotonic() - self._last_valuation >= VALUATION_INTERVAL:
             self._start_valuation(quiet=True)
 

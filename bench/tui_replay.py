@@ -1,0 +1,58 @@
+"""orderproc's terminal over an engine that replays recorded answers from memory: the floor.
+
+    (run by bench/tui.py as its third start row; BENCH_TUI_REPLAY names the recording)
+
+The same app, pages, widgets and data as `python -m orderproc` on the prepared ledger, but
+every engine call returns at once a result recorded beforehand (no SQLite, no pricing, no
+password or token checks). Its start is what Textual needs to import, lay out and paint our
+Dashboard: the floor any engine work adds to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from orderproc.config import config_dir
+from orderproc.engine import schemas
+from orderproc.sessions import ledger_key
+from orderproc.tui.app import OrderprocApp, SessionStore
+
+# the calls the Dashboard makes on start, and how to rebuild each recorded answer
+RESULT_TYPES: dict[str, Any] = {
+    "whoami": schemas.User,
+    "quotes": list[schemas.Quote],
+    "portfolio": schemas.Portfolio,
+    "orders": schemas.Page[schemas.Order],
+    "price_history": list[schemas.PricePoint],
+}
+
+
+class ReplayEngine:
+    def __init__(self, path: Path, recording: dict[str, Any]) -> None:
+        from pydantic import TypeAdapter
+
+        self.path = path
+        self._answers = {name: TypeAdapter(kind).validate_python(recording[name]) for name, kind in RESULT_TYPES.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        answer = self._answers[name]
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return answer
+
+        return call
+
+
+def main() -> None:
+    recording = json.loads(Path(os.environ["BENCH_TUI_REPLAY"]).read_text())
+    ledger = Path(recording["ledger"])
+    engine: Any = ReplayEngine(ledger, recording)
+    OrderprocApp(engine, ledger_label=str(ledger),
+                 store=SessionStore(ledger_key(ledger), config_dir() / "tui.json")).run()
+
+
+if __name__ == "__main__":
+    main()
