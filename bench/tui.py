@@ -92,7 +92,7 @@ def prepare_ledger(folder: Path, env: dict[str, str]) -> Path:
 
         from orderproc.engine.schemas import OrderRequest, Side
         from orderproc.engine.service import LocalEngine
-        from orderproc.sessions import ledger_key, save_token
+        from orderproc.sessions import save_token
 
         path = folder / "ledger.db"
 
@@ -105,7 +105,7 @@ def prepare_ledger(folder: Path, env: dict[str, str]) -> Path:
                 for symbol, side, quantity in ORDERS:
                     await engine.place_order(session.token,
                                              OrderRequest(symbol=symbol, side=Side(side), quantity=Decimal(quantity)))
-                save_token(ledger_key(engine.path), USERNAME, session.token)
+                save_token(engine.session_key, USERNAME, session.token)
                 token = session.token
                 answers = {  # what the Dashboard asks on start, for bench/tui_replay.py
                     "whoami": await engine.whoami(token), "quotes": await engine.quotes(),
@@ -114,7 +114,7 @@ def prepare_ledger(folder: Path, env: dict[str, str]) -> Path:
                 }
                 recording = {name: TypeAdapter(type(value) if not isinstance(value, list) else list[type(value[0])])
                              .dump_python(value, mode="json") for name, value in answers.items()}
-                (folder / "replay.json").write_text(json.dumps({"ledger": str(engine.path), **recording}))
+                (folder / "replay.json").write_text(json.dumps({"ledger": str(engine.path), "session_key": engine.session_key, **recording}))
             finally:
                 await engine.close()
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from orderproc.config import config_dir
 from orderproc.engine import schemas
-from orderproc.sessions import ledger_key
 from orderproc.tui.app import OrderprocApp, SessionStore
 
 # the calls the Dashboard makes on start, and how to rebuild each recorded answer
@@ -31,10 +30,11 @@ RESULT_TYPES: dict[str, Any] = {
 
 
 class ReplayEngine:
-    def __init__(self, path: Path, recording: dict[str, Any]) -> None:
+    def __init__(self, recording: dict[str, Any]) -> None:
         from pydantic import TypeAdapter
 
-        self.path = path
+        self.location = recording["ledger"]
+        self.session_key = recording["session_key"]
         self._answers = {name: TypeAdapter(kind).validate_python(recording[name]) for name, kind in RESULT_TYPES.items()}
 
     def __getattr__(self, name: str) -> Any:
@@ -48,10 +48,9 @@ class ReplayEngine:
 
 def main() -> None:
     recording = json.loads(Path(os.environ["BENCH_TUI_REPLAY"]).read_text())
-    ledger = Path(recording["ledger"])
-    engine: Any = ReplayEngine(ledger, recording)
-    OrderprocApp(engine, ledger_label=str(ledger),
-                 store=SessionStore(ledger_key(ledger), config_dir() / "tui.json")).run()
+    engine: Any = ReplayEngine(recording)
+    OrderprocApp(engine, ledger_label=engine.location,
+                 store=SessionStore(recording["session_key"], config_dir() / "tui.json")).run()
 
 
 if __name__ == "__main__":

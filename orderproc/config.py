@@ -48,6 +48,17 @@ class Settings(pydantic.BaseModel):
     token_ttl_hours: float = 24 * 7
     market_seed: int | None = None
     market_speed: float = 1.0
+    # a server to use instead of a ledger file (ORDERPROC_SERVER / --server)
+    server: str | None = None
+    # `orderproc serve`: requests per second per client address (0: no limit) and the burst
+    # allowed above it; login attempts per minute per account (0: no limit); CORS origins
+    # (comma-separated, "*" for any); the largest request body; one JSON log line per request
+    rate_limit: float = pydantic.Field(default=100.0, ge=0)
+    rate_burst: int = pydantic.Field(default=200, ge=1)
+    login_limit: float = pydantic.Field(default=10.0, ge=0)
+    cors_origins: str = ""
+    max_body_bytes: int = pydantic.Field(default=64 * 1024, ge=1024)
+    log_requests: bool = True
 
     @classmethod
     def load(cls, **options: Any) -> Settings:
@@ -55,7 +66,12 @@ class Settings(pydantic.BaseModel):
         for name in cls.model_fields:
             if (text := os.environ.get(ENV_PREFIX + name.upper())) is not None:
                 values[name] = text
-        values.update({name: value for name, value in options.items() if value is not None})
+        options = {name: value for name, value in options.items() if value is not None}
+        if "db" in options and "server" in options:
+            raise ValidationError("give a ledger file or a server, not both", {"field": "server"})
+        if "db" in options:
+            values.pop("server", None)  # a ledger file named on the command line wins over ORDERPROC_SERVER
+        values.update(options)
         try:
             return cls.model_validate(values)
         except pydantic.ValidationError as exc:

@@ -1,4 +1,5 @@
-"""The session token cached per ledger in the user's config dir, readable by its owner only."""
+"""The session token cached per ledger (an `Engine.session_key`) in the user's config dir, readable
+by its owner only."""
 
 from __future__ import annotations
 
@@ -8,11 +9,6 @@ import os
 from pathlib import Path
 
 from orderproc.config import sessions_dir
-
-
-def ledger_key(path: Path) -> str:
-    """The name a cached session is filed under for an embedded ledger."""
-    return f"file:{path}"
 
 
 def _cache_file(ledger: str) -> Path:

@@ -19,7 +19,7 @@ import typer
 from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, TX_KINDS
 
 if TYPE_CHECKING:
-    from orderproc.engine.service import LocalEngine
+    from orderproc.engine.protocol import Engine
 
 app = typer.Typer(
     help="orderproc: a paper-trading crypto exchange in your terminal.",
@@ -30,7 +30,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 admin_app = typer.Typer(
-    help="Operator commands: they act on the local ledger file (--db) directly, no login.",
+    help="Administration. On a ledger file (--db) you act as its operator, no login needed; "
+    "on a server (--server) you need an admin's session.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -48,6 +49,7 @@ PasswordStdin = Annotated[
 @dataclass
 class State:
     db: Path | None
+    server: str | None
 
 
 def _state(ctx: typer.Context) -> State:
@@ -61,38 +63,43 @@ def main(
     ctx: typer.Context,
     db: Annotated[
         Path | None,
-        typer.Option("--db", envvar="ORDERPROC_DB", help="Ledger file (default: ledger.db in your data dir)."),
+        typer.Option("--db", help="Ledger file (else $ORDERPROC_DB, else ledger.db in your data dir)."),
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Use the orderproc server at this URL instead of a ledger file "
+                     "(else $ORDERPROC_SERVER), e.g. http://127.0.0.1:8080."),
     ] = None,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
-    ctx.obj = State(db)
+    if db is not None and server is not None:
+        raise typer.BadParameter("give --db or --server, not both", param_hint="--server")
+    ctx.obj = State(db, server)
     if version:
         from importlib.metadata import version as pkg_version
 
         typer.echo(pkg_version("orderproc"))
         raise typer.Exit(0)
     if ctx.invoked_subcommand is None:
-        _open_terminal(db)
+        _open_terminal(db, server)
         raise typer.Exit(0)
 
 
-def _open_terminal(db: Path | None) -> None:
+def _open_terminal(db: Path | None, server: str | None) -> None:
     """`orderproc --db PATH` with no command: the trading terminal (Textual is imported only here)."""
     from orderproc.tui.launch import open_terminal
 
-    open_terminal(db)
+    open_terminal(db, server)
 
 
 # -- plumbing ---------------------------------------------------------------------------------
 
 
-def _ledger_id(engine: LocalEngine) -> str:
-    from orderproc.sessions import ledger_key
-
-    return ledger_key(engine.path)
+def _ledger_id(engine: Engine) -> str:
+    return engine.session_key
 
 
-def _run(ctx: typer.Context, body: Callable[[LocalEngine], Awaitable[Any]]) -> None:
+def _run(ctx: typer.Context, body: Callable[[Engine], Awaitable[Any]]) -> None:
     """Open the engine, run one async use case, map domain errors to stderr and exit 1."""
     import asyncio
 
@@ -105,7 +112,7 @@ def _run(ctx: typer.Context, body: Callable[[LocalEngine], Awaitable[Any]]) -> N
     state = _state(ctx)
 
     async def go() -> None:
-        settings = Settings.load(db=state.db)
+        settings = Settings.load(db=state.db, server=state.server)
         engine = open_engine(settings)
         try:
             await body(engine)
@@ -121,7 +128,7 @@ def _run(ctx: typer.Context, body: Callable[[LocalEngine], Awaitable[Any]]) -> N
         raise typer.Exit(130) from None
 
 
-def _token(engine: LocalEngine) -> str:
+def _token(engine: Engine) -> str:
     from orderproc.engine.errors import AuthRequired
 
     from orderproc.sessions import load_token
@@ -135,7 +142,7 @@ def _token(engine: LocalEngine) -> str:
     return token
 
 
-async def _private(engine: LocalEngine, call: Callable[[str], Awaitable[Any]]) -> Any:
+async def _private(engine: Engine, call: Callable[[str], Awaitable[Any]]) -> Any:
     """Call the engine with the cached token; drop the cache if the session has ended."""
     from orderproc.engine.errors import AuthRequired
 
@@ -163,7 +170,7 @@ def _read_secret(from_stdin: bool, env: str, prompt: str, *, confirm: bool = Fal
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
-def _remember(engine: LocalEngine, username: str, token: str) -> None:
+def _remember(engine: Engine, username: str, token: str) -> None:
     from orderproc.sessions import save_token
 
     save_token(_ledger_id(engine), username, token)
@@ -177,7 +184,7 @@ def register(ctx: typer.Context, username: str, password_stdin: PasswordStdin = 
     """Create a user on this ledger and log in as them."""
     password = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Choose a password", confirm=True)
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         user = await engine.register(username, password, source="cli")
@@ -186,7 +193,7 @@ def register(ctx: typer.Context, username: str, password_stdin: PasswordStdin = 
         if json_out:
             render.emit_json(user)
         else:
-            render.out.print(f"Registered and logged in as [bold]{user.username}[/bold] on {engine.path}")
+            render.out.print(f"Registered and logged in as [bold]{user.username}[/bold] on {engine.location}")
 
     _run(ctx, body)
 
@@ -196,7 +203,7 @@ def login(ctx: typer.Context, username: str, password_stdin: PasswordStdin = Fal
     """Log in; the session is cached for this ledger (owner-only file in your config dir)."""
     password = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Password")
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         session = await engine.login(username, password, source="cli")
@@ -213,7 +220,7 @@ def login(ctx: typer.Context, username: str, password_stdin: PasswordStdin = Fal
 def logout(ctx: typer.Context) -> None:
     """End this session: the token is revoked and forgotten."""
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
         from orderproc.sessions import forget_token
 
@@ -230,7 +237,7 @@ def logout(ctx: typer.Context) -> None:
 def whoami(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Who is logged in to this ledger."""
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         user = await _private(engine, engine.whoami)
@@ -248,7 +255,7 @@ def profile(
 ) -> None:
     """Show your profile, or change it with --display-name / --email."""
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
         from orderproc.engine.schemas import ProfileUpdate
 
@@ -270,7 +277,7 @@ def passwd(ctx: typer.Context, password_stdin: Annotated[bool, typer.Option(
     old = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Current password")
     new = _read_secret(password_stdin, "ORDERPROC_NEW_PASSWORD", "New password", confirm=True)
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         session = await _private(engine, lambda t: engine.change_password(t, old, new))
@@ -287,7 +294,7 @@ AmountArg = Annotated[str, typer.Argument(help="USD amount, e.g. 250 or 99.95")]
 
 
 def _move_cash(ctx: typer.Context, kind: str, amount: str, key: str | None, json_out: bool) -> None:
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         move = engine.deposit if kind == "deposit" else engine.withdraw
@@ -313,7 +320,7 @@ def withdraw(ctx: typer.Context, amount: AmountArg, key: KeyOpt = None, json_out
 def balance(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your cash balance."""
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         from orderproc.formatting import usd
@@ -338,7 +345,7 @@ def history(
 ) -> None:
     """Your transactions, newest first."""
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
         from orderproc.engine.schemas import TxKind
 
@@ -368,7 +375,7 @@ def assets(
     if sort not in ASSET_SORT_FIELDS:
         raise typer.BadParameter(f"choose {', '.join(ASSET_SORT_FIELDS)}", param_hint="--sort")
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         found = await engine.list_assets(search=search, category=category, sort=sort, descending=desc)
@@ -381,7 +388,7 @@ def assets(
 def quote(ctx: typer.Context, symbol: str, json_out: JsonOpt = False) -> None:
     """The current price of one asset."""
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         q = await engine.quote(symbol)
@@ -405,7 +412,7 @@ def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd
     if (quantity is None) == (usd is None):
         raise typer.BadParameter("give a QUANTITY or --usd AMOUNT (one of them)")
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
         from orderproc.engine.schemas import OrderRequest
 
@@ -443,7 +450,7 @@ def orders(
 ) -> None:
     """Your orders, newest first."""
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         page = await _private(engine, lambda t: engine.orders(t, offset=offset, limit=limit, symbol=symbol))
@@ -456,7 +463,7 @@ def orders(
 def portfolio(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your positions at live prices, cash and total equity."""
 
-    async def body(engine: LocalEngine) -> None:
+    async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         p = await _private(engine, engine.portfolio)
@@ -465,16 +472,103 @@ def portfolio(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     _run(ctx, body)
 
 
+@app.command()
+def leaderboard(
+    ctx: typer.Context,
+    sort: Annotated[str, typer.Option("--sort", help="equity or return")] = "equity",
+    limit: Limit = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """Traders on this ledger ranked by equity (or by return since their first deposit)."""
+    if sort not in ("equity", "return"):
+        raise typer.BadParameter("choose equity or return", param_hint="--sort")
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        rows = await _private(engine, lambda t: engine.leaderboard(t, sort=sort, limit=limit))
+        render.emit_json(rows) if json_out else render.leaderboard(rows)
+
+    _run(ctx, body)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (other machines: 0.0.0.0).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Server processes on the one ledger.")] = 1,
+    ssl_certfile: Annotated[Path | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM).")] = None,
+    ssl_keyfile: Annotated[Path | None, typer.Option("--ssl-keyfile", help="TLS private key (PEM).")] = None,
+    cors: Annotated[str | None, typer.Option("--cors", help="Allowed CORS origins, comma-separated.")] = None,
+    rate_limit: Annotated[float | None, typer.Option(
+        "--rate-limit", help="Requests per second per client address (0: off; default 100).")] = None,
+    login_limit: Annotated[float | None, typer.Option(
+        "--login-limit", help="Login attempts per minute per account (0: off; default 10).")] = None,
+) -> None:
+    """Serve the ledger over HTTP so many terminals trade on it (`orderproc --server URL`)."""
+    import asyncio
+
+    import uvicorn
+
+    from orderproc.cli import render
+    from orderproc.config import ENV_PREFIX, Settings
+    from orderproc.engine import open_local_engine
+    from orderproc.engine.errors import OrderprocError
+
+    state = _state(ctx)
+    if state.server is not None:
+        raise typer.BadParameter("serve runs on a ledger file: give --db, not --server", param_hint="--server")
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise typer.BadParameter("TLS needs both --ssl-certfile and --ssl-keyfile", param_hint="--ssl-keyfile")
+    options = {"db": state.db, "cors_origins": cors, "rate_limit": rate_limit, "login_limit": login_limit}
+    try:
+        settings = Settings.load(**options).model_copy(update={"server": None})
+        # create or check the ledger once, before any worker starts
+        engine = open_local_engine(settings)
+        asyncio.run(engine.close())
+    except OrderprocError as exc:
+        render.err.print(f"error[{exc.code}]: {exc.message}", markup=False)
+        raise typer.Exit(1) from None
+    # every worker process builds its app from these (uvicorn's factory reads the environment)
+    os.environ[ENV_PREFIX + "DB"] = str(settings.db_path.resolve())
+    os.environ.pop(ENV_PREFIX + "SERVER", None)
+    for name, value in options.items():
+        if value is not None and name != "db":
+            os.environ[ENV_PREFIX + name.upper()] = str(value)
+    scheme = "https" if ssl_certfile else "http"
+    render.err.print(f"orderproc serving {settings.db_path} on {scheme}://{host}:{port} "
+                     f"({workers} worker{'s' if workers > 1 else ''}); Ctrl+C stops", markup=False)
+    if host not in ("127.0.0.1", "localhost", "::1") and ssl_certfile is None:
+        render.err.print("warning: listening beyond this machine without TLS: passwords and tokens "
+                         "cross the network in clear", markup=False)
+    uvicorn.run(
+        "orderproc.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
+        access_log=False, log_level="warning", server_header=False,
+    )
+
+
 # -- operator commands ---------------------------------------------------------------------------
 
 
-def _operator(ctx: typer.Context, call: Callable[[LocalEngine, Any], Awaitable[Any]], show: Callable[[Any], None],
-              json_out: bool) -> None:
-    async def body(engine: LocalEngine) -> None:
-        from orderproc.cli import render
-        from orderproc.engine.service import OPERATOR
+async def _as_admin(engine: Engine, call: Callable[[Engine, Any], Awaitable[Any]]) -> Any:
+    """On a ledger file: the operator, who needs no login. On a server: the cached session,
+    which must be an admin's (a customer gets `forbidden`)."""
+    from orderproc.engine.service import OPERATOR, LocalEngine
 
-        result = await call(engine, OPERATOR)
+    if isinstance(engine, LocalEngine):
+        return await call(engine, OPERATOR)
+    return await _private(engine, lambda token: call(engine, token))
+
+
+def _operator(ctx: typer.Context, call: Callable[[Engine, Any], Awaitable[Any]], show: Callable[[Any], None],
+              json_out: bool) -> None:
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        result = await _as_admin(engine, call)
         render.emit_json(result) if json_out else show(result)
 
     _run(ctx, body)
@@ -539,10 +633,8 @@ def admin_verify(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Recompute every balance from the journal and check the ledger's invariants (exit 1 if broken)."""
     from orderproc.cli import render
 
-    async def body(engine: LocalEngine) -> None:
-        from orderproc.engine.service import OPERATOR
-
-        report = await engine.admin_verify(OPERATOR)
+    async def body(engine: Engine) -> None:
+        report = await _as_admin(engine, lambda e, who: e.admin_verify(who))
         render.emit_json(report) if json_out else render.verify(report)
         if not report.ok:
             raise typer.Exit(1)

@@ -12,12 +12,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orderproc.formatting import price, qty, signed, usd, when
+from orderproc.formatting import price, qty, signed, signed_usd, usd, when
 
 if TYPE_CHECKING:
     from orderproc.engine.schemas import (
         Asset,
         AuditEvent,
+        LeaderboardEntry,
         Model,
         Order,
         Page,
@@ -136,6 +137,15 @@ def portfolio(p: Portfolio) -> None:
     out.print(Text.assemble("Cash ", (usd(p.cash), "bold"), "   Positions ", usd(p.market_value),
                             "   Equity ", (usd(p.equity), "bold"), "   Unrealized P&L ",
                             signed(p.unrealized_pnl, usd(p.unrealized_pnl))))
+
+
+def leaderboard(rows: Sequence[LeaderboardEntry]) -> None:
+    table = _table("#", "Username", "Equity", "Net deposits", "P&L", "Return", title="Leaderboard")
+    for r in rows:
+        name = r.username if not r.display_name else f"{r.username} ({r.display_name})"
+        table.add_row(str(r.rank), name, usd(r.equity), usd(r.net_deposits), signed(r.pnl, signed_usd(r.pnl)),
+                      pct(r.return_pct))
+    out.print(table if rows else "Nobody has deposited yet.")
 
 
 def audit(page: Page[AuditEvent]) -> None:

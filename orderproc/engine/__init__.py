@@ -9,11 +9,21 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from orderproc.config import Settings
+    from orderproc.engine.protocol import Engine
     from orderproc.engine.service import LocalEngine
 
 
-def open_engine(settings: Settings) -> LocalEngine:
-    """The engine the settings point at: today an embedded ledger file."""
+def open_engine(settings: Settings) -> Engine:
+    """The engine the settings point at: a server (`--server`) or else a ledger file."""
+    if settings.server:
+        from orderproc.engine.remote import RemoteEngine
+
+        return RemoteEngine(settings.server)
+    return open_local_engine(settings)
+
+
+def open_local_engine(settings: Settings) -> LocalEngine:
+    """The embedded ledger file of the settings (what `orderproc serve` and operator commands use)."""
     from orderproc.engine.service import LocalEngine
 
     return LocalEngine(

@@ -13,6 +13,7 @@
     ├── InsufficientFunds          insufficient_funds 422
     ├── PriceMoved                 price_moved        409
     ├── RateLimited                rate_limited       429
+    ├── PayloadTooLarge            payload_too_large  413
     ├── SchemaMismatch             schema_mismatch    500
     ├── LedgerBusy                 ledger_busy        503
     ├── LedgerUnavailable          ledger_unavailable 503
@@ -98,6 +99,11 @@ class PriceMoved(OrderprocError):
 class RateLimited(OrderprocError):
     code = "rate_limited"
     status = 429
+
+
+class PayloadTooLarge(OrderprocError):
+    code = "payload_too_large"
+    status = 413
 
 
 class SchemaMismatch(OrderprocError):

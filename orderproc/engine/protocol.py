@@ -10,6 +10,7 @@ from orderproc.engine.schemas import (
     Asset,
     AuditEvent,
     Balance,
+    LeaderboardEntry,
     Order,
     OrderRequest,
     Page,
@@ -28,7 +29,16 @@ from orderproc.engine.schemas import (
 
 @runtime_checkable
 class Engine(Protocol):
-    """Every private call takes the session token that `login` returned."""
+    """Every private call takes the session token that `login` returned.
+
+    `location` names the ledger (a file path or a server URL) for people; `session_key` is what
+    a cached session is filed under.
+    """
+
+    @property
+    def location(self) -> str: ...
+    @property
+    def session_key(self) -> str: ...
 
     # users and sessions
     async def register(self, username: str, password: str, *, source: str | None = None) -> User: ...
@@ -64,7 +74,9 @@ class Engine(Protocol):
     # orders and portfolio
     async def place_order(self, token: str, request: OrderRequest) -> Order: ...
     async def orders(self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None) -> Page[Order]: ...
+    async def get_order(self, token: str, order_id: int) -> Order: ...
     async def portfolio(self, token: str) -> Portfolio: ...
+    async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]: ...
 
     # administration (admin role)
     async def admin_users(self, token: str) -> list[User]: ...

@@ -23,7 +23,7 @@ Dec = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=s
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     def to_json_dict(self) -> dict[str, Any]:
         """A plain JSON-ready dict with every Decimal as a string."""
@@ -194,6 +194,23 @@ class Portfolio(Model):
     unrealized_pnl: Dec
     positions: list[Position]
     as_of: datetime
+
+
+class LeaderboardEntry(Model):
+    """One trader on a shared ledger: equity now, and the return on what they paid in.
+
+    `net_deposits` = deposits - withdrawals; `pnl` = equity - net_deposits; `return_pct` =
+    pnl / deposits, as a percentage (the money put in since the first deposit).
+    """
+
+    rank: int
+    username: str
+    display_name: str | None = None
+    equity: Dec
+    net_deposits: Dec
+    pnl: Dec
+    return_pct: Dec
+    first_deposit_at: datetime
 
 
 class AuditEvent(Model):

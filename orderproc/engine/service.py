@@ -41,6 +41,7 @@ from orderproc.engine.schemas import (
     Asset,
     AuditEvent,
     Balance,
+    LeaderboardEntry,
     Order,
     OrderRequest,
     OrderStatus,
@@ -74,6 +75,7 @@ T = TypeVar("T")
 Conn = Any  # sqlite3.Connection; kept loose so the store's adapter stays the only SQLite import
 CENT = Decimal("0.01")
 MAX_PAGE = 500
+LEADERBOARD_SORTS = ("equity", "return")
 KEY_MAX = 128
 
 
@@ -181,6 +183,14 @@ class LocalEngine:
         self._hash_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="orderproc-hash")
         self._writer = Writer(self._db)
         self._readers = Readers(self._db)
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def session_key(self) -> str:
+        return f"file:{self.path}"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -697,6 +707,20 @@ class LocalEngine:
 
         return await self._readers.run(job)
 
+    async def get_order(self, token: str, order_id: int) -> Order:
+        claims = self._claims(token)
+        if not isinstance(order_id, int) or isinstance(order_id, bool) or not 0 < order_id < 2**63:
+            raise errors.NotFound("no such order", {"order_id": str(order_id)[:32]})
+
+        def job(conn: Conn) -> Order:
+            actor = self._customer(conn, claims)
+            row = repo.order(conn, order_id, actor.user_id)  # type: ignore[arg-type]
+            if row is None:  # another user's order reads exactly like a missing one
+                raise errors.NotFound("no such order", {"order_id": order_id})
+            return self._order(row)
+
+        return await self._readers.run(job)
+
     async def portfolio(self, token: str) -> Portfolio:
         claims = self._claims(token)
 
@@ -741,6 +765,51 @@ class LocalEngine:
             positions=positions,
             as_of=datetime.fromtimestamp(now, UTC),
         )
+
+    async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]:
+        """Traders who have deposited, ranked by equity (or by return), valued at this second's prices."""
+        claims = self._claims(token)
+        if sort not in LEADERBOARD_SORTS:
+            raise errors.ValidationError(f"sort is one of: {', '.join(LEADERBOARD_SORTS)}", {"field": "sort"})
+        _check_page(0, limit)
+
+        def job(conn: Conn) -> tuple[list[repo.Row], list[repo.Row]]:
+            self._actor(conn, claims)
+            return repo.leaderboard_rows(conn)
+
+        balances, flows = await self._readers.run(job)
+        now = self._clock()
+
+        def rank() -> list[LeaderboardEntry]:
+            equity: dict[int, Decimal] = {}
+            for user_id, asset, amount in balances:
+                if asset == USD:
+                    value = cents_to_cash(amount)
+                else:
+                    info = self._assets[asset]
+                    value = (from_units(amount, info.precision) * self.market.price(asset, now)).quantize(
+                        CENT, ROUND_HALF_EVEN)
+                equity[user_id] = equity.get(user_id, Decimal("0.00")) + value
+            rows = []
+            for user_id, username, display_name, deposited, withdrawn, first in flows:
+                if not deposited or first is None:
+                    continue
+                own = equity.get(user_id, Decimal("0.00"))
+                net = cents_to_cash(deposited - withdrawn)
+                pnl = own - net
+                ret = (pnl * 100 / cents_to_cash(deposited)).quantize(CENT, ROUND_HALF_EVEN)
+                rows.append((user_id, username, display_name, own, net, pnl, ret, first))
+            key = (lambda r: (-r[3], r[1])) if sort == "equity" else (lambda r: (-r[6], -r[3], r[1]))
+            return [
+                LeaderboardEntry(
+                    rank=i, username=username, display_name=display_name, equity=own, net_deposits=net,
+                    pnl=pnl, return_pct=ret, first_deposit_at=_dt(first),
+                )
+                for i, (_, username, display_name, own, net, pnl, ret, first) in enumerate(
+                    sorted(rows, key=key)[:limit], start=1)
+            ]
+
+        return await self._priced(rank)
 
     # -- administration ---------------------------------------------------------------------------------
 

@@ -38,9 +38,15 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "trade": ("t", "Trade", "The order ticket: buy or sell at the live price"),
     "portfolio": ("p", "Portfolio", "Your positions, their value and P&L"),
     "account": ("a", "Account", "Cash, deposits, withdrawals and your transaction history"),
+    "leaderboard": ("l", "Leaders", "Everyone on this ledger ranked by equity or return"),
     "profile": ("u", "Profile", "Your details, password and logout"),
     "admin": ("x", "Admin", "Users, audit log and ledger verification (admins only)"),
 }
+
+
+# The footer shows the page keys together ("d m t p a l u Pages"), leaving room at 80 columns
+# for the keys of the page itself; each page's title is in its tooltip and in the palette.
+PAGE_KEYS = Binding.Group("Pages")
 
 
 def _page(mode: str) -> Callable[[], Screen[Any]]:
@@ -98,7 +104,8 @@ class OrderprocApp(App[None]):
     # each page's module is imported when the page is first shown, not at start
     MODES = {mode: _page(mode) for mode in PAGES}
     BINDINGS = [
-        *(Binding(key, f"goto('{mode}')", title, tooltip=about) for mode, (key, title, about) in PAGES.items()),
+        *(Binding(key, f"goto('{mode}')", title, tooltip=about, group=PAGE_KEYS)
+          for mode, (key, title, about) in PAGES.items()),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -212,15 +219,16 @@ class OrderprocApp(App[None]):
 
     @work(exclusive=True, group="prices", exit_on_error=False)
     async def _price_feed(self) -> None:
+        """Quotes as the engine streams them: a server pushes them, a ledger file is priced here.
+        A broken stream marks the terminal offline and is opened again."""
         while True:
             try:
-                quotes = await self.engine.quotes()
+                async for quotes in self.engine.stream_quotes(self.price_interval):
+                    self._set_connected(True)
+                    self.quotes = {q.symbol: q for q in quotes}
+                    self.screen.post_message(PricesUpdated(self.quotes))
             except errors.OrderprocError as exc:
                 self._set_connected(False, exc.message)
-            else:
-                self._set_connected(True)
-                self.quotes = {q.symbol: q for q in quotes}
-                self.screen.post_message(PricesUpdated(self.quotes))
             await asyncio.sleep(self.price_interval)
 
     def _set_connected(self, connected: bool, why: str = "") -> None:

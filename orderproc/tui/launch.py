@@ -8,7 +8,6 @@ from pathlib import Path
 
 from orderproc.config import Settings, config_dir
 from orderproc.engine import open_engine
-from orderproc.sessions import ledger_key
 from orderproc.tui.app import OrderprocApp, SessionStore
 
 
@@ -18,12 +17,13 @@ def short_path(path: Path) -> str:
     return "~" + text[len(home):] if text.startswith(home + "/") else text
 
 
-def open_terminal(db: Path | None) -> None:
-    """Run the terminal on `db` (or the configured ledger); a domain error exits 1 with its code."""
+def open_terminal(db: Path | None, server: str | None) -> None:
+    """Run the terminal on `db`, on `server` or on the configured ledger; a domain error exits 1
+    with its code."""
     from orderproc.engine.errors import OrderprocError
 
     try:
-        run(Settings.load(db=db))
+        run(Settings.load(db=db, server=server))
     except OrderprocError as exc:
         sys.stderr.write(f"error[{exc.code}]: {exc.message}\n")
         raise SystemExit(1) from None
@@ -34,8 +34,8 @@ def run(settings: Settings) -> None:
     try:
         app = OrderprocApp(
             engine,
-            ledger_label=short_path(engine.path),
-            store=SessionStore(ledger_key(engine.path), config_dir() / "tui.json"),
+            ledger_label=engine.location if settings.server else short_path(Path(engine.location)),
+            store=SessionStore(engine.session_key, config_dir() / "tui.json"),
         )
         app.run()
     finally:

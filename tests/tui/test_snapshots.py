@@ -32,6 +32,7 @@ from orderproc.tui.app import OrderprocApp
 from orderproc.tui.screens.account import AccountScreen
 from orderproc.tui.screens.admin import AdminScreen
 from orderproc.tui.screens.dashboard import DashboardScreen
+from orderproc.tui.screens.leaderboard import LeaderboardScreen
 from orderproc.tui.screens.login import LoginScreen
 from orderproc.tui.screens.markets import MarketsScreen
 from orderproc.tui.screens.portfolio import PortfolioScreen
@@ -75,7 +76,8 @@ def pinned_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 async def ledger(engine: LocalEngine, clock: Clock) -> dict[str, str]:
-    """alice: a deposit, three buys and a sell, a minute apart; root: an admin. Their tokens."""
+    """alice: a deposit, three buys and a sell, a minute apart; bob: a deposit and a buy; root:
+    an admin. Their tokens."""
     await engine.register("alice", PASSWORD)
     alice = (await engine.login("alice", PASSWORD)).token
     await engine.deposit(alice, Decimal("10000"))
@@ -83,6 +85,11 @@ async def ledger(engine: LocalEngine, clock: Clock) -> dict[str, str]:
     for symbol, side, quantity in trades:
         clock.advance(60)
         await engine.place_order(alice, OrderRequest(symbol=symbol, side=side, quantity=Decimal(quantity)))
+    await engine.register("bob", PASSWORD)
+    bob = (await engine.login("bob", PASSWORD)).token
+    await engine.deposit(bob, Decimal("5000"))
+    clock.advance(60)
+    await engine.place_order(bob, OrderRequest(symbol="DOGE", side=Side.BUY, notional=Decimal("2500")))
     await engine.register("root", PASSWORD)
     await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
     root = (await engine.login("root", PASSWORD)).token
@@ -203,7 +210,13 @@ async def at_profile(pilot: Pilot[None]) -> None:
 
 async def at_admin(pilot: Pilot[None]) -> None:
     await _open(pilot, "x", AdminScreen)
-    await wait_until(pilot, lambda: _rows(pilot, "#users-table") == 2 and _rows(pilot, "#audit-table") > 0)
+    await wait_until(pilot, lambda: _rows(pilot, "#users-table") == 3 and _rows(pilot, "#audit-table") > 0)
+    await _settle(pilot)
+
+
+async def at_leaderboard(pilot: Pilot[None]) -> None:
+    await _open(pilot, "l", LeaderboardScreen)
+    await wait_until(pilot, lambda: _rows(pilot, "#leaderboard-table") == 2)
     await _settle(pilot)
 
 
@@ -215,6 +228,7 @@ PAGES: list[Any] = [
     pytest.param("alice", at_portfolio, id="portfolio"),
     pytest.param("alice", at_account, id="account"),
     pytest.param("alice", at_profile, id="profile"),
+    pytest.param("alice", at_leaderboard, id="leaderboard"),
     pytest.param("root", at_admin, id="admin"),
 ]
 

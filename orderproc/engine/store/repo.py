@@ -288,6 +288,26 @@ def orders_page(conn: Conn, user_id: int, symbol: str | None, offset: int, limit
     return total, rows
 
 
+def leaderboard_rows(conn: Conn) -> tuple[list[Row], list[Row]]:
+    """Every active user's non-zero balances (user id, asset, amount), and per active user with
+    cash movements: (user id, username, display name, deposited cents, withdrawn cents, first
+    deposit time)."""
+    balances = conn.execute(
+        "SELECT u.id, b.asset, b.amount FROM users u"
+        " JOIN balances b ON b.account_id = u.account_id WHERE u.disabled = 0 AND b.amount != 0"
+    ).fetchall()
+    flows = conn.execute(
+        "SELECT u.id, u.username, u.display_name,"
+        " SUM(CASE WHEN e.kind = 'deposit' THEN p.amount ELSE 0 END),"
+        " -SUM(CASE WHEN e.kind = 'withdrawal' THEN p.amount ELSE 0 END),"
+        " MIN(CASE WHEN e.kind = 'deposit' THEN e.created_at END)"
+        " FROM users u JOIN entries e ON e.account_id = u.account_id"
+        " JOIN postings p ON p.entry_id = e.id AND p.account_id = u.account_id AND p.asset = 'USD'"
+        " WHERE u.disabled = 0 AND e.kind IN ('deposit', 'withdrawal') GROUP BY u.id"
+    ).fetchall()
+    return balances, flows
+
+
 # -- idempotency keys ----------------------------------------------------------------------
 
 

@@ -25,8 +25,9 @@ class Page(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield from self.compose_body()
-        # compact, and the palette (ctrl+p, or the header's icon) left out: at 80 columns the
-        # page keys need the room
+        # compact, the page keys grouped ("d m t p a l u Pages": their titles are in the palette
+        # and their tooltips) and the palette (ctrl+p, or the header's icon) left out: at 80
+        # columns the page's own keys need the room
         yield Footer(compact=True, show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:

@@ -81,11 +81,11 @@ class DashboardScreen(Page):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-normal"), (36, "-tall")]
     BINDINGS = [
-        Binding("c", "pick_chart", "Chart asset", tooltip="Choose the asset the chart shows"),
+        Binding("c", "pick_chart", "Chart", tooltip="Choose the asset the chart shows"),
         # [ and ] are hinted on the chart's border, keeping the footer free for the page keys
         Binding("[", "cycle_chart(-1)", "Prev held", show=False, tooltip="Chart the previous asset you hold"),
         Binding("]", "cycle_chart(1)", "Next held", show=False, tooltip="Chart the next asset you hold"),
-        Binding("r", "reload", "Refresh"),
+        Binding("r", "reload", "Refresh", show=False),
     ]
 
     def __init__(self) -> None:

@@ -34,12 +34,12 @@ class TradeScreen(Page):
     CSS_PATH = "../styles/trade.tcss"
     BINDINGS = [
         Binding("enter", "review", "Review", show=False),
-        Binding("escape", "leave_field", "Leave field"),
+        Binding("escape", "leave_field", "Leave field", tooltip="Leave the field: the page keys work again"),
         Binding("b", "side('buy')", "Buy"),
         Binding("s", "side('sell')", "Sell"),
         Binding("dollar_sign", "toggle_amount", "Qty/USD", key_display="$"),
         Binding("slash", "focus_symbol", "Symbol", key_display="/"),
-        Binding("n", "new_ticket", "New ticket"),
+        Binding("n", "new_ticket", "New", tooltip="A new ticket (a new idempotency key)"),
         Binding("r", "reload", "Refresh", show=False),
     ]
 

@@ -37,7 +37,7 @@ def allocation_bar(allocation: Decimal, width: int = BAR_WIDTH) -> str:
     return ("█" * full + (BLOCKS[part] if part else "")).ljust(width)
 
 
-def _right(text: str | Text) -> Text:
+def right(text: str | Text) -> Text:
     cell = text.copy() if isinstance(text, Text) else Text(text)
     cell.justify = "right"
     return cell
@@ -50,13 +50,13 @@ def position_cells(position: Position) -> dict[str, str | Text]:
     return {
         "symbol": Text(position.symbol, style="bold"),
         "name": position.name,
-        "quantity": _right(qty(position.quantity)),
-        "average_cost": _right(price(position.average_cost)),
-        "price": _right(price(position.price)),
-        "market_value": _right(usd(position.market_value)),
-        "unrealized_pnl": _right(signed(pnl, ("+" if pnl > 0 else "") + usd(pnl))),
-        "pnl_pct": _right(signed(change, pct(change))),
-        "allocation": _right(f"{position.allocation:.2f}%"),
+        "quantity": right(qty(position.quantity)),
+        "average_cost": right(price(position.average_cost)),
+        "price": right(price(position.price)),
+        "market_value": right(usd(position.market_value)),
+        "unrealized_pnl": right(signed(pnl, ("+" if pnl > 0 else "") + usd(pnl))),
+        "pnl_pct": right(signed(change, pct(change))),
+        "allocation": right(f"{position.allocation:.2f}%"),
         "allocation_bar": Text(allocation_bar(position.allocation), style="dim"),
     }
 
@@ -126,7 +126,7 @@ class PositionsTable(DataTable[str | Text]):
         self._shown.clear()
         for key, label, wide_only in COLUMNS:
             if wide or not wide_only:
-                self.add_column(label if key in ("symbol", "name") else _right(label), key=key)
+                self.add_column(label if key in ("symbol", "name") else right(label), key=key)
         self.show(self._positions)
         if selected is not None and selected in self._shown:
             self.move_cursor(row=self.get_row_index(selected), animate=False)

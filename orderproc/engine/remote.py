@@ -1,0 +1,440 @@
+"""RemoteEngine: the Engine protocol over the orderproc HTTP API (see `orderproc.server`).
+
+It raises what the local engine raises: a domain error body comes back as the same class
+(`errors.error_for_code`); anything else that goes wrong on the way (no server, a timeout, an
+answer that is not the API's) is `errors.EngineUnavailable`, never an httpx exception.
+
+Retries, at most `retries` extra attempts, sleeping BACKOFF, 2x, 4x ... in between:
+
+    request                                   retried on
+    ---------------------------------------   -------------------------------------------------
+    every GET, and the POSTs that carry an    any transport error (connect, timeout, protocol),
+    Idempotency-Key (deposit, withdraw,       a 503 answer, a 429 whose Retry-After is at most
+    place_order): safe to repeat              MAX_RETRY_AFTER s (after sleeping that long)
+    everything else (register, login,         only a connect error or connect timeout: the
+    logout, password, profile, admin PATCH)   request never reached the server
+
+    after the last attempt: the domain error of the last answer, or EngineUnavailable
+
+A money-moving POST always has a key: the caller's, or one made per call, so that every retry
+of that call is the same request and the server applies it once.
+
+`stream_quotes` reads the server-sent events of `/v1/stream/quotes`; a connection that fails
+or drops is reopened with the same backoff, up to `retries` times in a row (an event resets
+the count), then EngineUnavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+from decimal import Decimal
+from typing import Any, TypeVar, cast
+from urllib.parse import quote as _quote
+from urllib.parse import urlsplit
+
+import pydantic
+
+
+def _import_httpx_without_its_cli() -> None:
+    """Load httpx but not its command-line client, which its `__init__` imports whenever click,
+    rich and pygments are installed (encode/httpx#3547): the engine stays headless (and ~80 ms
+    quicker). httpx then takes its own fallback for `httpx.main`; `httpx._main` stays importable.
+    """
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]  # None: "cannot be imported"
+    try:
+        import httpx  # noqa: F401
+    finally:
+        del sys.modules["httpx._main"]
+
+
+_import_httpx_without_its_cli()
+
+import httpx  # noqa: E402
+
+from orderproc.engine import errors  # noqa: E402
+from orderproc.engine.schemas import (  # noqa: E402
+    Asset,
+    AuditEvent,
+    Balance,
+    LeaderboardEntry,
+    Order,
+    OrderRequest,
+    Page,
+    Portfolio,
+    PricePoint,
+    ProfileUpdate,
+    Quote,
+    Role,
+    Session,
+    Transaction,
+    TxKind,
+    User,
+    VerifyReport,
+)
+
+T = TypeVar("T")
+
+BACKOFF = 0.05  # seconds before the first retry; doubled for each one after
+MAX_RETRY_AFTER = 2.0  # a 429 asking to wait longer than this is raised, not waited out
+
+_ADAPTERS: dict[Any, pydantic.TypeAdapter[Any]] = {}
+
+
+def _user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"orderproc/{version('orderproc')}"
+    except PackageNotFoundError:
+        return "orderproc/dev"
+
+
+def _seg(value: object) -> str:
+    """One URL path segment: everything quoted, and no '.' or '..' for the URL to resolve away."""
+    text = _quote(str(value), safe="")
+    return text.replace(".", "%2E") if text in (".", "..") else text
+
+
+def _query(**values: object) -> dict[str, str]:
+    """Query parameters: None left out, booleans as true/false."""
+    out: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+def _amount(amount: object) -> object:
+    """A money amount as JSON: a Decimal (or int) as a plain decimal string, anything else as it is."""
+    if isinstance(amount, Decimal):
+        return format(amount, "f")
+    if isinstance(amount, int) and not isinstance(amount, bool):
+        return str(amount)  # the local engine takes an int too
+    if amount is None or isinstance(amount, str | int | float):
+        return amount  # the server judges it
+    raise errors.InvalidAmount("amount must be a decimal", {"field": "amount"})  # not even JSON
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= MAX_RETRY_AFTER else None
+
+
+def _backoff(attempt: int) -> float:
+    return BACKOFF * (1 << attempt)
+
+
+class RemoteEngine:
+    """An Engine on an orderproc server. Open it, use it from one event loop, close it."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+    ) -> None:
+        normalised = url.strip().rstrip("/") if isinstance(url, str) else ""
+        parts = urlsplit(normalised)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise errors.ValidationError(
+                f"the server URL must be http:// or https:// and a host, not {url!r}", {"field": "url"}
+            )
+        self._url = normalised
+        self._timeout = timeout
+        self._retries = max(0, retries)
+        self._client = httpx.AsyncClient(
+            base_url=normalised,
+            transport=transport,
+            timeout=timeout,
+            headers={"User-Agent": _user_agent()},
+        )
+
+    @property
+    def location(self) -> str:
+        return self._url
+
+    @property
+    def session_key(self) -> str:
+        return f"server:{self._url}"
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> RemoteEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- the wire ------------------------------------------------------------------------------
+
+    def _unreachable(self, exc: Exception) -> errors.EngineUnavailable:
+        reason = str(exc).strip() or type(exc).__name__
+        return errors.EngineUnavailable(
+            f"cannot reach the orderproc server at {self._url}: {reason}", {"url": self._url}
+        )
+
+    def _error(self, response: httpx.Response) -> errors.OrderprocError:
+        """The domain error a non-2xx answer carries, or EngineUnavailable if it carries none."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            code, message, details = error.get("code"), error.get("message"), error.get("details")
+            if isinstance(code, str) and isinstance(message, str) and isinstance(details, dict | None):
+                return errors.error_for_code(code, message, details)
+        return errors.EngineUnavailable(
+            f"the orderproc server at {self._url} answered HTTP {response.status_code}"
+            f" {response.reason_phrase}".rstrip(),
+            {"url": self._url, "status": response.status_code},
+        )
+
+    @staticmethod
+    def _retry_delay(response: httpx.Response, attempt: int) -> float | None:
+        """How long to wait before repeating a safe request that got this answer, or None."""
+        if response.status_code == 503:
+            return _backoff(attempt)
+        if response.status_code == 429:
+            return _retry_after(response)
+        return None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+        key: str | None = None,
+        safe: bool,
+    ) -> httpx.Response:
+        headers: dict[str, str] = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        attempt = 0
+        while True:
+            last = attempt >= self._retries
+            try:
+                response = await self._client.request(method, path, headers=headers, json=json, params=params)
+            except httpx.TransportError as exc:
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if last or not (safe or never_sent):
+                    raise self._unreachable(exc) from None
+                await asyncio.sleep(_backoff(attempt))
+            except httpx.HTTPError as exc:  # e.g. a body that does not decode: not the API
+                raise self._unreachable(exc) from None
+            else:
+                if response.is_success:
+                    return response
+                delay = None if last or not safe else self._retry_delay(response, attempt)
+                if delay is None:
+                    raise self._error(response)
+                await asyncio.sleep(delay)
+            attempt += 1
+
+    def _parse(self, content: bytes | str, tp: type[T]) -> T:
+        """A JSON answer (or event) as the DTO it should be; EngineUnavailable if it is not one."""
+        adapter = _ADAPTERS.get(tp)
+        if adapter is None:
+            adapter = _ADAPTERS[tp] = pydantic.TypeAdapter(tp)
+        try:
+            return cast(T, adapter.validate_json(content))
+        except pydantic.ValidationError as exc:
+            raise errors.EngineUnavailable(
+                f"the orderproc server at {self._url} sent something that is not the API's"
+                f" ({exc.error_count()} problem(s) reading it as {getattr(tp, '__name__', tp)})",
+                {"url": self._url},
+            ) from None
+
+    async def _get(self, path: str, tp: type[T], *, token: str | None = None, **params: object) -> T:
+        response = await self._request("GET", path, token=token, params=_query(**params), safe=True)
+        return self._parse(response.content, tp)
+
+    # -- users and sessions --------------------------------------------------------------------
+
+    async def register(self, username: str, password: str, *, source: str | None = None) -> User:
+        body = {"username": username, "password": password}
+        response = await self._request("POST", "/v1/auth/register", json=body, safe=False)
+        return self._parse(response.content, User)
+
+    async def login(self, username: str, password: str, *, source: str | None = None) -> Session:
+        body = {"username": username, "password": password}
+        response = await self._request("POST", "/v1/auth/login", json=body, safe=False)
+        return self._parse(response.content, Session)
+
+    async def logout(self, token: str) -> None:
+        await self._request("POST", "/v1/auth/logout", token=token, safe=False)
+
+    async def whoami(self, token: str) -> User:
+        return await self._get("/v1/me", User, token=token)
+
+    async def update_profile(self, token: str, update: ProfileUpdate) -> User:
+        body = update.model_dump(mode="json", exclude_none=True)
+        response = await self._request("PATCH", "/v1/me", token=token, json=body, safe=False)
+        return self._parse(response.content, User)
+
+    async def change_password(self, token: str, old_password: str, new_password: str) -> Session:
+        body = {"old_password": old_password, "new_password": new_password}
+        response = await self._request("POST", "/v1/me/password", token=token, json=body, safe=False)
+        return self._parse(response.content, Session)
+
+    # -- cash ------------------------------------------------------------------------------------
+
+    async def deposit(self, token: str, amount: Decimal | str, *, key: str | None = None) -> Transaction:
+        return await self._move_cash("/v1/cash/deposit", token, amount, key)
+
+    async def withdraw(self, token: str, amount: Decimal | str, *, key: str | None = None) -> Transaction:
+        return await self._move_cash("/v1/cash/withdraw", token, amount, key)
+
+    async def _move_cash(self, path: str, token: str, amount: Decimal | str, key: str | None) -> Transaction:
+        body = {"amount": _amount(amount)}
+        key = key if key is not None else uuid.uuid4().hex
+        response = await self._request("POST", path, token=token, json=body, key=key, safe=True)
+        return self._parse(response.content, Transaction)
+
+    async def balance(self, token: str) -> Balance:
+        return await self._get("/v1/cash", Balance, token=token)
+
+    async def history(
+        self, token: str, *, kind: TxKind | None = None, offset: int = 0, limit: int = 50
+    ) -> Page[Transaction]:
+        return await self._get("/v1/transactions", Page[Transaction], token=token, kind=kind, offset=offset, limit=limit)
+
+    # -- assets and prices -------------------------------------------------------------------------
+
+    async def list_assets(
+        self,
+        *,
+        search: str | None = None,
+        category: str | None = None,
+        sort: str = "rank",
+        descending: bool = False,
+    ) -> list[Asset]:
+        return await self._get(
+            "/v1/assets", list[Asset], search=search, category=category, sort=sort, descending=descending
+        )
+
+    async def get_asset(self, symbol: str) -> Asset:
+        return await self._get(f"/v1/assets/{_seg(symbol)}", Asset)
+
+    async def quote(self, symbol: str) -> Quote:
+        return await self._get(f"/v1/quotes/{_seg(symbol)}", Quote)
+
+    async def quotes(self, symbols: list[str] | None = None) -> list[Quote]:
+        # like the local engine, an empty list means every asset
+        return await self._get("/v1/quotes", list[Quote], symbols=",".join(symbols) if symbols else None)
+
+    async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
+        return await self._get(f"/v1/assets/{_seg(symbol)}/history", list[PricePoint], hours=hours, points=points)
+
+    async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
+        timeout = httpx.Timeout(self._timeout, read=None)  # the stream may be quiet for a while
+        params = _query(interval=interval)
+        failures = 0
+        while True:
+            failure: errors.OrderprocError = errors.EngineUnavailable(
+                f"the orderproc server at {self._url} ended the quote stream", {"url": self._url}
+            )
+            delay: float | None = None
+            try:
+                async with self._client.stream("GET", "/v1/stream/quotes", params=params, timeout=timeout) as response:
+                    if not response.is_success:
+                        await response.aread()
+                        delay = None if failures >= self._retries else self._retry_delay(response, failures)
+                        if delay is None:
+                            raise self._error(response)
+                    else:
+                        async with aclosing(_sse_events(response.aiter_lines())) as events:
+                            async for event, data in events:
+                                if event in ("", "quotes"):
+                                    quotes = self._parse(data, list[Quote])
+                                    failures = 0
+                                    yield quotes
+            except httpx.TransportError as exc:
+                failure = self._unreachable(exc)
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc) from None
+            if delay is None:
+                if failures >= self._retries:
+                    raise failure
+                delay = _backoff(failures)
+            await asyncio.sleep(delay)
+            failures += 1
+
+    # -- orders and portfolio ------------------------------------------------------------------------
+
+    async def place_order(self, token: str, request: OrderRequest) -> Order:
+        body = request.model_dump(mode="json", exclude_none=True)
+        key = request.client_order_id if request.client_order_id is not None else uuid.uuid4().hex
+        response = await self._request("POST", "/v1/orders", token=token, json=body, key=key, safe=True)
+        return self._parse(response.content, Order)
+
+    async def orders(self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None) -> Page[Order]:
+        return await self._get("/v1/orders", Page[Order], token=token, offset=offset, limit=limit, symbol=symbol)
+
+    async def get_order(self, token: str, order_id: int) -> Order:
+        return await self._get(f"/v1/orders/{_seg(order_id)}", Order, token=token)
+
+    async def portfolio(self, token: str) -> Portfolio:
+        return await self._get("/v1/portfolio", Portfolio, token=token)
+
+    async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]:
+        return await self._get("/v1/leaderboard", list[LeaderboardEntry], token=token, sort=sort, limit=limit)
+
+    # -- administration (admin role) ----------------------------------------------------------------
+
+    async def admin_users(self, token: str) -> list[User]:
+        return await self._get("/v1/admin/users", list[User], token=token)
+
+    async def admin_set_role(self, token: str, username: str, role: Role) -> User:
+        return await self._admin_change_user(token, username, {"role": role})
+
+    async def admin_set_disabled(self, token: str, username: str, disabled: bool) -> User:
+        return await self._admin_change_user(token, username, {"disabled": disabled})
+
+    async def _admin_change_user(self, token: str, username: str, body: dict[str, Any]) -> User:
+        path = f"/v1/admin/users/{_seg(username)}"
+        response = await self._request("PATCH", path, token=token, json=body, safe=False)
+        return self._parse(response.content, User)
+
+    async def admin_audit(self, token: str, *, offset: int = 0, limit: int = 50) -> Page[AuditEvent]:
+        return await self._get("/v1/admin/audit", Page[AuditEvent], token=token, offset=offset, limit=limit)
+
+    async def admin_verify(self, token: str) -> VerifyReport:
+        return await self._get("/v1/admin/verify", VerifyReport, token=token)
+
+
+async def _sse_events(lines: AsyncIterator[str]) -> AsyncGenerator[tuple[str, str], None]:
+    """(event name, data) of each server-sent event; the name is "" when the event gave none."""
+    event, data = "", list[str]()
+    async for line in lines:
+        if not line:
+            if data:
+                yield event, "\n".join(data)
+            event, data = "", list[str]()
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            event = value
+        elif field == "data":
+            data.append(value)

@@ -1,0 +1,45 @@
+"""orderproc's HTTP API: the Engine protocol over FastAPI, served by `orderproc serve`.
+
+Every route validates its input, calls the engine and returns the engine's DTO; routes never
+touch the database. The whole API, under `/v1` (JSON, decimals as strings):
+
+    method  path                          body / query                       engine call
+    POST    /v1/auth/register             {username, password}               register      -> 201 User
+    POST    /v1/auth/login                {username, password}               login         -> Session
+    POST    /v1/auth/logout                                                  logout        -> 204
+    GET     /v1/me                                                           whoami        -> User
+    PATCH   /v1/me                        {display_name?, email?}            update_profile -> User
+    POST    /v1/me/password               {old_password, new_password}       change_password -> Session
+    GET     /v1/cash                                                         balance       -> Balance
+    POST    /v1/cash/deposit              {amount}        + Idempotency-Key  deposit       -> 201 Transaction
+    POST    /v1/cash/withdraw             {amount}        + Idempotency-Key  withdraw      -> 201 Transaction
+    GET     /v1/transactions              ?kind&offset&limit                 history       -> Page[Transaction]
+    GET     /v1/assets                    ?search&category&sort&descending   list_assets   -> [Asset]
+    GET     /v1/assets/{symbol}                                              get_asset     -> Asset
+    GET     /v1/assets/{symbol}/history   ?hours&points                      price_history -> [PricePoint]
+    GET     /v1/quotes                    ?symbols=BTC,ETH                   quotes        -> [Quote]
+    GET     /v1/quotes/{symbol}                                              quote         -> Quote
+    GET     /v1/stream/quotes             ?interval&count                    stream_quotes -> SSE
+    POST    /v1/orders                    OrderRequest    + Idempotency-Key  place_order   -> 201 Order
+    GET     /v1/orders                    ?offset&limit&symbol               orders        -> Page[Order]
+    GET     /v1/orders/{order_id}                                            get_order     -> Order
+    GET     /v1/portfolio                                                    portfolio     -> Portfolio
+    GET     /v1/leaderboard               ?sort=equity|return&limit          leaderboard   -> [LeaderboardEntry]
+    GET     /v1/admin/users                                                  admin_users   -> [User]
+    PATCH   /v1/admin/users/{username}    {role?, disabled?}                 admin_set_role / admin_set_disabled -> User
+    GET     /v1/admin/audit               ?offset&limit                      admin_audit   -> Page[AuditEvent]
+    GET     /v1/admin/verify                                                 admin_verify  -> VerifyReport
+    GET     /healthz                                                         {"status": "ok"}
+    GET     /metrics                                                         Prometheus text
+
+- Private routes take `Authorization: Bearer <token>` (the token `login` returned).
+- Errors: the HTTP status of the domain error and the body
+  `{"error": {"code": ..., "message": ..., "details": {...}}}`; a malformed request is
+  `validation_error` (422), an unknown path `not_found` (404), a body over the limit
+  `payload_too_large` (413), too many requests `rate_limited` (429 with `Retry-After`).
+- `Idempotency-Key` on a POST that moves money is the engine's idempotency key (for orders the
+  same as `client_order_id`; giving both with different values is a validation error).
+- The quote stream is server-sent events: one `event: quotes` whose `data` is a JSON list of
+  quotes every `interval` seconds (default 1), ending after `count` events if given.
+- Every response carries `X-Request-ID` (the client's, if it sent a sane one).
+"""

@@ -1,0 +1,127 @@
+"""`create_app(engine)`: the HTTP API over one engine, with the gateway in front of it.
+
+Tests build the app around an engine they opened (httpx's ASGI transport runs no lifespan);
+`orderproc serve` builds it with `app_from_env`, which opens the ledger the `ORDERPROC_*`
+settings name and closes it when the server stops (each worker process opens its own engine on
+the same file: the ledger is safe for several processes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+
+from orderproc.config import Settings
+from orderproc.engine import errors
+from orderproc.engine.protocol import Engine
+from orderproc.server.deps import LoginLimits
+from orderproc.server.gateway import GatewayMiddleware, Metrics, RateLimiter, log
+from orderproc.server.routes import account, admin, assets, auth, orders
+
+_HTTP_CODES = {404: ("not_found", "no such route"), 405: ("method_not_allowed", "method not allowed here")}
+
+
+def _version() -> str:
+    try:
+        return version("orderproc")
+    except PackageNotFoundError:  # run from a checkout
+        return "dev"
+
+
+def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine: bool = False) -> FastAPI:
+    """The API over `engine`; with `owns_engine` the app closes it when it shuts down."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns_engine:
+                await engine.close()
+
+    app = FastAPI(
+        title="orderproc",
+        version=_version(),
+        summary="A paper-trading crypto exchange: one shared ledger, many terminals",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.metrics = metrics = Metrics.create()
+    app.state.login_limits = LoginLimits(settings.login_limit)
+    app.state.quote_feed = assets.QuoteFeed(engine)
+
+    for module in (auth, account, assets, orders, admin):
+        app.include_router(module.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(errors.OrderprocError)
+    async def domain_error(request: Request, exc: errors.OrderprocError) -> JSONResponse:
+        headers = {}
+        if isinstance(exc, errors.RateLimited) and "retry_after" in exc.details:
+            headers["Retry-After"] = str(exc.details["retry_after"])
+        return JSONResponse({"error": exc.to_dict()}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the offending input is never echoed back: it may be a password
+        problems = [{"loc": [str(part) for part in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                     "type": str(e.get("type", ""))} for e in exc.errors()[:10]]
+        first = problems[0] if problems else {"loc": [], "msg": "invalid request", "type": ""}
+        if first["type"] == "json_invalid":
+            message, field = "the request body is not valid JSON", None
+        else:
+            where = [part for part in first["loc"][1:] if not part.isdigit()] or first["loc"][:1]
+            field = where[-1] if where else None
+            message = f"{'.'.join(where) or 'request'}: {first['msg']}"
+        error = errors.ValidationError(message, {"field": field, "problems": problems})
+        return JSONResponse({"error": error.to_dict()}, status_code=error.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
+        body = {"code": code, "message": message, "details": {}}
+        return JSONResponse({"error": body}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+        body = {"code": "internal_error", "message": "internal error; the request id is in X-Request-ID",
+                "details": {}}
+        return JSONResponse({"error": body}, status_code=500)
+
+    if settings.cors_origins.strip():
+        origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+                           expose_headers=["X-Request-ID", "Retry-After"])
+    app.add_middleware(GatewayMiddleware, limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
+                       metrics=metrics, log_requests=settings.log_requests, max_body=settings.max_body_bytes)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The uvicorn factory of `orderproc serve`: the ledger and limits from ORDERPROC_* settings."""
+    from orderproc.engine import open_local_engine
+    from orderproc.server.gateway import configure_logging
+
+    configure_logging()
+    settings = Settings.load()
+    engine = open_local_engine(settings)
+    log.info("serving ledger %s", engine.location)
+    return create_app(engine, settings, owns_engine=True)
+

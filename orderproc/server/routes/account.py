@@ -1,0 +1,53 @@
+"""Cash, the transaction history, the portfolio and the leaderboard."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from orderproc.engine.schemas import Balance, LeaderboardEntry, Page, Portfolio, Transaction, TxKind
+from orderproc.server.deps import EngineDep, IdempotencyKey, Token
+
+router = APIRouter(prefix="/v1", tags=["account"])
+
+Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+class CashRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: str = Field(description="USD as a decimal string, at most 2 decimals", examples=["250.00"])
+
+
+@router.get("/cash")
+async def balance(engine: EngineDep, token: Token) -> Balance:
+    return await engine.balance(token)
+
+
+@router.post("/cash/deposit", status_code=status.HTTP_201_CREATED)
+async def deposit(body: CashRequest, engine: EngineDep, token: Token, key: IdempotencyKey = None) -> Transaction:
+    return await engine.deposit(token, body.amount, key=key)
+
+
+@router.post("/cash/withdraw", status_code=status.HTTP_201_CREATED)
+async def withdraw(body: CashRequest, engine: EngineDep, token: Token, key: IdempotencyKey = None) -> Transaction:
+    return await engine.withdraw(token, body.amount, key=key)
+
+
+@router.get("/transactions")
+async def history(engine: EngineDep, token: Token, kind: TxKind | None = None, offset: Offset = 0,
+                  limit: Limit = 50) -> Page[Transaction]:
+    return await engine.history(token, kind=kind, offset=offset, limit=limit)
+
+
+@router.get("/portfolio")
+async def portfolio(engine: EngineDep, token: Token) -> Portfolio:
+    return await engine.portfolio(token)
+
+
+@router.get("/leaderboard")
+async def leaderboard(engine: EngineDep, token: Token, sort: Literal["equity", "return"] = "equity",
+                      limit: Limit = 50) -> list[LeaderboardEntry]:
+    return await engine.leaderboard(token, sort=sort, limit=limit)

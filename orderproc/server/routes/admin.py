@@ -1,0 +1,47 @@
+"""Administration: users, their roles and access, the audit log, the ledger check (admin role)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from orderproc.engine import errors
+from orderproc.engine.schemas import AuditEvent, Page, Role, User, VerifyReport
+from orderproc.server.deps import EngineDep, Token
+from orderproc.server.routes.account import Limit, Offset
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class UserChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role | None = None
+    disabled: bool | None = None
+
+
+@router.get("/users")
+async def users(engine: EngineDep, token: Token) -> list[User]:
+    return await engine.admin_users(token)
+
+
+@router.patch("/users/{username}")
+async def change_user(username: str, body: UserChange, engine: EngineDep, token: Token) -> User:
+    if body.role is None and body.disabled is None:
+        raise errors.ValidationError("give role or disabled", {"field": "role"})
+    user = None
+    if body.role is not None:
+        user = await engine.admin_set_role(token, username, body.role)
+    if body.disabled is not None:
+        user = await engine.admin_set_disabled(token, username, body.disabled)
+    assert user is not None
+    return user
+
+
+@router.get("/audit")
+async def audit(engine: EngineDep, token: Token, offset: Offset = 0, limit: Limit = 50) -> Page[AuditEvent]:
+    return await engine.admin_audit(token, offset=offset, limit=limit)
+
+
+@router.get("/verify")
+async def verify(engine: EngineDep, token: Token) -> VerifyReport:
+    return await engine.admin_verify(token)

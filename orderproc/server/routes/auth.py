@@ -1,0 +1,58 @@
+"""Registration, sessions and the caller's own profile."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict
+
+from orderproc.engine.schemas import ProfileUpdate, Session, User
+from orderproc.server.deps import Client, EngineDep, LoginLimitsDep, Token
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str
+    password: str
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    old_password: str
+    new_password: str
+
+
+@router.post("/auth/register", status_code=status.HTTP_201_CREATED)
+async def register(body: Credentials, engine: EngineDep, client: Client, limits: LoginLimitsDep) -> User:
+    limits.check(client, None)
+    return await engine.register(body.username, body.password, source=client)
+
+
+@router.post("/auth/login")
+async def login(body: Credentials, engine: EngineDep, client: Client, limits: LoginLimitsDep) -> Session:
+    limits.check(client, body.username)
+    return await engine.login(body.username, body.password, source=client)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(engine: EngineDep, token: Token) -> Response:
+    await engine.logout(token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me")
+async def whoami(engine: EngineDep, token: Token) -> User:
+    return await engine.whoami(token)
+
+
+@router.patch("/me")
+async def update_profile(body: ProfileUpdate, engine: EngineDep, token: Token) -> User:
+    return await engine.update_profile(token, body)
+
+
+@router.post("/me/password")
+async def change_password(body: PasswordChange, engine: EngineDep, token: Token, client: Client,
+                          limits: LoginLimitsDep) -> Session:
+    limits.check(client, None)
+    return await engine.change_password(token, body.old_password, body.new_password)

@@ -1,0 +1,104 @@
+"""The Leaderboard page: everyone on this ledger ranked by equity or by return, live.
+
+On a shared ledger (a server) this is where a class or a team sees who is ahead; another
+terminal's trade shows here within a second, as the page reloads with each price tick.
+"""
+
+from __future__ import annotations
+
+import time
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, Static
+
+from orderproc.engine.schemas import LeaderboardEntry, Quote
+from orderproc.formatting import pct, signed, signed_usd, usd
+from orderproc.tui.screens.base import Page
+from orderproc.tui.widgets.positions_table import right
+
+RELOAD_SECONDS = 0.9
+COLUMNS = (("#", "rank"), ("Trader", "trader"), ("Equity", "equity"), ("Net deposits", "net"), ("P&L", "pnl"),
+           ("Return", "return"))
+
+
+class LeaderboardScreen(Page):
+    """Ids: #leaderboard-table, #leaderboard-empty, #leaderboard-note."""
+
+    CSS_PATH = "../styles/leaderboard.tcss"
+    AUTO_FOCUS = "#leaderboard-table"
+    BINDINGS = [
+        Binding("s", "toggle_sort", "Sort", tooltip="Rank by equity or by return since the first deposit"),
+        Binding("r", "reload", "Refresh", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sort = "equity"
+        self._loading = False
+        self._loaded_at = 0.0
+        self._failing = False
+
+    def compose_body(self) -> ComposeResult:
+        with Vertical(id="leaderboard-body"):
+            with Horizontal(id="leaderboard-heading"):
+                yield Label("Leaderboard", classes="page-title")
+                yield Static("", id="leaderboard-note", classes="muted")
+            yield DataTable(id="leaderboard-table", cursor_type="row", zebra_stripes=True)
+            yield Static("Nobody has deposited yet: the board lists traders from their first deposit.",
+                         id="leaderboard-empty", classes="muted")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for title, key in COLUMNS:
+            table.add_column(title, key=key)
+
+    def refresh_data(self) -> None:
+        self.load()
+
+    def prices_changed(self, quotes: dict[str, Quote]) -> None:
+        if not self._loading and time.monotonic() - self._loaded_at >= RELOAD_SECONDS:
+            self.load(live=True)
+
+    @work(exclusive=True, group="leaderboard", exit_on_error=False)
+    async def load(self, live: bool = False) -> None:
+        self._loading = True
+        try:
+            rows = await self.oapp.call(lambda token: self.oapp.engine.leaderboard(token, sort=self.sort, limit=100),
+                                        quiet=live and self._failing)
+        finally:
+            self._loading = False
+            self._loaded_at = time.monotonic()
+        self._failing = rows is None
+        if rows is not None:
+            self.show(rows)
+
+    def show(self, rows: list[LeaderboardEntry]) -> None:
+        table = self.query_one(DataTable)
+        me = self.oapp.user.username if self.oapp.user else None
+        cursor = table.cursor_row
+        table.clear()
+        for r in rows:
+            name = r.username if not r.display_name else f"{r.username} ({r.display_name})"
+            if r.username == me:
+                name = f"▸ {name}"
+            table.add_row(
+                right(str(r.rank)), name, right(usd(r.equity)), right(usd(r.net_deposits)),
+                right(signed(r.pnl, signed_usd(r.pnl))), right(signed(r.return_pct, pct(r.return_pct))),
+                key=r.username,
+            )
+        if rows:
+            table.move_cursor(row=min(cursor, len(rows) - 1))
+        table.display = bool(rows)
+        self.query_one("#leaderboard-empty").display = not rows
+        by = "equity" if self.sort == "equity" else "return since first deposit"
+        self.query_one("#leaderboard-note", Static).update(f"{len(rows)} traders · by {by} · s: sort")
+
+    def action_toggle_sort(self) -> None:
+        self.sort = "return" if self.sort == "equity" else "equity"
+        self.load()
+
+    def action_reload(self) -> None:
+        self.load()
