@@ -9,34 +9,37 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
-from orderproc.server.gateway import Metrics, RateLimiter, client_address
+from orderproc.server.gateway import RateLimiter, client_address
 
 _bearer = HTTPBearer(auto_error=False, description="The token `POST /v1/auth/login` returned")
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def _token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+async def _token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
     if credentials is None or not credentials.credentials:
         raise errors.AuthRequired("log in first: send Authorization: Bearer <token>")
     return credentials.credentials
 
 
-def _client(request: Request) -> str:
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` header (for a route that reads it itself)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise errors.AuthRequired("log in first: send Authorization: Bearer <token>")
+    return token.strip()
+
+
+async def _client(request: Request) -> str:
     return client_address(request.scope)
 
 
-def _login_limits(request: Request) -> LoginLimits:
+async def _login_limits(request: Request) -> LoginLimits:
     limits: LoginLimits = request.app.state.login_limits
     return limits
-
-
-def _metrics(request: Request) -> Metrics:
-    metrics: Metrics = request.app.state.metrics
-    return metrics
 
 
 class LoginLimits:
@@ -61,7 +64,6 @@ EngineDep = Annotated[Engine, Depends(_engine)]
 Token = Annotated[str, Depends(_token)]
 Client = Annotated[str, Depends(_client)]
 LoginLimitsDep = Annotated[LoginLimits, Depends(_login_limits)]
-MetricsDep = Annotated[Metrics, Depends(_metrics)]
 IdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", description="Repeating a request with the same key has one effect"),

@@ -1,12 +1,12 @@
 """The gateway duties every request passes through, as one plain ASGI middleware.
 
-In order: a request id (the client's `X-Request-ID` if it is sane, else a new one), the
-per-client rate limit (429 with `Retry-After` before any work is done), the body limit (413
-from `Content-Length` alone, or after reading at most the limit of a body without one), the
-call, then the
-`X-Request-ID` header on the answer, Prometheus counters and latency by route template, and one
-JSON log line. Plain ASGI rather than Starlette's BaseHTTPMiddleware: it adds no task or
-stream per request, which the order endpoint's throughput would feel.
+Outside in: `GatewayMiddleware` gives the request an id (the client's `X-Request-ID` if it is
+sane, else a new one) and, once answered, puts it on the answer and counts the request
+(Prometheus counters and latency by route template) in one JSON log line; then CORS, when
+configured; then `LimitsMiddleware`: the per-client rate limit (429 with `Retry-After` before
+any work is done) and the body limit (413 from `Content-Length` alone, or after reading at most
+the limit of a body without one). Plain ASGI rather than Starlette's BaseHTTPMiddleware: it
+adds no task or stream per request, which the order endpoint's throughput would feel.
 
 Logs never carry a header, a body or a query string: no password or token can reach them.
 """
@@ -33,6 +33,7 @@ log = logging.getLogger("orderproc.server")
 REQUEST_ID_HEADER = b"x-request-id"
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 _LIMITER_MAX_KEYS = 100_000
+_METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE", "HEAD", "OPTIONS"})
 
 
 class RateLimiter:
@@ -105,11 +106,10 @@ def client_address(scope: Scope) -> str:
 
 
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, metrics: Metrics, log_requests: bool,
-                 max_body: int) -> None:
+    """The outer half: request id, metrics and the log line, around everything else."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, log_requests: bool) -> None:
         self.app = app
-        self.limiter = limiter
-        self.max_body = max_body
         self.metrics = metrics
         self.log_requests = log_requests
 
@@ -129,22 +129,13 @@ class GatewayMiddleware:
                 message["headers"] = [*message.get("headers", []), (REQUEST_ID_HEADER, request_id)]
             await send(message)
 
-        wait = self.limiter.take(client_address(scope))
         try:
-            if wait:
-                limited = errors.RateLimited("too many requests: slow down", {"retry_after": math.ceil(wait)})
-                await _send_error(send_with_id, limited, [(b"retry-after", str(math.ceil(wait)).encode())])
-            elif (body := await self._read_body(scope, receive)) is None:
-                too_large = errors.PayloadTooLarge(f"the request body is over {self.max_body} bytes",
-                                                   {"limit": self.max_body})
-                await _send_error(send_with_id, too_large, [(b"connection", b"close")])
-            else:
-                await self.app(scope, body, send_with_id)
+            await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or ("unmatched" if status == 404 else "other")
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in _METHODS else "other"  # bounded label values
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(elapsed)
             if self.log_requests:
@@ -154,6 +145,30 @@ class GatewayMiddleware:
                     "ms": round(elapsed * 1000, 2), "client": client_address(scope),
                 }, separators=(",", ":")))
 
+
+class LimitsMiddleware:
+    """The inner half: the per-address rate limit and the body limit, answered before any work
+    (inside CORS, so that an allowed origin can read these answers too)."""
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, max_body: int) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        wait = self.limiter.take(client_address(scope))
+        if wait:
+            limited = errors.RateLimited("too many requests: slow down", {"retry_after": math.ceil(wait)})
+            await _send_error(send, limited, [(b"retry-after", str(math.ceil(wait)).encode())])
+        elif (body := await self._read_body(scope, receive)) is None:
+            too_large = errors.PayloadTooLarge(f"the request body is over {self.max_body} bytes",
+                                               {"limit": self.max_body})
+            await _send_error(send, too_large, [(b"connection", b"close")])
+        else:
+            await self.app(scope, body, send)
 
     async def _read_body(self, scope: Scope, receive: Receive) -> Receive | None:
         """None if the body is over the limit; else the `receive` the app reads it from: the

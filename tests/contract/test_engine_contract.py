@@ -1,0 +1,319 @@
+"""One suite for the Engine protocol, run against LocalEngine and against RemoteEngine talking to
+the HTTP app in-process (httpx's ASGI transport): whatever a terminal or a script does, the
+ledger file and the server answer alike, down to the error classes and the last decimal.
+
+Set-up that is not part of the protocol (granting the admin role, moving the clock) goes
+through the ledger's LocalEngine as its operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from conftest import PASSWORD, Clock
+
+from orderproc.config import Settings
+from orderproc.engine import errors
+from orderproc.engine.protocol import Engine
+from orderproc.engine.remote import RemoteEngine
+from orderproc.engine.schemas import OrderRequest, ProfileUpdate, Role, Side, TxKind
+from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.server.app import create_app
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+@pytest.fixture(params=["local", "remote"])
+async def api(request: pytest.FixtureRequest, engine: LocalEngine) -> AsyncIterator[Engine]:
+    """The engine under test: the ledger itself, or a RemoteEngine over the HTTP app on it."""
+    if request.param == "local":
+        yield engine
+        return
+    app = create_app(engine, Settings(rate_limit=0, login_limit=0, log_requests=False))
+    remote = RemoteEngine("http://orderproc.test", transport=httpx.ASGITransport(app=app))
+    try:
+        yield remote
+    finally:
+        await remote.close()
+
+
+@pytest.fixture(autouse=True)
+async def _ledger_checks_out_after_each_test(engine: LocalEngine) -> AsyncIterator[None]:
+    yield
+    report = await engine.admin_verify(OPERATOR)
+    assert report.ok, report.problems
+
+
+async def _user(api: Engine, name: str = "alice", cash: str | None = None) -> str:
+    await api.register(name, PASSWORD)
+    token = (await api.login(name, PASSWORD)).token
+    if cash is not None:
+        await api.deposit(token, cash, key=f"{name}-first-deposit")
+    return token
+
+
+def _buy(symbol: str, **amount: Any) -> OrderRequest:
+    return OrderRequest.model_validate({"symbol": symbol, "side": "buy", **amount})
+
+
+def _sell(symbol: str, **amount: Any) -> OrderRequest:
+    return OrderRequest.model_validate({"symbol": symbol, "side": "sell", **amount})
+
+
+# -- users and sessions ------------------------------------------------------------------------
+
+
+async def test_a_registered_user_logs_in_and_is_who_the_token_says(api: Engine) -> None:
+    user = await api.register("alice", PASSWORD)
+    session = await api.login("alice", PASSWORD)
+    assert (user.username, user.role) == ("alice", Role.CUSTOMER)
+    assert session.user.id == user.id
+    assert (await api.whoami(session.token)).username == "alice"
+
+
+async def test_a_wrong_password_and_an_unknown_user_are_the_same_error(api: Engine) -> None:
+    await api.register("alice", PASSWORD)
+    with pytest.raises(errors.InvalidCredentials) as wrong:
+        await api.login("alice", "not the password")
+    with pytest.raises(errors.InvalidCredentials) as unknown:
+        await api.login("nobody", PASSWORD)
+    assert wrong.value.message == unknown.value.message
+
+
+async def test_a_taken_username_is_refused(api: Engine) -> None:
+    await api.register("alice", PASSWORD)
+    with pytest.raises(errors.UsernameTaken):
+        await api.register("ALICE", PASSWORD)
+
+
+async def test_a_bad_username_is_a_validation_error(api: Engine) -> None:
+    with pytest.raises(errors.ValidationError):
+        await api.register("a b", PASSWORD)
+
+
+async def test_a_token_stops_working_after_logout(api: Engine) -> None:
+    token = await _user(api)
+    await api.logout(token)
+    with pytest.raises(errors.AuthRequired):
+        await api.whoami(token)
+
+
+async def test_a_garbage_token_is_auth_required(api: Engine) -> None:
+    with pytest.raises(errors.AuthRequired):
+        await api.balance("not.a.token")
+
+
+async def test_the_profile_is_updated_and_read_back(api: Engine) -> None:
+    token = await _user(api)
+    user = await api.update_profile(token, ProfileUpdate(display_name="Alice A.", email="alice@example.com"))
+    assert (user.display_name, user.email) == ("Alice A.", "alice@example.com")
+    assert (await api.whoami(token)).display_name == "Alice A."
+
+
+async def test_a_password_change_ends_the_old_session_and_opens_a_new_one(api: Engine) -> None:
+    token = await _user(api)
+    with pytest.raises(errors.InvalidCredentials):
+        await api.change_password(token, "not the password", NEW_PASSWORD)
+    session = await api.change_password(token, PASSWORD, NEW_PASSWORD)
+    with pytest.raises(errors.AuthRequired):
+        await api.whoami(token)
+    assert (await api.whoami(session.token)).username == "alice"
+    assert (await api.login("alice", NEW_PASSWORD)).user.username == "alice"
+
+
+# -- cash --------------------------------------------------------------------------------------
+
+
+async def test_deposits_and_withdrawals_move_cash_to_the_cent(api: Engine) -> None:
+    token = await _user(api)
+    await api.deposit(token, "100.10")
+    await api.deposit(token, Decimal("0.20"))
+    tx = await api.withdraw(token, "50.05")
+    assert tx.kind is TxKind.WITHDRAWAL and tx.cash == Decimal("-50.05")
+    assert (await api.balance(token)).cash == Decimal("50.25")
+
+
+@pytest.mark.parametrize("amount", ["abc", "-5", "0", "0.001", "1.2.3", "NaN", "１０"])
+async def test_a_bad_amount_is_refused_with_a_stable_code_and_moves_nothing(api: Engine, amount: str) -> None:
+    token = await _user(api, cash="10")
+    with pytest.raises(errors.InvalidAmount):
+        await api.deposit(token, amount)
+    assert (await api.balance(token)).cash == Decimal("10.00")
+
+
+async def test_withdrawing_more_than_the_balance_is_insufficient_funds(api: Engine) -> None:
+    token = await _user(api, cash="10")
+    with pytest.raises(errors.InsufficientFunds):
+        await api.withdraw(token, "10.01")
+    assert (await api.balance(token)).cash == Decimal("10.00")
+
+
+async def test_a_repeated_key_has_one_effect_and_another_request_with_it_conflicts(api: Engine) -> None:
+    token = await _user(api)
+    first = await api.deposit(token, "25", key="pay-1")
+    again = await api.deposit(token, "25.00", key="pay-1")
+    assert again.id == first.id
+    with pytest.raises(errors.Conflict):
+        await api.deposit(token, "26", key="pay-1")
+    assert (await api.balance(token)).cash == Decimal("25.00")
+
+
+async def test_history_pages_newest_first_and_filters_by_kind(api: Engine) -> None:
+    token = await _user(api)
+    for amount in ("1", "2", "3"):
+        await api.deposit(token, amount)
+    await api.withdraw(token, "1")
+    page = await api.history(token, limit=2)
+    assert (page.total, [t.cash for t in page.items]) == (4, [Decimal("-1.00"), Decimal("3.00")])
+    deposits = await api.history(token, kind=TxKind.DEPOSIT, offset=1, limit=10)
+    assert [t.cash for t in deposits.items] == [Decimal("2.00"), Decimal("1.00")]
+
+
+async def test_a_bad_page_is_a_validation_error(api: Engine) -> None:
+    token = await _user(api)
+    with pytest.raises(errors.ValidationError):
+        await api.history(token, limit=0)
+
+
+# -- assets and prices ---------------------------------------------------------------------------
+
+
+async def test_assets_are_searched_filtered_and_sorted(api: Engine) -> None:
+    found = await api.list_assets(search="bitcoin")
+    assert "BTC" in [a.symbol for a in found]
+    stable = await api.list_assets(category="stablecoin")
+    assert stable and all(a.category == "stablecoin" for a in stable)
+    by_rank = await api.list_assets(sort="rank")
+    ranks = [a.rank for a in by_rank if a.rank is not None]
+    assert ranks == sorted(ranks)
+
+
+async def test_an_unknown_asset_is_unknown_asset(api: Engine) -> None:
+    with pytest.raises(errors.UnknownAsset):
+        await api.get_asset("NOPE")
+    with pytest.raises(errors.UnknownAsset):
+        await api.quote("NOPE")
+
+
+async def test_quotes_and_history_agree_with_the_ledgers_prices(api: Engine, engine: LocalEngine) -> None:
+    quote = await api.quote("ETH")
+    assert quote == await engine.quote("ETH")
+    some = await api.quotes(["BTC", "ETH"])
+    assert [q.symbol for q in some] == ["BTC", "ETH"]
+    assert len(await api.quotes()) == len(await engine.quotes())
+    points = await api.price_history("BTC", hours=24, points=48)
+    assert points == await engine.price_history("BTC", hours=24, points=48)
+
+
+async def test_quotes_stream_from_the_engine(engine: LocalEngine) -> None:
+    # the remote stream needs a real server: tests/server/test_serve_e2e.py
+    stream = engine.stream_quotes(interval=0.01)
+    first = await anext(stream)
+    await stream.aclose()
+    assert len(first) > 100
+
+
+# -- orders and portfolio ----------------------------------------------------------------------------
+
+
+async def test_a_buy_by_quantity_and_a_sell_by_usd_fill_at_the_ledger_price(api: Engine, clock: Clock) -> None:
+    token = await _user(api, cash="10000")
+    price = (await api.quote("ETH")).price
+    bought = await api.place_order(token, _buy("ETH", quantity="1.5", client_order_id="b1"))
+    assert (bought.price, bought.quantity) == (price, Decimal("1.5"))
+    sold = await api.place_order(token, _sell("ETH", notional="100", client_order_id="s1"))
+    assert sold.side is Side.SELL and sold.notional <= Decimal("100.00")
+    portfolio = await api.portfolio(token)
+    [eth] = portfolio.positions
+    assert eth.quantity == Decimal("1.5") - sold.quantity
+    assert portfolio.cash == Decimal("10000") - bought.notional + sold.notional
+
+
+async def test_a_price_guard_refuses_a_fill_past_it(api: Engine) -> None:
+    token = await _user(api, cash="1000")
+    price = (await api.quote("BTC")).price
+    with pytest.raises(errors.PriceMoved):
+        await api.place_order(token, _buy("BTC", quantity="0.001", price_limit=str(price / 2)))
+    assert (await api.orders(token)).total == 0
+
+
+async def test_an_order_beyond_the_cash_or_the_holding_is_insufficient_funds(api: Engine) -> None:
+    token = await _user(api, cash="10")
+    with pytest.raises(errors.InsufficientFunds):
+        await api.place_order(token, _buy("BTC", quantity="1"))
+    with pytest.raises(errors.InsufficientFunds):
+        await api.place_order(token, _sell("BTC", quantity="1"))
+    assert (await api.balance(token)).cash == Decimal("10.00")
+
+
+async def test_a_repeated_order_key_fills_once(api: Engine) -> None:
+    token = await _user(api, cash="1000")
+    first = await api.place_order(token, _buy("SOL", quantity="1", client_order_id="o-1"))
+    again = await api.place_order(token, _buy("SOL", quantity="1", client_order_id="o-1"))
+    assert again.id == first.id
+    assert (await api.orders(token)).total == 1
+
+
+async def test_orders_page_and_read_one_but_never_another_users(api: Engine) -> None:
+    alice = await _user(api, "alice", cash="1000")
+    bob = await _user(api, "bob", cash="1000")
+    mine = [await api.place_order(alice, _buy(s, quantity="1", client_order_id=s)) for s in ("XRP", "DOGE", "ADA")]
+    theirs = await api.place_order(bob, _buy("XRP", quantity="1", client_order_id="x"))
+    page = await api.orders(alice, limit=2)
+    assert page.total == 3 and [o.id for o in page.items] == [mine[2].id, mine[1].id]
+    assert [o.symbol for o in (await api.orders(alice, symbol="DOGE")).items] == ["DOGE"]
+    assert await api.get_order(alice, mine[0].id) == mine[0]
+    with pytest.raises(errors.NotFound):
+        await api.get_order(alice, theirs.id)
+
+
+async def test_the_leaderboard_ranks_traders_by_equity_or_return(api: Engine) -> None:
+    alice = await _user(api, "alice", cash="1000")
+    await _user(api, "bob", cash="5000")
+    await _user(api, "carol")  # no deposit: not ranked
+    by_equity = await api.leaderboard(alice)
+    assert [(r.rank, r.username) for r in by_equity] == [(1, "bob"), (2, "alice")]
+    assert by_equity[0].equity == Decimal("5000.00") and by_equity[0].return_pct == Decimal("0.00")
+    assert len(await api.leaderboard(alice, sort="return")) == 2
+    with pytest.raises(errors.ValidationError):
+        await api.leaderboard(alice, sort="luck")
+
+
+# -- administration -------------------------------------------------------------------------------
+
+
+async def test_a_customer_gets_forbidden_from_every_admin_call(api: Engine) -> None:
+    token = await _user(api)
+    calls = [api.admin_users(token), api.admin_audit(token), api.admin_verify(token),
+             api.admin_set_role(token, "alice", Role.ADMIN), api.admin_set_disabled(token, "alice", True)]
+    for call in calls:
+        with pytest.raises(errors.Forbidden):
+            await call
+    assert (await api.whoami(token)).role is Role.CUSTOMER
+
+
+async def test_an_admin_lists_disables_audits_and_verifies(api: Engine, engine: LocalEngine) -> None:
+    await _user(api, "root")
+    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    root = (await api.login("root", PASSWORD)).token
+    bob = await _user(api, "bob", cash="10")
+    assert {u.username for u in await api.admin_users(root)} == {"root", "bob"}
+    assert (await api.admin_set_disabled(root, "bob", True)).disabled
+    with pytest.raises((errors.Forbidden, errors.AuthRequired)):
+        await api.balance(bob)
+    assert (await api.admin_audit(root, limit=5)).items[0].action == "disable"
+    report = await api.admin_verify(root)
+    assert report.ok and all(total == 0 for total in report.sums.values())
+
+
+async def test_concurrent_clients_each_see_their_own_effects_once(api: Engine) -> None:
+    tokens = [await _user(api, f"trader{i}", cash="1000") for i in range(4)]
+    await asyncio.gather(*[api.place_order(t, _buy("ETH", notional="100", client_order_id=f"k{n}"))
+                           for t in tokens for n in range(3)])
+    for t in tokens:
+        assert (await api.orders(t)).total == 3
