@@ -9,13 +9,21 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
+import pytest
 from fastapi import FastAPI
 
 from orderproc.config import Settings
@@ -154,3 +162,62 @@ def captured_log(name: str = "orderproc.server") -> Iterator[Records]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+# -- the real server ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def orderproc_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPROC_")}
+    env.update({"XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
+                "ORDERPROC_HASH_PROFILE": "fast", **extra})
+    return env
+
+
+def run_orderproc(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "orderproc", *args], env=env, input=stdin, capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A running `orderproc serve --db shared.db`; its URL and ledger file. Its log (a file, so
+    that a full pipe never stalls it) is checked at the end: JSON lines, no password, no token."""
+    ledger = tmp_path / "shared.db"
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orderproc", "serve", "--db", str(ledger), "--port", str(port)],
+            env=orderproc_env(tmp_path / "server"), stdout=log, stderr=log, text=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).json() == {"status": "ok"}:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the server did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield url, ledger
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for line in log_path.read_text().splitlines():
+        assert PASSWORD not in line
+        if line.startswith("{"):
+            assert "Bearer" not in line and "eyJ" not in line
