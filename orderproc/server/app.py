@@ -18,6 +18,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from orderproc.config import Settings
 from orderproc.engine import errors
@@ -34,6 +36,17 @@ def _version() -> str:
         return version("orderproc")
     except PackageNotFoundError:  # run from a checkout
         return "dev"
+
+
+class _PlainRoute(Route):
+    """A Starlette route that, like FastAPI's, leaves itself in the scope (the gateway labels
+    metrics and logs with its path template)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match is not Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope
 
 
 def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine: bool = False) -> FastAPI:
@@ -62,8 +75,11 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     # The routes themselves, not `include_router`: this FastAPI matches an included router's
     # routes through a wrapper per router, which cost more than the order itself. Routes are
     # tried in turn: the busiest first, before the documentation's.
-    app.router.routes[:0] = [route for module in (orders, account, assets, auth, admin)
-                             for route in module.router.routes]
+    # The order endpoint is served by a plain Starlette route in front of FastAPI's: the same
+    # function and answers, without FastAPI's request handler around it (about a fifth of an
+    # order's server time, measured with bench/server_orders.py); FastAPI's route documents it.
+    app.router.routes[:0] = [_PlainRoute("/v1/orders", orders.place_order, methods=["POST"])] + [
+        route for module in (orders, account, assets, auth, admin) for route in module.router.routes]
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
