@@ -50,10 +50,23 @@ class Database:
         self.busy_timeout = busy_timeout
 
     def create_file(self) -> None:
-        """Create the ledger file (and its folder) readable by its owner only."""
+        """Create the ledger file (and its folder) readable by its owner only, if it is missing.
+
+        An existing file is only looked at, never opened here: closing any descriptor of a file
+        drops every POSIX lock the process holds on it, SQLite's for connections already open
+        included (sqlite.org/howtocorrupt.html, 2.2). A second engine opened in a process
+        then let another process delete the WAL under the first one, losing acknowledged
+        commits (found by tests/reliability/test_engines_in_one_process.py).
+        """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            if not self.path.is_file():
+                raise LedgerUnavailable(f"cannot open the ledger file {self.path}: not a regular file") from None
+            if not os.access(self.path, os.R_OK | os.W_OK):
+                raise LedgerUnavailable(f"cannot open the ledger file {self.path}: permission denied") from None
+            return
         except OSError as exc:
             raise LedgerUnavailable(f"cannot open the ledger file {self.path}: {exc.strerror}") from None
         os.close(fd)
