@@ -1,8 +1,8 @@
 """Two LocalEngines on one ledger in one process, while other processes use the file too.
 
 Found by the crash tests: `LocalEngine.__init__` calls `Database.create_file()`
-(orderproc/engine/store/sqlite.py), which opens the ledger file with `os.open` and closes that
-descriptor even when the file exists. Closing any descriptor of a file drops every POSIX lock
+(orderproc/engine/store/sqlite.py), which used to open the ledger file with `os.open` and close
+that descriptor even when the file existed (now it only creates a missing file). Closing any descriptor of a file drops every POSIX lock
 this process holds on it, including the SHARED lock that SQLite keeps on the database file for
 the first engine's connections in WAL mode (https://www.sqlite.org/howtocorrupt.html, 2.2).
 Another process that then closes its connection believes it is the file's last user: it
