@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, TX_KINDS
+from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE, TX_KINDS
 
 if TYPE_CHECKING:
     from orderproc.engine.protocol import Engine
@@ -331,8 +331,8 @@ def balance(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     _run(ctx, body)
 
 
-Offset = Annotated[int, typer.Option("--offset", min=0, help="Skip this many (newest first).")]
-Limit = Annotated[int, typer.Option("--limit", min=1, max=500, help="How many to show.")]
+Offset = Annotated[int, typer.Option("--offset", min=0, max=MAX_OFFSET, help="Skip this many (newest first).")]
+Limit = Annotated[int, typer.Option("--limit", min=1, max=MAX_PAGE, help="How many to show.")]
 
 
 @app.command()

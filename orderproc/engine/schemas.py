@@ -71,6 +71,17 @@ class ProfileUpdate(Model):
     display_name: str | None = None
     email: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _domain_checks(cls, data: Any) -> Any:
+        """Bad input raises the domain's own errors (stable codes), never pydantic's."""
+        if not isinstance(data, dict):
+            raise errors.ValidationError("a profile update is an object with display_name and email")
+        for field in ("display_name", "email"):
+            if data.get(field) is not None and not isinstance(data[field], str):
+                raise errors.ValidationError(f"{field} must be a string", {"field": field})
+        return data
+
 
 class Balance(Model):
     cash: Dec

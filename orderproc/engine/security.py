@@ -9,7 +9,7 @@ import stat
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -28,8 +28,24 @@ HASH_PROFILES: dict[str, dict[str, int]] = {
 }
 
 
+def is_username(value: object) -> TypeGuard[str]:
+    """Whether an account could have this name (ASCII only: no look-alike reaches an account)."""
+    return isinstance(value, str) and USERNAME_RE.fullmatch(value) is not None
+
+
+def is_text(value: object) -> TypeGuard[str]:
+    """A str that can be stored and hashed (no lone surrogate)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_username(username: object) -> str:
-    if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
+    if not is_username(username):
         raise ValidationError(
             "username must be 3-32 characters of letters, digits, '_', '.' or '-'", {"field": "username"}
         )
@@ -37,7 +53,7 @@ def check_username(username: object) -> str:
 
 
 def check_password(password: object, field: str = "password") -> str:
-    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+    if not is_text(password) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise ValidationError(
             f"{field} must be {PASSWORD_MIN}-{PASSWORD_MAX} characters", {"field": field}
         )

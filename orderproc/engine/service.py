@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from orderproc.engine import errors
 from orderproc.engine.domain import ledger
-from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS
+from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE
 from orderproc.engine.domain.money import (
     USD,
     cash_to_cents,
@@ -66,6 +66,8 @@ from orderproc.engine.security import (
     TokenSigner,
     check_password,
     check_username,
+    is_text,
+    is_username,
     load_or_create_secret,
 )
 from orderproc.engine.store import repo
@@ -74,7 +76,6 @@ from orderproc.engine.store.sqlite import Database, Readers, Writer
 T = TypeVar("T")
 Conn = Any  # sqlite3.Connection; kept loose so the store's adapter stays the only SQLite import
 CENT = Decimal("0.01")
-MAX_PAGE = 500
 LEADERBOARD_SORTS = ("equity", "return")
 KEY_MAX = 128
 
@@ -137,6 +138,19 @@ def _replayed(conn: Conn, user_id: int, key: str | None, kind: str, request_hash
     return ref
 
 
+def _shown(value: object) -> str:
+    """A bad argument as an error may quote it: a short printable string, or its type's name."""
+    if isinstance(value, str):
+        return value[:64].encode("utf-8", "backslashreplace").decode()
+    return type(value).__name__
+
+
+def _check_type(value: object, kind: type | tuple[type, ...], field: str) -> None:
+    """Calls from Python get a validation error for a wrong type, as the HTTP API does."""
+    if not isinstance(value, kind):
+        raise errors.ValidationError(f"{field} has the wrong type ({type(value).__name__})", {"field": field})
+
+
 def _check_key(key: str | None) -> str | None:
     if key is None:
         return None
@@ -146,8 +160,9 @@ def _check_key(key: str | None) -> str | None:
 
 
 def _check_page(offset: int, limit: int) -> None:
-    if not (isinstance(offset, int) and isinstance(limit, int)) or offset < 0 or not 1 <= limit <= MAX_PAGE:
-        raise errors.ValidationError(f"offset must be >= 0 and limit 1-{MAX_PAGE}", {"field": "limit"})
+    if not (isinstance(offset, int) and isinstance(limit, int)) or not 0 <= offset <= MAX_OFFSET \
+            or not 1 <= limit <= MAX_PAGE:
+        raise errors.ValidationError(f"offset must be 0-{MAX_OFFSET} and limit 1-{MAX_PAGE}", {"field": "limit"})
 
 
 class LocalEngine:
@@ -288,7 +303,7 @@ class LocalEngine:
 
     def _asset(self, symbol: object) -> AssetInfo:
         if not isinstance(symbol, str) or not 1 <= len(symbol) <= 16 or not symbol.isascii():
-            raise errors.UnknownAsset("unknown asset", {"symbol": str(symbol)[:32]})
+            raise errors.UnknownAsset("unknown asset", {"symbol": _shown(symbol)})
         info = self._assets.get(symbol.strip().upper())
         if info is None or info.symbol not in self._enabled:
             raise errors.UnknownAsset(f"unknown asset {symbol!r}", {"symbol": symbol})
@@ -359,13 +374,14 @@ class LocalEngine:
     async def login(self, username: str, password: str, *, source: str | None = None) -> Session:
         if not isinstance(username, str) or not isinstance(password, str):
             raise errors.InvalidCredentials("wrong username or password")
-        name = username[:64]
+        name = _shown(username[:64])  # as the audit log records it
         # a password no account can have is refused without hashing it (a 1 MiB one costs
-        # nothing), but still counts as a failed login
-        plausible = len(password) <= PASSWORD_MAX
+        # nothing), but still counts as a failed login; a name no account can have (a
+        # look-alike such as the Kelvin sign for K) is never looked up, but costs a hash
+        plausible = len(password) <= PASSWORD_MAX and is_text(password)
 
         def lookup(conn: Conn) -> tuple[repo.Row | None, str | None]:
-            found = repo.user_by_name(conn, name)
+            found = repo.user_by_name(conn, username) if is_username(username) else None
             return found, (repo.password_hash(conn, found[0]) if found else None)
 
         row, hashed = await self._readers.run(lookup)
@@ -417,6 +433,7 @@ class LocalEngine:
 
     async def update_profile(self, token: str, update: ProfileUpdate) -> User:
         claims = self._claims(token)
+        _check_type(update, ProfileUpdate, "update")
         fields: dict[str, Any] = {}
         if update.display_name is not None:
             name = update.display_name.strip()
@@ -449,7 +466,7 @@ class LocalEngine:
         if not isinstance(claims, Claims):
             raise errors.Forbidden("the operator has no password")
         stored = await self._readers.run(lambda conn: repo.password_hash(conn, claims.user_id))
-        old_ok = isinstance(old_password, str) and len(old_password) <= PASSWORD_MAX
+        old_ok = is_text(old_password) and len(old_password) <= PASSWORD_MAX
         if not (old_ok and await self._hash(self._hasher.verify, old_password, stored)):
             raise errors.InvalidCredentials("the current password is wrong")
         hashed = await self._hash(self._hasher.hash, new_password)
@@ -563,6 +580,9 @@ class LocalEngine:
     ) -> list[Asset]:
         if sort not in ASSET_SORT_FIELDS:
             raise errors.ValidationError(f"sort by one of: {', '.join(ASSET_SORT_FIELDS)}", {"field": "sort"})
+        _check_type(search, (str, type(None)), "search")
+        _check_type(category, (str, type(None)), "category")
+        _check_type(descending, bool, "descending")
         now = self._clock()
         needle = (search or "").strip().lower()[:64]
         chosen = [
@@ -591,6 +611,7 @@ class LocalEngine:
         return self._quote(self._asset(symbol), self._clock())
 
     async def quotes(self, symbols: list[str] | None = None) -> list[Quote]:
+        _check_type(symbols, (list, tuple, type(None)), "symbols")
         now = self._clock()
         infos = [self._asset(s) for s in symbols] if symbols else [
             i for i in self._assets.values() if i.symbol in self._enabled
@@ -609,6 +630,8 @@ class LocalEngine:
         ]
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval <= 86400:
+            raise errors.ValidationError("interval is a number of seconds, at most a day", {"field": "interval"})
         while True:
             yield await self.quotes()
             await asyncio.sleep(interval)
@@ -617,6 +640,7 @@ class LocalEngine:
 
     async def place_order(self, token: str, request: OrderRequest) -> Order:
         claims = self._claims(token)
+        _check_type(request, OrderRequest, "request")
         info = self._asset(request.symbol)
         side = Side(request.side)
         key = _check_key(request.client_order_id)
@@ -710,7 +734,7 @@ class LocalEngine:
     async def get_order(self, token: str, order_id: int) -> Order:
         claims = self._claims(token)
         if not isinstance(order_id, int) or isinstance(order_id, bool) or not 0 < order_id < 2**63:
-            raise errors.NotFound("no such order", {"order_id": str(order_id)[:32]})
+            raise errors.NotFound("no such order", {"order_id": _shown(order_id)})
 
         def job(conn: Conn) -> Order:
             actor = self._customer(conn, claims)
@@ -823,7 +847,10 @@ class LocalEngine:
         return await self._readers.run(job)
 
     async def admin_set_role(self, token: str | Operator, username: str, role: Role) -> User:
-        role = Role(role)
+        try:
+            role = Role(role)
+        except ValueError:
+            raise errors.ValidationError("role is admin or customer", {"field": "role"}) from None
         return await self._admin_change_user(token, username, "role_change", role=role.value)
 
     async def admin_set_disabled(self, token: str | Operator, username: str, disabled: bool) -> User:
@@ -836,9 +863,9 @@ class LocalEngine:
 
         def job(conn: Conn) -> User:
             actor = self._admin(conn, claims)
-            row = repo.user_by_name(conn, username) if isinstance(username, str) else None
+            row = repo.user_by_name(conn, username) if is_username(username) else None
             if row is None:
-                raise errors.NotFound(f"no user named {username!r}", {"username": username})
+                raise errors.NotFound(f"no user named {_shown(username)!r}", {"username": _shown(username)})
             if fields.get("disabled") or fields.get("role") == Role.CUSTOMER.value:
                 # a disabled user's or a demoted admin's outstanding tokens stop working now
                 fields["token_version"] = row[6] + 1

@@ -115,6 +115,9 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 400:  # a body FastAPI could not decode (bad UTF-8, nested too deep)
+            error = errors.ValidationError("the request body could not be read as JSON")
+            return JSONResponse({"error": error.to_dict()}, status_code=error.status)
         code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
         body = {"code": code, "message": message, "details": {}}
         return JSONResponse({"error": body}, status_code=exc.status_code, headers=exc.headers)

@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from orderproc.engine.domain.catalog import MAX_OFFSET, MAX_PAGE
 from orderproc.engine.schemas import Balance, LeaderboardEntry, Page, Portfolio, Transaction, TxKind
 from orderproc.server.deps import EngineDep, IdempotencyKey, Token
 
 router = APIRouter(prefix="/v1", tags=["account"])
 
-Offset = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 class CashRequest(BaseModel):

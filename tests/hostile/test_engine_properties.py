@@ -1,0 +1,289 @@
+"""Every engine entry point, fed arbitrary values for every argument, either succeeds or raises an
+OrderprocError with a registered stable code; and a call it rejects changes nothing in the ledger.
+
+"Arbitrary" means what a careless or hostile caller could pass: text with confusables (Cyrillic
+"а", fullwidth digits, RTL and zero-width marks), NUL, lone surrogates; huge ints, floats, NaN and
+infinities, Decimals with huge exponents, negative zero; None, bytes, lists, dicts, objects. Each
+argument is drawn from a mix of plausible values (so that the checks after the first one are
+reached) and arbitrary ones. Tokens are a live customer's, an admin's, the operator's, a logged-out
+one, or anything at all.
+
+"Changes nothing" is read from the file itself (`ledger_snapshot`): every table in full and the
+audit log, less the `login_failed` and `order_rejected` rows a rejection writes on purpose; then
+the ledger checker must pass.
+
+The last test pins each counterexample found so far as a plain case, so that every one shows on
+its own (a Hypothesis test stops at the first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from hostile_helpers import (
+    HUGE_INTS,
+    PASSWORD,
+    EngineRig,
+    amount_text,
+    anything,
+    changed_tables,
+    check_domain_error,
+    engine_rig,
+    hostile_number,
+    hostile_text,
+    ledger_snapshot,
+    usually,
+)
+from orderproc.engine.schemas import OrderRequest, ProfileUpdate, Role, Side, TxKind
+from orderproc.engine.service import OPERATOR, LocalEngine
+
+
+class Tok:
+    """A session token chosen by name, looked up when the call runs (sessions are renewed)."""
+
+    def __init__(self, who: str) -> None:
+        self.who = who
+
+    def __repr__(self) -> str:
+        return f"Tok({self.who!r})"
+
+
+class Fields(dict[str, Any]):
+    """Field values the call builds its DTO from (`OrderRequest` / `ProfileUpdate`), inside the
+    checked call: building it from bad values must raise a domain error too."""
+
+    def __repr__(self) -> str:
+        return f"Fields({dict(self)!r})"
+
+
+def _token(rig: EngineRig, value: Any) -> Any:
+    if isinstance(value, Tok):
+        return rig.stale if value.who == "stale" else rig.tokens[value.who]
+    return value
+
+
+def _dto(model: Any, value: Any) -> Any:
+    return model.model_validate(dict(value)) if isinstance(value, Fields) else value
+
+
+# -- what each argument is drawn from ---------------------------------------------------------------
+
+tokens = usually(st.sampled_from([Tok("alice"), Tok("alice"), Tok("alice"), Tok("root"), Tok("stale"), OPERATOR]))
+usernames = usually(st.one_of(st.sampled_from(["carol", "CAROL", "nobody", "newbie", "new.user-1"]), hostile_text))
+passwords = usually(st.one_of(st.sampled_from([PASSWORD, "another password", "short"]), hostile_text))
+amounts = usually(st.one_of(st.decimals(min_value=Decimal("0.01"), max_value=Decimal("40"), places=2).map(str),
+                            amount_text, hostile_number))
+keys = st.one_of(st.none(), st.text(min_size=1, max_size=8), anything)
+symbols = usually(st.one_of(st.sampled_from(["BTC", "eth", " ETH ", "DOGE", "USD", "USDT"]), hostile_text))
+counts = usually(st.one_of(st.integers(-3, 1200), st.integers(1, 50), st.sampled_from(HUGE_INTS)))
+texts = usually(hostile_text)
+# `source` is set by the surface (the client's address, "cli"), never by the user: plausible values only
+sources = st.one_of(st.none(), st.sampled_from(["127.0.0.1", "cli", "::1", "10.0.0.7"]))
+
+order_fields = st.fixed_dictionaries(
+    {"symbol": symbols, "side": usually(st.sampled_from(["buy", "sell", Side.SELL]))},
+    optional={"quantity": amounts, "notional": amounts, "price_limit": amounts, "client_order_id": keys},
+).map(Fields)
+profile_fields = st.fixed_dictionaries(
+    {}, optional={"display_name": usually(st.sampled_from(["Alice", " ", ""]) | hostile_text),
+                  "email": usually(st.sampled_from(["a@b.co", "", "no-at-sign"]) | st.emails() | hostile_text)},
+).map(Fields)
+
+
+@dataclass(frozen=True)
+class Spec:
+    args: st.SearchStrategy[dict[str, Any]]
+    call: Callable[[EngineRig, dict[str, Any]], Awaitable[Any]]
+    examples: int = 60
+    # what a success may have changed that later examples rely on (a session, a password)
+    after: Callable[[EngineRig, dict[str, Any], Any], None] = field(default=lambda rig, args, result: None)
+
+
+def _args(required: dict[str, Any], optional: dict[str, Any] | None = None) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(required, optional=optional or {})
+
+
+def _kw(args: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {name: args[name] for name in names if name in args}
+
+
+def _renew(rig: EngineRig, args: dict[str, Any], result: Any) -> None:
+    rig.heal()
+
+
+def _password_changed(rig: EngineRig, args: dict[str, Any], result: Any) -> None:
+    who = args["token"]
+    if isinstance(who, Tok) and who.who != "stale":
+        rig.passwords[who.who] = args["new"]
+        rig.tokens[who.who] = result.token
+    rig.heal()
+
+
+async def _first_two(stream: Any) -> None:
+    """The first quotes of a stream, then the second if it comes within 0.05 s (the interval is
+    slept between them)."""
+    try:
+        await anext(stream)
+        async with asyncio.timeout(0.05):
+            await anext(stream)
+    except TimeoutError:
+        pass
+    finally:
+        await stream.aclose()
+
+
+def _page() -> dict[str, Any]:
+    return {"offset": counts, "limit": counts}
+
+
+SPECS: dict[str, Spec] = {
+    "register": Spec(_args({"username": usernames, "password": passwords}, {"source": sources}),
+                     lambda r, a: r.engine.register(a["username"], a["password"], **_kw(a, "source"))),
+    "login": Spec(_args({"username": usually(st.sampled_from(["alice", "ALICE", "carol", "nobody"]) | hostile_text),
+                         "password": passwords}, {"source": sources}),
+                  lambda r, a: r.engine.login(a["username"], a["password"], **_kw(a, "source"))),
+    "logout": Spec(_args({"token": tokens}), lambda r, a: r.engine.logout(_token(r, a["token"])), after=_renew),
+    "whoami": Spec(_args({"token": tokens}), lambda r, a: r.engine.whoami(_token(r, a["token"]))),
+    "update_profile": Spec(_args({"token": tokens, "update": usually(profile_fields)}),
+                           lambda r, a: r.engine.update_profile(_token(r, a["token"]), _dto(ProfileUpdate, a["update"]))),
+    "change_password": Spec(_args({"token": tokens, "old": passwords, "new": passwords}),
+                            lambda r, a: r.engine.change_password(_token(r, a["token"]), a["old"], a["new"]),
+                            after=_password_changed),
+    "deposit": Spec(_args({"token": tokens, "amount": amounts}, {"key": keys}),
+                    lambda r, a: r.engine.deposit(_token(r, a["token"]), a["amount"], **_kw(a, "key"))),
+    "withdraw": Spec(_args({"token": tokens, "amount": amounts}, {"key": keys}),
+                     lambda r, a: r.engine.withdraw(_token(r, a["token"]), a["amount"], **_kw(a, "key"))),
+    "balance": Spec(_args({"token": tokens}), lambda r, a: r.engine.balance(_token(r, a["token"]))),
+    "history": Spec(_args({"token": tokens, **_page()}, {"kind": usually(st.sampled_from([None, "deposit", TxKind.BUY]))}),
+                    lambda r, a: r.engine.history(_token(r, a["token"]), **_kw(a, "kind", "offset", "limit")),
+                    examples=100),
+    "list_assets": Spec(_args({}, {"search": st.one_of(st.none(), texts), "category": st.one_of(st.none(), texts),
+                                   "sort": usually(st.sampled_from(["rank", "price", "name"])),
+                                   "descending": usually(st.booleans())}),
+                        lambda r, a: r.engine.list_assets(**a)),
+    "get_asset": Spec(_args({"symbol": symbols}), lambda r, a: r.engine.get_asset(a["symbol"])),
+    "quote": Spec(_args({"symbol": symbols}), lambda r, a: r.engine.quote(a["symbol"])),
+    "quotes": Spec(_args({}, {"symbols": usually(st.one_of(st.none(), st.lists(symbols, max_size=4)))}),
+                   lambda r, a: r.engine.quotes(**a)),
+    "price_history": Spec(_args({"symbol": symbols}, {"hours": counts, "points": counts}),
+                          lambda r, a: r.engine.price_history(a["symbol"], **_kw(a, "hours", "points"))),
+    "stream_quotes": Spec(_args({}, {"interval": usually(st.floats(-1, 0.05))}),
+                          lambda r, a: _first_two(r.engine.stream_quotes(**a)), examples=30),
+    "place_order": Spec(_args({"token": tokens, "request": usually(order_fields)}),
+                        lambda r, a: r.engine.place_order(_token(r, a["token"]), _dto(OrderRequest, a["request"])),
+                        examples=100),
+    "orders": Spec(_args({"token": tokens, **_page()}, {"symbol": st.one_of(st.none(), symbols)}),
+                   lambda r, a: r.engine.orders(_token(r, a["token"]), **_kw(a, "offset", "limit", "symbol")),
+                   examples=100),
+    "get_order": Spec(_args({"token": tokens, "order_id": usually(st.integers(-2, 3) | st.sampled_from(HUGE_INTS))}),
+                      lambda r, a: r.engine.get_order(_token(r, a["token"]), a["order_id"])),
+    "portfolio": Spec(_args({"token": tokens}), lambda r, a: r.engine.portfolio(_token(r, a["token"]))),
+    "leaderboard": Spec(_args({"token": tokens}, {"sort": usually(st.sampled_from(["equity", "return"])),
+                                                  "limit": counts}),
+                        lambda r, a: r.engine.leaderboard(_token(r, a["token"]), **_kw(a, "sort", "limit"))),
+    "admin_users": Spec(_args({"token": tokens}), lambda r, a: r.engine.admin_users(_token(r, a["token"]))),
+    "admin_set_role": Spec(_args({"token": tokens, "username": usernames,
+                                  "role": usually(st.sampled_from(["admin", "customer", Role.ADMIN]))}),
+                           lambda r, a: r.engine.admin_set_role(_token(r, a["token"]), a["username"], a["role"]),
+                           after=_renew),
+    "admin_set_disabled": Spec(_args({"token": tokens, "username": usernames, "disabled": usually(st.booleans())}),
+                               lambda r, a: r.engine.admin_set_disabled(_token(r, a["token"]), a["username"],
+                                                                        a["disabled"]),
+                               after=_renew),
+    "admin_audit": Spec(_args({"token": tokens, **_page()}),
+                        lambda r, a: r.engine.admin_audit(_token(r, a["token"]), **_kw(a, "offset", "limit")),
+                        examples=100),
+    "admin_verify": Spec(_args({"token": tokens}), lambda r, a: r.engine.admin_verify(_token(r, a["token"]))),
+}
+
+
+def attempt(rig: EngineRig, spec: Spec, args: dict[str, Any]) -> None:
+    """One call: a success, or a domain error that changed nothing."""
+    before = ledger_snapshot(rig.path)
+    try:
+        result = rig.run(spec.call(rig, args))
+    except Exception as exc:  # noqa: BLE001 - the point: any other exception fails the property
+        check_domain_error(exc)
+        assert changed_tables(before, ledger_snapshot(rig.path)) == [], f"rejected with {exc.code}"  # type: ignore[attr-defined]
+        rig.verify()
+    else:
+        spec.after(rig, args, result)
+
+
+def test_every_public_async_method_of_the_engine_has_a_property_here() -> None:
+    public = {name for name, member in inspect.getmembers(LocalEngine)
+              if not name.startswith("_") and (inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member))}
+    assert public - {"close"} == set(SPECS)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_any_arguments_give_a_result_or_a_stable_error_code_and_a_rejection_changes_nothing(
+    tmp_path: Path, name: str
+) -> None:
+    spec = SPECS[name]
+    with engine_rig(tmp_path) as rig:
+
+        # no shrinking (it took longer than the runs): the falsifying arguments are printed as
+        # drawn, and FOUND below keeps each counterexample found so far in its smallest form
+        @settings(max_examples=spec.examples, deadline=None, derandomize=True, database=None,
+                  phases=[Phase.explicit, Phase.generate],
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                         HealthCheck.filter_too_much])
+        @given(args=spec.args)
+        def one_call(args: dict[str, Any]) -> None:
+            attempt(rig, spec, args)
+
+        one_call()
+        rig.verify()
+
+
+# -- the counterexamples found so far, one case each -----------------------------------------------
+
+FOUND = [
+    pytest.param("orders", {"token": Tok("alice"), "offset": 10**19}, id="orders-offset-over-int64"),
+    pytest.param("history", {"token": Tok("alice"), "offset": 10**19}, id="history-offset-over-int64"),
+    pytest.param("admin_audit", {"token": OPERATOR, "offset": 10**19}, id="admin_audit-offset-over-int64"),
+    pytest.param("login", {"username": "al\ud800ce", "password": PASSWORD}, id="login-lone-surrogate-username"),
+    pytest.param("login", {"username": "nobody", "password": "\ud800" * 8}, id="login-unknown-user-lone-surrogate-password"),
+    pytest.param("register", {"username": "newbie", "password": "\ud800" * 8}, id="register-lone-surrogate-password"),
+    pytest.param("change_password", {"token": Tok("alice"), "old": PASSWORD, "new": "\ud800" * 8},
+                 id="change_password-lone-surrogate-new-password"),
+    pytest.param("admin_set_disabled", {"token": OPERATOR, "username": "\ud800ab", "disabled": True},
+                 id="admin_set_disabled-lone-surrogate-username"),
+    pytest.param("admin_set_disabled", {"token": OPERATOR, "username": b"carol", "disabled": True},
+                 id="admin_set_disabled-bytes-username-error-details-not-json"),
+    pytest.param("admin_set_role", {"token": OPERATOR, "username": "carol", "role": "superuser"},
+                 id="admin_set_role-unknown-role"),
+    pytest.param("admin_set_role", {"token": Tok("stale"), "username": "carol", "role": "superuser"},
+                 id="admin_set_role-unknown-role-checked-before-the-session"),
+    pytest.param("list_assets", {"search": 5}, id="list_assets-search-not-text"),
+    pytest.param("list_assets", {"descending": "yes"}, id="list_assets-descending-not-bool"),
+    pytest.param("quotes", {"symbols": 5}, id="quotes-symbols-not-a-list"),
+    pytest.param("get_asset", {"symbol": 10**5000}, id="get_asset-int-too-long-to-print"),
+    pytest.param("get_order", {"token": Tok("alice"), "order_id": 10**5000}, id="get_order-int-too-long-to-print"),
+    pytest.param("place_order", {"token": Tok("alice"), "request": {"symbol": "BTC", "side": "buy", "quantity": "1"}},
+                 id="place_order-request-a-dict"),
+    pytest.param("update_profile", {"token": Tok("alice"), "update": None}, id="update_profile-update-None"),
+    pytest.param("update_profile", {"token": Tok("alice"), "update": Fields({"display_name": 5})},
+                 id="update_profile-ProfileUpdate-raises-pydantic-ValidationError"),
+    pytest.param("stream_quotes", {"interval": "1"}, id="stream_quotes-interval-not-a-number"),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), FOUND)
+def test_a_hostile_argument_found_before_gets_a_stable_error_code_and_changes_nothing(
+    tmp_path: Path, name: str, args: dict[str, Any]
+) -> None:
+    with engine_rig(tmp_path) as rig:
+        attempt(rig, SPECS[name], args)
+        rig.verify()
