@@ -70,7 +70,7 @@ class AccountScreen(Page):
         Binding("left_square_bracket", "page(-1)", "Prev", key_display="["),
         Binding("right_square_bracket", "page(1)", "Next", key_display="]"),
         Binding("r", "reload", "Refresh", show=False),
-        Binding("escape", "leave_form", "Back to history"),
+        Binding("escape", "leave_form", "Back to history", show=False),
     ]
 
     def __init__(self) -> None:
