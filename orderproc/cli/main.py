@@ -440,7 +440,16 @@ def sell(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, us
     _order(ctx, "sell", symbol, quantity, usd, min_price, key, json_out)
 
 
-@app.command()
+orders_app = typer.Typer(
+    help="Your orders, newest first; `orders show ID` for one.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+)
+app.add_typer(orders_app, name="orders")
+
+
+@orders_app.callback(invoke_without_command=True)
 def orders(
     ctx: typer.Context,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Only this asset.")] = None,
@@ -448,13 +457,32 @@ def orders(
     limit: Limit = 20,
     json_out: JsonOpt = False,
 ) -> None:
-    """Your orders, newest first."""
+    """Your orders, newest first; `orders show ID` for one."""
+    if ctx.invoked_subcommand is not None:
+        return
 
     async def body(engine: Engine) -> None:
         from orderproc.cli import render
 
         page = await _private(engine, lambda t: engine.orders(t, offset=offset, limit=limit, symbol=symbol))
         render.emit_json(page) if json_out else render.orders(page)
+
+    _run(ctx, body)
+
+
+@orders_app.command("show")
+def orders_show(
+    ctx: typer.Context,
+    order_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1, help="The order's number.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """One of your orders (another user's reads as not found)."""
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        order = await _private(engine, lambda t: engine.get_order(t, order_id))
+        render.emit_json(order) if json_out else render.order_details(order)
 
     _run(ctx, body)
 

@@ -113,6 +113,18 @@ def order(o: Order) -> None:
     out.print(f"{verb} {qty(o.quantity)} {o.symbol} at {price(o.price)} for {usd(o.notional)} (order #{o.id})")
 
 
+def order_details(o: Order) -> None:
+    table = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in (("Order", f"#{o.id}"), ("Time", when(o.created_at)), ("Side", o.side.value),
+                         ("Symbol", o.symbol), ("Status", o.status.value), ("Quantity", qty(o.quantity)),
+                         ("Price", price(o.price)), ("Notional", usd(o.notional)),
+                         ("Key", o.client_order_id or "-")):
+        table.add_row(label, value)
+    out.print(table)
+
+
 def orders(page: Page[Order]) -> None:
     with_keys = any(o.client_order_id for o in page.items)
     table = _table("ID", "Time", "Side", "Symbol", "Quantity", "Price", "Notional", "Status", *(["Key"] * with_keys))

@@ -430,6 +430,17 @@ def test_orders_json_is_a_page_of_orders_filterable_by_symbol(funded: dict[str, 
     fails(cli("orders", "--symbol", "NOPE"), "unknown_asset")
 
 
+def test_orders_show_reads_one_order_and_another_users_is_not_found(funded: dict[str, str]) -> None:
+    buy = ok_json("buy", "BTC", "0.001", "--key", "mine", "--json")
+    assert ok_json("orders", "show", str(buy["id"]), "--json") == buy
+    shown = cli("orders", "show", str(buy["id"]))
+    assert shown.exit_code == 0 and f"#{buy['id']}" in shown.stdout and "mine" in shown.stdout
+    fails(cli("orders", "show", "999"), "not_found")
+    register("bob")  # now logged in as bob: alice's order reads like a missing one
+    fails(cli("orders", "show", str(buy["id"])), "not_found")
+    assert cli("orders", "show", "0").exit_code == 2
+
+
 def test_portfolio_json_values_positions_and_adds_up(funded: dict[str, str]) -> None:
     assert cli("buy", "BTC", "0.01").exit_code == 0
     assert cli("buy", "ETH", "0.5").exit_code == 0
