@@ -10,7 +10,9 @@ Dashboard: the floor any engine work adds to.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 import os
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,11 @@ class ReplayEngine:
         self.location = recording["ledger"]
         self.session_key = recording["session_key"]
         self._answers = {name: TypeAdapter(kind).validate_python(recording[name]) for name, kind in RESULT_TYPES.items()}
+
+    async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[schemas.Quote]]:
+        while True:
+            yield self._answers["quotes"]
+            await asyncio.sleep(interval)
 
     def __getattr__(self, name: str) -> Any:
         answer = self._answers[name]
