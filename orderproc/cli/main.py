@@ -76,9 +76,9 @@ def main(
         raise typer.BadParameter("give --db or --server, not both", param_hint="--server")
     ctx.obj = State(db, server)
     if version:
-        from importlib.metadata import version as pkg_version
+        from orderproc import package_version
 
-        typer.echo(pkg_version("orderproc"))
+        typer.echo(package_version())
         raise typer.Exit(0)
     if ctx.invoked_subcommand is None:
         _open_terminal(db, server)

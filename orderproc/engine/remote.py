@@ -57,6 +57,7 @@ _import_httpx_without_its_cli()
 
 import httpx  # noqa: E402
 
+from orderproc import package_version  # noqa: E402
 from orderproc.engine import errors  # noqa: E402
 from orderproc.engine.schemas import (  # noqa: E402
     Asset,
@@ -84,15 +85,6 @@ BACKOFF = 0.05  # seconds before the first retry; doubled for each one after
 MAX_RETRY_AFTER = 2.0  # a 429 asking to wait longer than this is raised, not waited out
 
 _ADAPTERS: dict[Any, pydantic.TypeAdapter[Any]] = {}
-
-
-def _user_agent() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"orderproc/{version('orderproc')}"
-    except PackageNotFoundError:
-        return "orderproc/dev"
 
 
 def _seg(value: object) -> str:
@@ -158,7 +150,7 @@ class RemoteEngine:
             base_url=normalised,
             transport=transport,
             timeout=timeout,
-            headers={"User-Agent": _user_agent()},
+            headers={"User-Agent": f"orderproc/{package_version()}"},
         )
 
     @property

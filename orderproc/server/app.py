@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
+from orderproc import package_version
 from orderproc.config import Settings
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
@@ -30,13 +30,6 @@ from orderproc.server.gateway import GatewayMiddleware, LimitsMiddleware, Metric
 from orderproc.server.routes import account, admin, assets, auth, orders
 
 _HTTP_CODES = {404: ("not_found", "no such route"), 405: ("method_not_allowed", "method not allowed here")}
-
-
-def _version() -> str:
-    try:
-        return version("orderproc")
-    except PackageNotFoundError:  # run from a checkout
-        return "dev"
 
 
 class _PlainRoute(Route):
@@ -64,7 +57,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
 
     app = FastAPI(
         title="orderproc",
-        version=_version(),
+        version=package_version(),
         summary="A paper-trading crypto exchange: one shared ledger, many terminals",
         lifespan=lifespan,
     )

@@ -19,9 +19,12 @@ async def _engine(request: Request) -> Engine:
     return engine
 
 
+_LOG_IN_FIRST = "log in first: send Authorization: Bearer <token>"
+
+
 async def _token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
     if credentials is None or not credentials.credentials:
-        raise errors.AuthRequired("log in first: send Authorization: Bearer <token>")
+        raise errors.AuthRequired(_LOG_IN_FIRST)
     return credentials.credentials
 
 
@@ -29,7 +32,7 @@ def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Bearer <token>` header (for a route that reads it itself)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise errors.AuthRequired("log in first: send Authorization: Bearer <token>")
+        raise errors.AuthRequired(_LOG_IN_FIRST)
     return token.strip()
 
 

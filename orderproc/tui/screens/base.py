@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import time
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
+from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
@@ -13,6 +15,8 @@ from orderproc.tui.messages import PricesUpdated
 
 if TYPE_CHECKING:
     from orderproc.tui.app import OrderprocApp
+
+T = TypeVar("T")
 
 
 class Page(Screen[None]):
@@ -44,3 +48,44 @@ class Page(Screen[None]):
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         """Called about once a second with fresh quotes while the page is shown."""
+
+
+class LivePage(Page, Generic[T]):
+    """A page showing one engine read that follows the prices: loaded when shown, then again
+    with the price ticks, at most one load in flight and one about every RELOAD_SECONDS. A
+    failing reload reports once, not every second."""
+
+    RELOAD_SECONDS = 0.9
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loading = False
+        self._loaded_at = 0.0
+        self._failing = False
+
+    async def fetch(self, token: str) -> T:
+        """The engine read the page shows."""
+        raise NotImplementedError
+
+    def show(self, result: T) -> None:
+        """Show what `fetch` returned."""
+        raise NotImplementedError
+
+    def refresh_data(self) -> None:
+        self.load()
+
+    def prices_changed(self, quotes: dict[str, Quote]) -> None:
+        if not self._loading and time.monotonic() - self._loaded_at >= self.RELOAD_SECONDS:
+            self.load(live=True)
+
+    @work(exclusive=True, group="live-load", exit_on_error=False)
+    async def load(self, live: bool = False) -> None:
+        self._loading = True
+        try:
+            result = await self.oapp.call(self.fetch, quiet=live and self._failing)
+        finally:
+            self._loading = False
+            self._loaded_at = time.monotonic()
+        self._failing = result is None
+        if result is not None:
+            self.show(result)

@@ -6,25 +6,21 @@ terminal's trade shows here within a second, as the page reloads with each price
 
 from __future__ import annotations
 
-import time
-
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
-from orderproc.engine.schemas import LeaderboardEntry, Quote
+from orderproc.engine.schemas import LeaderboardEntry
 from orderproc.formatting import pct, signed, signed_usd, usd
-from orderproc.tui.screens.base import Page
+from orderproc.tui.screens.base import LivePage
 from orderproc.tui.widgets.positions_table import right
 
-RELOAD_SECONDS = 0.9
 COLUMNS = (("#", "rank"), ("Trader", "trader"), ("Equity", "equity"), ("Net deposits", "net"), ("P&L", "pnl"),
            ("Return", "return"))
 
 
-class LeaderboardScreen(Page):
+class LeaderboardScreen(LivePage[list[LeaderboardEntry]]):
     """Ids: #leaderboard-table, #leaderboard-empty, #leaderboard-note."""
 
     CSS_PATH = "../styles/leaderboard.tcss"
@@ -37,9 +33,6 @@ class LeaderboardScreen(Page):
     def __init__(self) -> None:
         super().__init__()
         self.sort = "equity"
-        self._loading = False
-        self._loaded_at = 0.0
-        self._failing = False
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="leaderboard-body"):
@@ -55,25 +48,8 @@ class LeaderboardScreen(Page):
         for title, key in COLUMNS:
             table.add_column(title, key=key)
 
-    def refresh_data(self) -> None:
-        self.load()
-
-    def prices_changed(self, quotes: dict[str, Quote]) -> None:
-        if not self._loading and time.monotonic() - self._loaded_at >= RELOAD_SECONDS:
-            self.load(live=True)
-
-    @work(exclusive=True, group="leaderboard", exit_on_error=False)
-    async def load(self, live: bool = False) -> None:
-        self._loading = True
-        try:
-            rows = await self.oapp.call(lambda token: self.oapp.engine.leaderboard(token, sort=self.sort, limit=100),
-                                        quiet=live and self._failing)
-        finally:
-            self._loading = False
-            self._loaded_at = time.monotonic()
-        self._failing = rows is None
-        if rows is not None:
-            self.show(rows)
+    async def fetch(self, token: str) -> list[LeaderboardEntry]:
+        return await self.oapp.engine.leaderboard(token, sort=self.sort, limit=100)
 
     def show(self, rows: list[LeaderboardEntry]) -> None:
         table = self.query_one(DataTable)

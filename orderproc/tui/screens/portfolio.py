@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,17 +9,16 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
 from orderproc.engine import errors
-from orderproc.engine.schemas import Portfolio, Quote
+from orderproc.engine.schemas import Portfolio
 from orderproc.formatting import when
-from orderproc.tui.screens.base import Page
+from orderproc.tui.screens.base import LivePage
 from orderproc.tui.widgets.positions_table import PositionsTable
 from orderproc.tui.widgets.price_chart import PriceChart
 from orderproc.tui.widgets.summary import EquitySummary
 
-RELOAD_SECONDS = 0.9  # at most one portfolio reload per price tick (about once a second)
 
 
-class PortfolioScreen(Page):
+class PortfolioScreen(LivePage[Portfolio]):
     """Ids: #equity-summary, #positions-table, #positions-empty, #portfolio-as-of, and on tall
     screens #position-chart (the highlighted position's 24 h chart)."""
 
@@ -37,9 +34,6 @@ class PortfolioScreen(Page):
     def __init__(self) -> None:
         super().__init__()
         self.portfolio: Portfolio | None = None
-        self._loading = False
-        self._failing = False
-        self._loaded_at = 0.0
         self._charted: str | None = None
 
     def on_mount(self) -> None:
@@ -64,26 +58,10 @@ class PortfolioScreen(Page):
 
     def refresh_data(self) -> None:
         self._charted = None
-        self.load()
+        super().refresh_data()
 
-    def prices_changed(self, quotes: dict[str, Quote]) -> None:
-        if not self._loading and time.monotonic() - self._loaded_at >= RELOAD_SECONDS:
-            self.load(live=True)
-
-    @work(exclusive=True, group="portfolio", exit_on_error=False)
-    async def load(self, live: bool = False) -> None:
-        """Reload the portfolio; a failing live reload reports once, not every second."""
-        self._loading = True
-        try:
-            portfolio = await self.oapp.call(
-                lambda token: self.oapp.engine.portfolio(token), quiet=live and self._failing
-            )
-        finally:
-            self._loading = False
-            self._loaded_at = time.monotonic()
-        self._failing = portfolio is None
-        if portfolio is not None:
-            self.show(portfolio)
+    async def fetch(self, token: str) -> Portfolio:
+        return await self.oapp.engine.portfolio(token)
 
     def show(self, portfolio: Portfolio) -> None:
         self.portfolio = portfolio
