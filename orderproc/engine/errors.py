@@ -9,7 +9,8 @@
     ├── NotFound                   not_found          404
     │   └── UnknownAsset           unknown_asset      404
     ├── Conflict                   conflict           409
-    │   └── UsernameTaken          username_taken     409
+    │   ├── UsernameTaken          username_taken     409
+    │   └── OrderNotOpen           order_not_open     409
     ├── InsufficientFunds          insufficient_funds 422
     ├── PriceMoved                 price_moved        409
     ├── RateLimited                rate_limited       429
@@ -84,6 +85,10 @@ class Conflict(OrderprocError):
 
 class UsernameTaken(Conflict):
     code = "username_taken"
+
+
+class OrderNotOpen(Conflict):
+    code = "order_not_open"
 
 
 class InsufficientFunds(OrderprocError):

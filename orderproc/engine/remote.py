@@ -66,6 +66,7 @@ from orderproc.engine.schemas import (  # noqa: E402
     LeaderboardEntry,
     Order,
     OrderRequest,
+    OrderStatus,
     Page,
     Portfolio,
     PricePoint,
@@ -373,16 +374,32 @@ class RemoteEngine:
     # -- orders and portfolio ------------------------------------------------------------------------
 
     async def place_order(self, token: str, request: OrderRequest) -> Order:
-        body = request.model_dump(mode="json", exclude_none=True)
+        body = request.model_dump(mode="json", exclude_defaults=True)
         key = request.client_order_id if request.client_order_id is not None else uuid.uuid4().hex
         response = await self._request("POST", "/v1/orders", token=token, json=body, key=key, safe=True)
         return self._parse(response.content, Order)
 
-    async def orders(self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None) -> Page[Order]:
-        return await self._get("/v1/orders", Page[Order], token=token, offset=offset, limit=limit, symbol=symbol)
+    async def orders(
+        self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None,
+        status: OrderStatus | None = None, open: bool | None = None,
+    ) -> Page[Order]:
+        return await self._get("/v1/orders", Page[Order], token=token, offset=offset, limit=limit, symbol=symbol,
+                               status=status, open=open)
 
     async def get_order(self, token: str, order_id: int) -> Order:
         return await self._get(f"/v1/orders/{_seg(order_id)}", Order, token=token)
+
+    async def cancel_order(self, token: str, order_id: int) -> Order:
+        response = await self._request("DELETE", f"/v1/orders/{_seg(order_id)}", token=token, safe=False)
+        return self._parse(response.content, Order)
+
+    async def cancel_orders(self, token: str, *, symbol: str | None = None) -> list[Order]:
+        params = {"symbol": symbol} if symbol is not None else None
+        response = await self._request("DELETE", "/v1/orders", token=token, params=params, safe=False)
+        return self._parse(response.content, list[Order])
+
+    async def run_price_loop(self, interval: float = 1.0) -> None:
+        """The server runs the price loop for everyone on its ledger."""
 
     async def portfolio(self, token: str) -> Portfolio:
         return await self._get("/v1/portfolio", Portfolio, token=token)

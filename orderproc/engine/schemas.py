@@ -40,8 +40,24 @@ class Side(StrEnum):
     SELL = "sell"
 
 
+class OrderType(StrEnum):
+    MARKET = "market"  # fills now at the ledger price, or is refused (no order is kept)
+    LIMIT = "limit"  # a buy at or below limit_price, a sell at or above it
+    STOP = "stop"  # becomes a market order when the price reaches stop_price
+    STOP_LIMIT = "stop_limit"  # becomes a limit order when the price reaches stop_price
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"  # rests until it fills or is canceled
+    IOC = "ioc"  # fills now or expires (a market order always is)
+
+
 class OrderStatus(StrEnum):
-    FILLED = "filled"  # a market order fills or is refused (no order row); more come with resting orders
+    NEW = "new"  # resting: waiting for the price, its reservation held
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"  # triggered, but could not be paid for
+    EXPIRED = "expired"  # an IOC order the price did not reach
 
 
 class TxKind(StrEnum):
@@ -84,7 +100,12 @@ class ProfileUpdate(Model):
 
 
 class Balance(Model):
+    """`cash` is all the account's cash; `reserved` of it is held by open buy orders, the
+    rest is `available` to spend or withdraw."""
+
     cash: Dec
+    available: Dec
+    reserved: Dec = Decimal("0.00")
     currency: str = "USD"
 
 
@@ -140,16 +161,23 @@ class PricePoint(Model):
 
 
 class OrderRequest(Model):
-    """A market order by quantity or by USD amount (`notional`), with an optional price guard.
+    """An order. A market order gives a quantity or a USD amount (`notional`) and may guard its
+    fill with `price_limit` (the highest price a buy accepts, the lowest a sell accepts).
 
-    `price_limit` is the highest price a buy accepts or the lowest a sell accepts.
+    Limit, stop and stop-limit orders give a quantity, and `limit_price` and/or `stop_price`;
+    they rest (`time_in_force` gtc, the default) until the ledger price reaches them, or fill
+    now or expire (`ioc`, limit orders only). A resting order reserves what it could spend.
     """
 
     symbol: str
     side: Side
+    type: OrderType = OrderType.MARKET
     quantity: Dec | None = None
     notional: Dec | None = None
     price_limit: Dec | None = None
+    limit_price: Dec | None = None
+    stop_price: Dec | None = None
+    time_in_force: TimeInForce | None = None
     client_order_id: str | None = None
 
     @model_validator(mode="before")
@@ -165,7 +193,14 @@ class OrderRequest(Model):
             data["side"] = Side(data.get("side"))
         except ValueError:
             raise errors.ValidationError("side must be buy or sell", {"field": "side"}) from None
-        for field in ("quantity", "notional", "price_limit"):
+        for field, kind in (("type", OrderType), ("time_in_force", TimeInForce)):
+            if data.get(field) is not None:
+                try:
+                    data[field] = kind(data[field])
+                except ValueError:
+                    allowed = ", ".join(k.value for k in kind)
+                    raise errors.ValidationError(f"{field} is one of: {allowed}", {"field": field}) from None
+        for field in ("quantity", "notional", "price_limit", "limit_price", "stop_price"):
             if data.get(field) is not None:
                 data[field] = parse_decimal(data[field], field)
         key = data.get("client_order_id")
@@ -175,21 +210,37 @@ class OrderRequest(Model):
 
 
 class Order(Model):
+    """An order and what became of it. `price` and `notional` are the fill's (None until it
+    fills); `reserved` is the cash (buys) or quantity (sells) an open order holds back."""
+
     id: int
     symbol: str
     side: Side
+    type: OrderType = OrderType.MARKET
+    time_in_force: TimeInForce = TimeInForce.IOC
     status: OrderStatus
     quantity: Dec
-    price: Dec
-    notional: Dec
+    limit_price: Dec | None = None
+    stop_price: Dec | None = None
+    price: Dec | None = None
+    notional: Dec | None = None
+    reserved: Dec = Decimal(0)
+    reason: str | None = None
     client_order_id: str | None = None
     created_at: datetime
+    triggered_at: datetime | None = None
+    closed_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is OrderStatus.NEW
 
 
 class Position(Model):
     symbol: str
     name: str
     quantity: Dec
+    reserved: Dec = Decimal(0)  # held by open sell orders
     average_cost: Dec
     cost_basis: Dec
     price: Dec
@@ -200,6 +251,7 @@ class Position(Model):
 
 class Portfolio(Model):
     cash: Dec
+    reserved_cash: Dec = Decimal("0.00")  # of `cash`, held by open buy orders
     equity: Dec
     market_value: Dec
     unrealized_pnl: Dec

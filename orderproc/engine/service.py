@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,8 +25,10 @@ from typing import Any, TypeVar
 
 from orderproc.engine import errors
 from orderproc.engine.domain import ledger
+from orderproc.engine.domain.matching import TRIGGER, Book, Event
 from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE
 from orderproc.engine.domain.money import (
+    PRICE_DIGITS,
     USD,
     cash_to_cents,
     cents_to_cash,
@@ -45,6 +48,7 @@ from orderproc.engine.schemas import (
     Order,
     OrderRequest,
     OrderStatus,
+    OrderType,
     Page,
     Portfolio,
     Position,
@@ -54,6 +58,7 @@ from orderproc.engine.schemas import (
     Role,
     Session,
     Side,
+    TimeInForce,
     Transaction,
     TxKind,
     User,
@@ -78,6 +83,10 @@ Conn = Any  # sqlite3.Connection; kept loose so the store's adapter stays the on
 CENT = Decimal("0.01")
 LEADERBOARD_SORTS = ("equity", "return")
 KEY_MAX = 128
+# The price loop replays at most this many past ticks (when no process ran it for a while,
+# older ticks are not matched), and prices at most MATCH_BUDGET (tick, asset) pairs per pass.
+MATCH_HORIZON = 3600
+MATCH_BUDGET = 200_000
 
 
 class Operator:
@@ -159,6 +168,69 @@ def _check_key(key: str | None) -> str | None:
     return key
 
 
+def _check_order_id(order_id: object) -> None:
+    if not isinstance(order_id, int) or isinstance(order_id, bool) or not 0 < order_id < 2**63:
+        raise errors.NotFound("no such order", {"order_id": _shown(order_id)})
+
+
+def _order_price(value: Decimal | None, field: str) -> Decimal | None:
+    """A price an order names: positive; a resting order's with at most the ledger's
+    significant digits (a market order's guard is only compared)."""
+    if value is None:
+        return None
+    price = parse_decimal(value, field)
+    if price <= 0:
+        raise errors.InvalidAmount(f"{field} must be greater than zero", {"field": field})
+    if field != "price_limit" and round_price(price) != price:
+        raise errors.InvalidAmount(f"{field} has more than {PRICE_DIGITS} significant digits", {"field": field})
+    return price
+
+
+def _check_order_shape(request: OrderRequest, kind: OrderType) -> TimeInForce:
+    """The fields each order type takes; its time in force."""
+    needs = {
+        OrderType.MARKET: (), OrderType.LIMIT: ("limit_price",), OrderType.STOP: ("stop_price",),
+        OrderType.STOP_LIMIT: ("limit_price", "stop_price"),
+    }[kind]
+    for field in ("limit_price", "stop_price"):
+        given = getattr(request, field) is not None
+        if given != (field in needs):
+            verb = "needs" if field in needs else "takes no"
+            raise errors.ValidationError(f"a {kind.value} order {verb} {field}", {"field": field})
+    if kind is OrderType.MARKET:
+        if request.time_in_force is TimeInForce.GTC:
+            raise errors.ValidationError("a market order fills now or not at all (time_in_force ioc)",
+                                         {"field": "time_in_force"})
+        return TimeInForce.IOC
+    if request.notional is not None or request.quantity is None:
+        raise errors.InvalidAmount(f"a {kind.value} order takes a quantity, not a USD amount", {"field": "quantity"})
+    if request.price_limit is not None:
+        raise errors.ValidationError("price_limit guards market orders; give limit_price", {"field": "price_limit"})
+    tif = request.time_in_force or TimeInForce.GTC
+    if tif is TimeInForce.IOC and kind is not OrderType.LIMIT:
+        raise errors.ValidationError("only limit orders can be ioc", {"field": "time_in_force"})
+    return tif
+
+
+def _check_stop(symbol: str, side: Side, stop: Decimal | None, price: Decimal) -> None:
+    """A stop waits for the price to rise to it (buy) or fall to it (sell): one already reached is refused."""
+    if stop is not None and (stop <= price if side is Side.BUY else stop >= price):
+        where = "above" if side is Side.BUY else "below"
+        raise errors.InvalidAmount(
+            f"a {side.value} stop must be {where} the price ({symbol} is at {price})",
+            {"field": "stop_price", "price": str(price)},
+        )
+
+
+def _held(side: Side, amount: int, precision: int) -> Decimal:
+    """What an order reserves, as a Decimal: cash for a buy, the asset for a sell."""
+    return cents_to_cash(amount) if side is Side.BUY else from_units(amount, precision)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _check_page(offset: int, limit: int) -> None:
     if not (isinstance(offset, int) and isinstance(limit, int)) or not 0 <= offset <= MAX_OFFSET \
             or not 1 <= limit <= MAX_PAGE:
@@ -198,6 +270,9 @@ class LocalEngine:
         self._hash_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="orderproc-hash")
         self._writer = Writer(self._db)
         self._readers = Readers(self._db)
+        self._book = Book()
+        self._match_lock = asyncio.Lock()
+        self._last_match = -1
 
     @property
     def location(self) -> str:
@@ -233,7 +308,11 @@ class LocalEngine:
                         "market_speed": repr(float(speed)),
                     }
                     repo.create_schema(conn, meta, (_asset_row(a) for a in load_assets()))
-                result = repo.read_meta(conn), repo.asset_rows(conn)
+                meta = repo.read_meta(conn)
+                if int(meta["schema_version"]) < repo.SCHEMA_VERSION:
+                    repo.migrate(conn, int(meta["schema_version"]))
+                    meta = repo.read_meta(conn)
+                result = meta, repo.asset_rows(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -340,18 +419,27 @@ class LocalEngine:
         )
 
     def _order(self, row: repo.Row) -> Order:
-        oid, symbol, side, status, units, price, cents, client_order_id, created = row
+        (oid, symbol, side, kind, tif, status, units, limit, stop, price, cents, reserved, reason, client_order_id,
+         created, triggered, closed) = row
         precision = self._assets[symbol].precision if symbol in self._assets else 8
         return Order(
             id=oid,
             symbol=symbol,
             side=Side(side),
+            type=OrderType(kind),
+            time_in_force=TimeInForce(tif),
             status=OrderStatus(status),
             quantity=from_units(units, precision),
-            price=Decimal(price),
-            notional=cents_to_cash(cents),
+            limit_price=Decimal(limit) if limit is not None else None,
+            stop_price=Decimal(stop) if stop is not None else None,
+            price=Decimal(price) if price is not None else None,
+            notional=cents_to_cash(cents) if cents is not None else None,
+            reserved=_held(Side(side), reserved, precision),
+            reason=reason,
             client_order_id=client_order_id,
             created_at=_dt(created),
+            triggered_at=_dt(triggered) if triggered else None,
+            closed_at=_dt(closed) if closed else None,
         )
 
     # -- users and sessions --------------------------------------------------------------------
@@ -526,8 +614,11 @@ class LocalEngine:
 
         def job(conn: Conn) -> Balance:
             actor = self._customer(conn, claims)
-            return Balance(cash=cents_to_cash(repo.balance(conn, actor.account_id, USD)[0]))  # type: ignore[arg-type]
+            cash, _, reserved = repo.balance(conn, actor.account_id, USD)  # type: ignore[arg-type]
+            return Balance(cash=cents_to_cash(cash), available=cents_to_cash(cash - reserved),
+                           reserved=cents_to_cash(reserved))
 
+        await self._catch_up()
         return await self._readers.run(job)
 
     async def history(
@@ -549,6 +640,7 @@ class LocalEngine:
                 items=[self._transaction(h, lines) for h, lines in rows], total=total, offset=offset, limit=limit
             )
 
+        await self._catch_up()
         return await self._readers.run(job)
 
     # -- assets and prices -------------------------------------------------------------------------
@@ -643,22 +735,21 @@ class LocalEngine:
         _check_type(request, OrderRequest, "request")
         info = self._asset(request.symbol)
         side = Side(request.side)
+        kind = OrderType(request.type)
         key = _check_key(request.client_order_id)
-        if (request.quantity is None) == (request.notional is None):
+        tif = _check_order_shape(request, kind)
+        if kind is OrderType.MARKET and (request.quantity is None) == (request.notional is None):
             raise errors.InvalidAmount("give either a quantity or a USD amount", {"field": "quantity"})
         units = to_units(request.quantity, info.precision, "quantity") if request.quantity is not None else None
         cash = cash_to_cents(request.notional, "notional") if request.notional is not None else None
-        limit = None
-        if request.price_limit is not None:
-            limit = parse_decimal(request.price_limit, "price_limit")
-            if limit <= 0:
-                raise errors.InvalidAmount("price_limit must be greater than zero", {"field": "price_limit"})
+        guard = _order_price(request.price_limit, "price_limit")
+        limit = _order_price(request.limit_price, "limit_price")
+        stop = _order_price(request.stop_price, "stop_price")
         # equal requests hash alike however their numbers were written ("100" and "100.0")
-        request_hash = (
-            _request_hash("order", info.symbol, side, units, cash, limit.normalize() if limit else None)
-            if key is not None
-            else ""
-        )
+        parts: list[object] = ["order", info.symbol, side, units, cash, guard.normalize() if guard else None]
+        if kind is not OrderType.MARKET:
+            parts += [kind.value, tif.value, limit.normalize() if limit else None, stop.normalize() if stop else None]
+        request_hash = _request_hash(*parts) if key is not None else ""
         actor_seen: list[Actor] = []
 
         def job(conn: Conn) -> Order:
@@ -672,40 +763,42 @@ class LocalEngine:
                 assert row is not None
                 return self._order(row)
             now_ts = self._clock()
+            now = _iso(now_ts)
             price = self.market.price(info.symbol, now_ts)
-            if limit is not None and (price > limit if side is Side.BUY else price < limit):
+            if guard is not None and (price > guard if side is Side.BUY else price < guard):
                 raise errors.PriceMoved(
-                    f"{info.symbol} is at {price}, past your limit of {limit}",
-                    {"price": str(price), "limit": str(limit)},
+                    f"{info.symbol} is at {price}, past your limit of {guard}",
+                    {"price": str(price), "limit": str(guard)},
                 )
+            if kind is not OrderType.MARKET:
+                assert units is not None
+                _check_stop(info.symbol, side, stop, price)
+                marketable = kind is OrderType.LIMIT and (price <= limit if side is Side.BUY else price >= limit)  # type: ignore[operator]
+                if not marketable:
+                    order = self._rest(conn, actor, info, side, kind, tif, units, limit, stop, key, now)
+                    if key is not None:
+                        repo.remember_key(conn, user_id, key, "order", request_hash, order.id, now)
+                    return order
             qty = units if units is not None else units_for_cash(cash, info.precision, price)  # type: ignore[arg-type]
             if qty <= 0:
                 raise errors.InvalidAmount("that amount buys less than the smallest quantity of this asset", {"field": "notional"})
-            cents = notional_cents(qty, info.precision, price, buyer=side is Side.BUY)
-            if side is Side.SELL and cents <= 0:
-                raise errors.InvalidAmount("that quantity is worth less than a cent", {"field": "quantity"})
-            if side is Side.BUY:
-                postings = ledger.buy_postings(account, info.symbol, qty, cents)
-            else:
-                held, cost = repo.balance(conn, account, info.symbol)
-                if held < qty:
-                    available = format(from_units(held, info.precision), "f")
-                    raise errors.InsufficientFunds(
-                        f"insufficient funds: you hold {available} {info.symbol}",
-                        {"asset": info.symbol, "available": available},
-                    )
-                postings = ledger.sell_postings(account, info.symbol, qty, cents, held_units=held, held_cost=cost)
-            now = _iso(now_ts)
-            order_id = repo.insert_order(conn, user_id, account, info.symbol, side.value, qty, str(price), cents, key, now)
-            repo.post_entry(conn, side.value, account, postings, now, order_id=order_id, client_key=key)
+            cents = self._trade(conn, account, info, side, qty, price)
+            order_id = repo.insert_order(
+                conn, user_id=user_id, account_id=account, symbol=info.symbol, side=side.value, type=kind.value,
+                time_in_force=tif.value, status="filled", quantity=qty, limit_price=_text(limit), price=str(price),
+                notional=cents, client_order_id=key, created_at=now, closed_at=now,
+            )
+            repo.post_entry(conn, side.value, account, self._postings(conn, account, info, side, qty, cents), now,
+                            order_id=order_id, client_key=key)
             if key is not None:
                 repo.remember_key(conn, user_id, key, "order", request_hash, order_id, now)
             repo.audit(conn, now, "order_placed", actor_id=user_id, actor=actor.username, target=str(order_id),
-                       detail={"symbol": info.symbol, "side": side.value, "price": str(price)})
+                       detail={"symbol": info.symbol, "side": side.value, "type": kind.value, "price": str(price)})
             return Order.model_construct(
-                id=order_id, symbol=info.symbol, side=side, status=OrderStatus.FILLED,
-                quantity=from_units(qty, info.precision), price=price, notional=cents_to_cash(cents),
-                client_order_id=key, created_at=_dt(now),
+                id=order_id, symbol=info.symbol, side=side, type=kind, time_in_force=tif, status=OrderStatus.FILLED,
+                quantity=from_units(qty, info.precision), limit_price=limit, stop_price=None, price=price,
+                notional=cents_to_cash(cents), reserved=_held(side, 0, info.precision), reason=None, client_order_id=key,
+                created_at=_dt(now), triggered_at=None, closed_at=_dt(now),
             )
 
         try:
@@ -719,22 +812,226 @@ class LocalEngine:
                     detail=detail))
             raise
 
-    async def orders(self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None) -> Page[Order]:
+    def _trade(self, conn: Conn, account: int, info: AssetInfo, side: Side, qty: int, price: Decimal) -> int:
+        """The cash of a trade of `qty` at `price`, after checking the account can make it."""
+        cents = notional_cents(qty, info.precision, price, buyer=side is Side.BUY)
+        if side is Side.SELL:
+            if cents <= 0:
+                raise errors.InvalidAmount("that quantity is worth less than a cent", {"field": "quantity"})
+            held, _, reserved = repo.balance(conn, account, info.symbol)
+            if held - reserved < qty:
+                available = format(from_units(held - reserved, info.precision), "f")
+                raise errors.InsufficientFunds(
+                    f"insufficient funds: you hold {available} {info.symbol} not held by open orders"
+                    if reserved else f"insufficient funds: you hold {available} {info.symbol}",
+                    {"asset": info.symbol, "available": available},
+                )
+        return cents
+
+    @staticmethod
+    def _postings(conn: Conn, account: int, info: AssetInfo, side: Side, qty: int, cents: int) -> list[ledger.Posting]:
+        if side is Side.BUY:
+            return ledger.buy_postings(account, info.symbol, qty, cents)
+        held, cost, _ = repo.balance(conn, account, info.symbol)
+        return ledger.sell_postings(account, info.symbol, qty, cents, held_units=held, held_cost=cost)
+
+    def _rest(self, conn: Conn, actor: Actor, info: AssetInfo, side: Side, kind: OrderType, tif: TimeInForce,
+              units: int, limit: Decimal | None, stop: Decimal | None, key: str | None, now: str) -> Order:
+        """A limit or stop order the price has not reached: it rests, holding back what it could
+        spend (an IOC limit order expires instead)."""
+        assert actor.account_id is not None and actor.user_id is not None
+        fields: dict[str, Any] = dict(
+            user_id=actor.user_id, account_id=actor.account_id, symbol=info.symbol, side=side.value, type=kind.value,
+            time_in_force=tif.value, quantity=units, limit_price=_text(limit), stop_price=_text(stop),
+            client_order_id=key, created_at=now,
+        )
+        if tif is TimeInForce.IOC:
+            order_id = repo.insert_order(conn, status="expired", closed_at=now, reason="the price did not reach the limit",
+                                         **fields)
+            action = "order_expired"
+        else:
+            if side is Side.BUY:
+                # what the order could spend: its quantity at its limit (at its stop for a stop order)
+                held = notional_cents(units, info.precision, limit or stop, buyer=True)  # type: ignore[arg-type]
+                repo.reserve(conn, actor.account_id, USD, held)
+            else:
+                self._trade(conn, actor.account_id, info, side, units, limit or stop)  # type: ignore[arg-type]
+                held = units
+                repo.reserve(conn, actor.account_id, info.symbol, held)
+            order_id = repo.insert_order(conn, status="new", reserved=held, **fields)
+            action = "order_placed"
+        repo.audit(conn, now, action, actor_id=actor.user_id, actor=actor.username, target=str(order_id),
+                   detail={"symbol": info.symbol, "side": side.value, "type": kind.value,
+                           "limit_price": _text(limit), "stop_price": _text(stop)})
+        row = repo.order(conn, order_id, actor.user_id)
+        assert row is not None
+        return self._order(row)
+
+    async def cancel_order(self, token: str, order_id: int) -> Order:
+        """Cancel one open order; its reservation is released."""
+        claims = self._claims(token)
+        _check_order_id(order_id)
+
+        def job(conn: Conn) -> Order:
+            actor = self._customer(conn, claims)
+            row = repo.order(conn, order_id, actor.user_id)  # type: ignore[arg-type]
+            if row is None:  # another user's order reads exactly like a missing one
+                raise errors.NotFound("no such order", {"order_id": order_id})
+            order = self._order(row)
+            if not order.is_open:
+                raise errors.OrderNotOpen(
+                    f"order {order_id} is {order.status.value}; only open orders can be canceled",
+                    {"order_id": order_id, "status": order.status.value},
+                )
+            return self._cancel(conn, actor, order_id)
+
+        return await self._writer.run(job)
+
+    async def cancel_orders(self, token: str, *, symbol: str | None = None) -> list[Order]:
+        """Cancel every open order (of one asset, if given); the canceled orders, oldest first."""
+        claims = self._claims(token)
+        wanted = self._asset(symbol).symbol if symbol else None
+
+        def job(conn: Conn) -> list[Order]:
+            actor = self._customer(conn, claims)
+            return [self._cancel(conn, actor, i) for i in repo.open_order_ids(conn, actor.user_id, wanted)]  # type: ignore[arg-type]
+
+        return await self._writer.run(job)
+
+    def _cancel(self, conn: Conn, actor: Actor, order_id: int) -> Order:
+        resting = repo.resting_order(conn, order_id)
+        assert resting is not None
+        _, account, symbol, side, _, _, reserved, _, _ = resting
+        repo.release(conn, account, USD if side == "buy" else symbol, reserved)
+        now = _iso(self._clock())
+        closed = repo.close_order(conn, order_id, "canceled", now)
+        assert closed
+        repo.audit(conn, now, "order_canceled", actor_id=actor.user_id, actor=actor.username, target=str(order_id),
+                   detail={"symbol": symbol, "side": side})
+        row = repo.order(conn, order_id, actor.user_id)  # type: ignore[arg-type]
+        assert row is not None
+        return self._order(row)
+
+    # -- the price loop: resting orders meet the ticks ------------------------------------------------
+
+    async def match(self) -> int:
+        """Run the price loop up to this second: fill, trigger, reject the resting orders the
+        ticks since the last pass reached (any process's pass; each tick is matched once).
+        The number of orders that changed."""
+        async with self._match_lock:
+            tick, changed = math.floor(self._clock()), 0
+            while True:
+                done, more = await self._match_pass()
+                changed += done
+                if not more:
+                    self._last_match = tick
+                    return changed
+
+    async def run_price_loop(self, interval: float = 1.0) -> None:
+        """Match every `interval` seconds until cancelled (the TUI and the server run it)."""
+        while True:
+            try:
+                await self.match()
+            except errors.LedgerBusy:
+                pass  # another process holds the ledger: the next pass catches up
+            await asyncio.sleep(interval - self._clock() % interval)
+
+    async def _match_pass(self) -> tuple[int, bool]:
+        """One pass over at most MATCH_BUDGET prices: (orders changed, whether ticks remain)."""
+        book = self._book
+
+        def read(conn: Conn) -> tuple[int, list[repo.Row], int | None]:
+            return (*repo.book_changes(conn, book.seq), repo.matched_through(conn))
+
+        seq, rows, through = await self._readers.run(read)
+        book.apply(rows)
+        book.seq = seq
+        if not book:
+            return 0, False
+        end = math.floor(self._clock())
+        symbols = book.symbols()
+        start = max(through if through is not None else -1, end - MATCH_HORIZON, min(map(book.first_tick, symbols)) - 1)
+        end = min(end, start + max(1, MATCH_BUDGET // len(symbols)))
+        if end <= start:
+            return 0, False
+
+        def events() -> list[Event]:
+            found = []
+            for symbol in symbols:
+                first = max(start + 1, book.first_tick(symbol))
+                found += book.match(symbol, [(t, self.market.price(symbol, t)) for t in range(first, end + 1)])
+            return sorted(found)
+
+        found = await self._priced(events)
+
+        def job(conn: Conn) -> int:
+            done = repo.matched_through(conn)
+            if done is not None and done >= end:
+                return 0  # another process matched these ticks
+            changed = sum(self._apply_event(conn, e) for e in found if done is None or e.tick > done)
+            repo.set_meta(conn, "matched_through", str(end))
+            return changed
+
+        return await self._writer.run(job), end < math.floor(self._clock())
+
+    def _apply_event(self, conn: Conn, event: Event) -> bool:
+        """Apply one matcher event in the ledger, if the order is still open (exactly once)."""
+        resting = repo.resting_order(conn, event.order_id)
+        if resting is None:
+            return False
+        user_id, account, symbol, side_text, kind, units, reserved, _limit, username = resting
+        at = _iso(event.tick)
+        if event.kind == TRIGGER:
+            return repo.trigger_order(conn, event.order_id, at)
+        info, side = self._assets[symbol], Side(side_text)
+        repo.release(conn, account, USD if side is Side.BUY else symbol, reserved)
+        triggered = {"triggered_at": at} if kind == OrderType.STOP.value else {}
+        try:
+            cents = self._trade(conn, account, info, side, units, event.price)
+            postings = self._postings(conn, account, info, side, units, cents)
+            repo.post_entry(conn, side.value, account, postings, at, order_id=event.order_id)
+        except errors.OrderprocError as exc:  # a stop order the cash no longer covers
+            repo.close_order(conn, event.order_id, "rejected", at, reason=exc.message, **triggered)
+            action, detail = "order_rejected", {"reason": exc.code}
+        else:
+            repo.close_order(conn, event.order_id, "filled", at, price=str(event.price), notional=cents, **triggered)
+            action, detail = "order_filled", {"price": str(event.price)}
+        repo.audit(conn, at, action, actor_id=user_id, actor=username, target=str(event.order_id),
+                   detail={"symbol": symbol, "side": side.value, "type": kind, **detail}, source="matcher")
+        return True
+
+    async def orders(
+        self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None,
+        status: OrderStatus | None = None, open: bool | None = None,
+    ) -> Page[Order]:
+        """This user's orders, newest first; `status` picks one status, `open` the open (or the
+        closed) ones."""
         claims = self._claims(token)
         _check_page(offset, limit)
         wanted = self._asset(symbol).symbol if symbol else None
+        try:
+            statuses = [OrderStatus(status).value] if status is not None else None
+        except ValueError:
+            allowed = ", ".join(s.value for s in OrderStatus)
+            raise errors.ValidationError(f"status is one of: {allowed}", {"field": "status"}) from None
+        if open is not None:
+            chosen = {s.value for s in OrderStatus if (s is OrderStatus.NEW) == bool(open)}
+            statuses = sorted(chosen & set(statuses) if statuses else chosen)
+            if not statuses:
+                return Page[Order](items=[], total=0, offset=offset, limit=limit)
+        await self._catch_up()
 
         def job(conn: Conn) -> Page[Order]:
             actor = self._customer(conn, claims)
-            total, rows = repo.orders_page(conn, actor.user_id, wanted, offset, limit)  # type: ignore[arg-type]
+            total, rows = repo.orders_page(conn, actor.user_id, wanted, statuses, offset, limit)  # type: ignore[arg-type]
             return Page[Order](items=[self._order(r) for r in rows], total=total, offset=offset, limit=limit)
 
         return await self._readers.run(job)
 
     async def get_order(self, token: str, order_id: int) -> Order:
         claims = self._claims(token)
-        if not isinstance(order_id, int) or isinstance(order_id, bool) or not 0 < order_id < 2**63:
-            raise errors.NotFound("no such order", {"order_id": _shown(order_id)})
+        _check_order_id(order_id)
+        await self._catch_up()
 
         def job(conn: Conn) -> Order:
             actor = self._customer(conn, claims)
@@ -745,6 +1042,12 @@ class LocalEngine:
 
         return await self._readers.run(job)
 
+    async def _catch_up(self) -> None:
+        """Before reading orders or balances: match the ticks since the last pass, so a reader
+        without a running price loop (a CLI command) sees what the price has filled."""
+        if self._last_match < math.floor(self._clock()):
+            await self.match()
+
     async def portfolio(self, token: str) -> Portfolio:
         claims = self._claims(token)
 
@@ -752,19 +1055,20 @@ class LocalEngine:
             actor = self._customer(conn, claims)
             return repo.positions(conn, actor.account_id)  # type: ignore[arg-type]
 
+        await self._catch_up()
         rows = await self._readers.run(job)
         now = self._clock()
-        cash = Decimal(0)
-        held: list[tuple[AssetInfo, Decimal, Decimal, Decimal, Decimal]] = []
-        for asset, amount, cost in rows:
+        cash = reserved_cash = Decimal("0.00")
+        held: list[tuple[AssetInfo, Decimal, Decimal, Decimal, Decimal, Decimal]] = []
+        for asset, amount, cost, reserved in rows:
             if asset == USD:
-                cash = cents_to_cash(amount)
+                cash, reserved_cash = cents_to_cash(amount), cents_to_cash(reserved)
                 continue
             info = self._assets[asset]
             qty = from_units(amount, info.precision)
             price = self.market.price(asset, now)
             value = (qty * price).quantize(CENT, ROUND_HALF_EVEN)
-            held.append((info, qty, cents_to_cash(cost), price, value))
+            held.append((info, qty, from_units(reserved, info.precision), cents_to_cash(cost), price, value))
         market_value = sum((v for *_, v in held), Decimal("0.00"))
         equity = cash + market_value
         positions = [
@@ -772,6 +1076,7 @@ class LocalEngine:
                 symbol=info.symbol,
                 name=info.name,
                 quantity=qty,
+                reserved=reserved,
                 average_cost=round_price(cost / qty) if qty else Decimal(0),
                 cost_basis=cost,
                 price=price,
@@ -779,10 +1084,11 @@ class LocalEngine:
                 unrealized_pnl=value - cost,
                 allocation=(value * 100 / equity).quantize(CENT, ROUND_HALF_EVEN) if equity else Decimal("0.00"),
             )
-            for info, qty, cost, price, value in sorted(held, key=lambda h: -h[4])
+            for info, qty, reserved, cost, price, value in sorted(held, key=lambda h: -h[5])
         ]
         return Portfolio(
             cash=cash,
+            reserved_cash=reserved_cash,
             equity=equity,
             market_value=market_value,
             unrealized_pnl=sum((p.unrealized_pnl for p in positions), Decimal("0.00")),

@@ -21,8 +21,10 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     GET     /v1/quotes/{symbol}                                              quote         -> Quote
     GET     /v1/stream/quotes             ?interval&count                    stream_quotes -> SSE
     POST    /v1/orders                    OrderRequest    + Idempotency-Key  place_order   -> 201 Order
-    GET     /v1/orders                    ?offset&limit&symbol               orders        -> Page[Order]
+    GET     /v1/orders                    ?offset&limit&symbol&status&open   orders        -> Page[Order]
+    DELETE  /v1/orders                    ?symbol                            cancel_orders -> [Order]
     GET     /v1/orders/{order_id}                                            get_order     -> Order
+    DELETE  /v1/orders/{order_id}                                            cancel_order  -> Order
     GET     /v1/portfolio                                                    portfolio     -> Portfolio
     GET     /v1/leaderboard               ?sort=equity|return&limit          leaderboard   -> [LeaderboardEntry]
     GET     /v1/admin/users                                                  admin_users   -> [User]

@@ -8,9 +8,10 @@ the same file: the ledger is safe for several processes).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,9 +50,15 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the server's engine runs the price loop (each worker: every tick is matched once)
+        prices = asyncio.create_task(engine.run_price_loop()) if owns_engine else None
         try:
             yield
         finally:
+            if prices is not None:
+                prices.cancel()
+                with suppress(asyncio.CancelledError):
+                    await prices
             if owns_engine:
                 await engine.close()
 

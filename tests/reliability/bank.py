@@ -154,7 +154,7 @@ class Journal:
 
 def _result(value: object) -> dict[str, Any]:
     if isinstance(value, Order | Transaction):
-        return {"type": type(value).__name__.lower(), **value.to_json_dict()}
+        return {**value.to_json_dict(), "dto": type(value).__name__.lower()}
     raise TypeError(f"the engine returned {value!r}")
 
 
@@ -220,7 +220,7 @@ class Client:
             return
         self.effects[op["id"]] = result
         self.acked.append(op)
-        if result["type"] == "order":
+        if result["dto"] == "order":
             sign = 1 if result["side"] == "buy" else -1
             precision = self.precision.get(result["symbol"])
             if precision is not None:
@@ -651,7 +651,7 @@ def _check_acked(
         cents = _cents(result["cash"])
         if found_orders or order_id is not None:
             wrong.append("a cash op has an order")
-        if (result["type"], result["id"], result["kind"], result["client_key"]) != ("transaction", entry_id, op["kind"],
+        if (result["dto"], result["id"], result["kind"], result["client_key"]) != ("transaction", entry_id, op["kind"],
                                                                                      op["key"]):
             wrong.append(f"acked as {result['kind']} {result['id']} with key {result['client_key']!r}, "
                          f"the ledger has {kind} {entry_id}")
@@ -664,7 +664,7 @@ def _check_acked(
             return
         oid, uid, acct, symbol, side, units, price, cents, _coid = found_orders[0]
         digits = precision[symbol]
-        if result["type"] != "order" or result["client_order_id"] != op["key"] or (uid, acct) != user:
+        if result["dto"] != "order" or result["client_order_id"] != op["key"] or (uid, acct) != user:
             wrong.append(f"acked as {result}")
         if (oid, symbol, side) != (result["id"], result["symbol"], result["side"]) or (symbol, side) != (
             op["symbol"], op["side"]

@@ -50,6 +50,8 @@ PRIVATE: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/orders", {"symbol": "BTC", "side": "buy", "notional": "10"}),
     ("GET", "/v1/orders", None),
     ("GET", "/v1/orders/1", None),
+    ("DELETE", "/v1/orders/1", None),
+    ("DELETE", "/v1/orders", None),
     ("GET", "/v1/portfolio", None),
     ("GET", "/v1/leaderboard", None),
     ("GET", "/v1/admin/users", None),

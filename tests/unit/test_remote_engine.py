@@ -157,7 +157,8 @@ ROUTES: list[tuple[str, Callable[[RemoteEngine], Awaitable[Any]], str, str, Any,
      {"amount": "12.50"}, Transaction),
     ("withdraw", lambda e: e.withdraw("t", "3", key="k1"), "POST", "/v1/cash/withdraw", TX, {"amount": "3"},
      Transaction),
-    ("balance", lambda e: e.balance("t"), "GET", "/v1/cash", {"cash": "1.00", "currency": "USD"}, None, Balance),
+    ("balance", lambda e: e.balance("t"), "GET", "/v1/cash",
+     {"cash": "1.00", "available": "0.50", "reserved": "0.50", "currency": "USD"}, None, Balance),
     ("history", lambda e: e.history("t"), "GET", "/v1/transactions",
      {"items": [TX], "total": 1, "offset": 0, "limit": 50}, None, Page),
     ("list_assets", lambda e: e.list_assets(), "GET", "/v1/assets", [ASSET], None, Asset),
@@ -170,6 +171,8 @@ ROUTES: list[tuple[str, Callable[[RemoteEngine], Awaitable[Any]], str, str, Any,
     ("orders", lambda e: e.orders("t"), "GET", "/v1/orders", {"items": [ORDER], "total": 1, "offset": 0, "limit": 50},
      None, Page),
     ("get_order", lambda e: e.get_order("t", 3), "GET", "/v1/orders/3", ORDER, None, Order),
+    ("cancel_order", lambda e: e.cancel_order("t", 3), "DELETE", "/v1/orders/3", ORDER, None, Order),
+    ("cancel_orders", lambda e: e.cancel_orders("t"), "DELETE", "/v1/orders", [ORDER], None, Order),
     ("portfolio", lambda e: e.portfolio("t"), "GET", "/v1/portfolio", PORTFOLIO, None, Portfolio),
     ("leaderboard", lambda e: e.leaderboard("t"), "GET", "/v1/leaderboard", [LEADER], None, LeaderboardEntry),
     ("admin_users", lambda e: e.admin_users("t"), "GET", "/v1/admin/users", [USER], None, User),
@@ -273,9 +276,8 @@ async def test_a_username_or_symbol_with_a_slash_a_space_or_dots_stays_one_path_
 
 
 async def test_decimals_come_back_exactly() -> None:
-    rec = Recorder(
-        lambda r: httpx.Response(200, json={"cash": "0.00000001"} if r.url.path == "/v1/cash" else [QUOTE])
-    )
+    cash = {"cash": "0.00000001", "available": "0.00000001"}
+    rec = Recorder(lambda r: httpx.Response(200, json=cash if r.url.path == "/v1/cash" else [QUOTE]))
     async with mock(rec) as eng:
         balance = await eng.balance("t")
         assert isinstance(balance, Balance)

@@ -15,7 +15,9 @@ from orderproc.engine.domain.ledger import SYSTEM_ACCOUNTS, Posting, check_balan
 from orderproc.engine.domain.money import USD, USD_PRECISION, from_units
 from orderproc.engine.errors import InsufficientFunds, SchemaMismatch, UsernameTaken
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# schema 2: resting orders (order type, time in force, limit and stop prices, reservations,
+# fill price and cash that stay empty until a fill, the change sequence the matchers follow)
 Conn = sqlite3.Connection
 Row = tuple[Any, ...]
 
@@ -41,6 +43,34 @@ def create_schema(conn: Conn, meta: dict[str, str], assets: Iterable[dict[str, A
         " volatility, precision, history, enabled) VALUES (:symbol, :name, :category, :rank, :peg,"
         " :reference_price, :reference_date, :source, :volatility, :precision, :history, 1)",
         list(assets),
+    )
+
+
+def migrate(conn: Conn, version: int) -> None:
+    """Bring a ledger of an older schema to SCHEMA_VERSION, inside the caller's write
+    transaction (a failure leaves the file as it was)."""
+    from orderproc.engine.store.tables import schema_ddl
+
+    if version < 2:
+        conn.execute("ALTER TABLE balances ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0")
+        conn.execute("DROP INDEX ix_orders_user")
+        conn.execute("ALTER TABLE orders RENAME TO orders_v1")
+        for statement in schema_ddl("orders"):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO orders (id, user_id, account_id, symbol, side, type, time_in_force, status, quantity,"
+            " price, notional, reserved, client_order_id, created_at, closed_at)"
+            " SELECT id, user_id, account_id, symbol, side, 'market', 'ioc', status, quantity, price, notional, 0,"
+            " client_order_id, created_at, created_at FROM orders_v1"
+        )
+        conn.execute("DROP TABLE orders_v1")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def set_meta(conn: Conn, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
     )
 
 
@@ -156,16 +186,11 @@ def post_entry(
         if p.amount < 0 and p.account_id not in SYSTEM_ACCOUNTS:
             cur = conn.execute(
                 "UPDATE balances SET amount = amount + :amount, cost = cost + :cost"
-                " WHERE account_id = :account AND asset = :asset AND amount >= :need",
+                " WHERE account_id = :account AND asset = :asset AND amount - reserved >= :need",
                 {"amount": p.amount, "cost": p.cost, "account": p.account_id, "asset": p.asset, "need": -p.amount},
             )
             if cur.rowcount != 1:
-                held = balance(conn, p.account_id, p.asset)[0]
-                available = format(from_units(held, USD_PRECISION), "f") if p.asset == USD else str(held)
-                raise InsufficientFunds(
-                    f"insufficient funds: {available} {p.asset} available",
-                    {"asset": p.asset, "available": available},
-                )
+                raise _insufficient(conn, p.account_id, p.asset)
         else:
             credits.append((p.account_id, p.asset, p.amount, p.cost))
     conn.executemany(
@@ -187,17 +212,43 @@ def post_entry(
     return entry_id
 
 
-def balance(conn: Conn, account_id: int, asset: str) -> tuple[int, int]:
-    """(amount, cost basis) of one asset in one account."""
+def _insufficient(conn: Conn, account_id: int, asset: str) -> InsufficientFunds:
+    held, _, reserved = balance(conn, account_id, asset)
+    free = held - reserved
+    available = format(from_units(free, USD_PRECISION), "f") if asset == USD else str(free)
+    return InsufficientFunds(
+        f"insufficient funds: {available} {asset} available", {"asset": asset, "available": available}
+    )
+
+
+def balance(conn: Conn, account_id: int, asset: str) -> tuple[int, int, int]:
+    """(amount, cost basis, reserved) of one asset in one account."""
     row = conn.execute(
-        "SELECT amount, cost FROM balances WHERE account_id = ? AND asset = ?", (account_id, asset)
+        "SELECT amount, cost, reserved FROM balances WHERE account_id = ? AND asset = ?", (account_id, asset)
     ).fetchone()
-    return (row[0], row[1]) if row else (0, 0)
+    return (row[0], row[1], row[2]) if row else (0, 0, 0)
+
+
+def reserve(conn: Conn, account_id: int, asset: str, amount: int) -> None:
+    """Hold back `amount` of what the account has available, for an open order."""
+    cur = conn.execute(
+        "UPDATE balances SET reserved = reserved + :n"
+        " WHERE account_id = :account AND asset = :asset AND amount - reserved >= :n",
+        {"n": amount, "account": account_id, "asset": asset},
+    )
+    if cur.rowcount != 1:
+        raise _insufficient(conn, account_id, asset)
+
+
+def release(conn: Conn, account_id: int, asset: str, amount: int) -> None:
+    conn.execute(
+        "UPDATE balances SET reserved = reserved - ? WHERE account_id = ? AND asset = ?", (amount, account_id, asset)
+    )
 
 
 def positions(conn: Conn, account_id: int) -> list[Row]:
     return conn.execute(
-        "SELECT asset, amount, cost FROM balances WHERE account_id = ? AND amount != 0 ORDER BY asset",
+        "SELECT asset, amount, cost, reserved FROM balances WHERE account_id = ? AND amount != 0 ORDER BY asset",
         (account_id,),
     ).fetchall()
 
@@ -243,28 +294,88 @@ def entries_page(
 
 # -- orders --------------------------------------------------------------------------------
 
-ORDER_COLUMNS = "id, symbol, side, status, quantity, price, notional, client_order_id, created_at"
+ORDER_COLUMNS = (
+    "id, symbol, side, type, time_in_force, status, quantity, limit_price, stop_price, price, notional,"
+    " reserved, reason, client_order_id, created_at, triggered_at, closed_at"
+)
+# what a matcher keeps of a resting order
+BOOK_COLUMNS = "id, symbol, side, type, status, limit_price, stop_price, created_at, triggered_at, seq"
 
 
-def insert_order(
-    conn: Conn,
-    user_id: int,
-    account_id: int,
-    symbol: str,
-    side: str,
-    units: int,
-    price: str,
-    cents: int,
-    client_order_id: str | None,
-    now: str,
-) -> int:
-    cur = conn.execute(
-        "INSERT INTO orders (user_id, account_id, symbol, side, status, quantity, price, notional,"
-        " client_order_id, created_at) VALUES (?, ?, ?, ?, 'filled', ?, ?, ?, ?, ?)",
-        (user_id, account_id, symbol, side, units, price, cents, client_order_id, now),
-    )
+def insert_order(conn: Conn, **fields: Any) -> int:
+    """One order row; `fields` are OrderRow's columns (a resting one also takes the next `seq`)."""
+    if fields.get("status") == "new":
+        fields["seq"] = next_seq(conn)
+    names = ", ".join(fields)
+    cur = conn.execute(f"INSERT INTO orders ({names}) VALUES ({', '.join(':' + n for n in fields)})", fields)
     assert cur.lastrowid is not None
     return cur.lastrowid
+
+
+def next_seq(conn: Conn) -> int:
+    seq: int = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM orders").fetchone()[0]
+    return seq
+
+
+def close_order(conn: Conn, order_id: int, status: str, now: str, **fields: Any) -> bool:
+    """Move an open order to `status` (with its fill's `price`/`notional`, or a `reason`);
+    False if it was no longer open: each order closes exactly once, whoever tries."""
+    allowed = {"price", "notional", "reason", "triggered_at"}
+    assert set(fields) <= allowed
+    sets = "".join(f", {name} = :{name}" for name in fields)
+    cur = conn.execute(
+        f"UPDATE orders SET status = :status, closed_at = :now, seq = :seq{sets}"
+        " WHERE id = :id AND status = 'new'",
+        {**fields, "status": status, "now": now, "seq": next_seq(conn), "id": order_id},
+    )
+    return cur.rowcount == 1
+
+
+def trigger_order(conn: Conn, order_id: int, now: str) -> bool:
+    """A stop-limit order whose stop was reached becomes a limit order, once."""
+    cur = conn.execute(
+        "UPDATE orders SET triggered_at = ?, seq = ? WHERE id = ? AND status = 'new' AND triggered_at IS NULL",
+        (now, next_seq(conn), order_id),
+    )
+    return cur.rowcount == 1
+
+
+def resting_order(conn: Conn, order_id: int) -> Row | None:
+    """What a fill needs of an open order: (user id, account id, symbol, side, type, quantity,
+    reserved, limit price, username)."""
+    row: Row | None = conn.execute(
+        "SELECT o.user_id, o.account_id, o.symbol, o.side, o.type, o.quantity, o.reserved, o.limit_price,"
+        " u.username FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = ? AND o.status = 'new'",
+        (order_id,),
+    ).fetchone()
+    return row
+
+
+def open_order_ids(conn: Conn, user_id: int, symbol: str | None) -> list[int]:
+    where = "user_id = ? AND status = 'new'"
+    params: list[Any] = [user_id]
+    if symbol:
+        where += " AND symbol = ?"
+        params.append(symbol)
+    return [r[0] for r in conn.execute(f"SELECT id FROM orders WHERE {where} ORDER BY id", params)]
+
+
+def book_changes(conn: Conn, since_seq: int) -> tuple[int, list[Row]]:
+    """For a matcher: the last seq, and the orders changed after `since_seq` (every open order
+    when it is 0)."""
+    if since_seq == 0:
+        rows = conn.execute(f"SELECT {BOOK_COLUMNS} FROM orders WHERE status = 'new' ORDER BY id").fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {BOOK_COLUMNS} FROM orders WHERE seq > ? ORDER BY seq", (since_seq,)
+        ).fetchall()
+    last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()[0]
+    return last, rows
+
+
+def matched_through(conn: Conn) -> int | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'matched_through'").fetchone()
+    return int(row[0]) if row else None
 
 
 def order(conn: Conn, order_id: int, user_id: int) -> Row | None:
@@ -274,12 +385,17 @@ def order(conn: Conn, order_id: int, user_id: int) -> Row | None:
     return row
 
 
-def orders_page(conn: Conn, user_id: int, symbol: str | None, offset: int, limit: int) -> tuple[int, list[Row]]:
+def orders_page(
+    conn: Conn, user_id: int, symbol: str | None, statuses: Sequence[str] | None, offset: int, limit: int
+) -> tuple[int, list[Row]]:
     where = "user_id = ?"
     params: list[Any] = [user_id]
     if symbol:
         where += " AND symbol = ?"
         params.append(symbol)
+    if statuses:
+        where += f" AND status IN ({', '.join('?' * len(statuses))})"
+        params.extend(statuses)
     total = conn.execute(f"SELECT COUNT(*) FROM orders WHERE {where}", params).fetchone()[0]
     rows = conn.execute(
         f"SELECT {ORDER_COLUMNS} FROM orders WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
@@ -394,6 +510,24 @@ def ledger_problems(conn: Conn) -> tuple[list[str], dict[str, int], dict[str, in
         " WHERE o.status = 'filled' AND e.id IS NULL"
     ):
         problems.append(f"filled order {order_id} has no journal entry")
+    for order_id, status in conn.execute(
+        "SELECT o.id, o.status FROM orders o JOIN entries e ON e.order_id = o.id WHERE o.status != 'filled'"
+    ):
+        problems.append(f"{status} order {order_id} has a journal entry")
+    for account_id, asset, reserved, amount in conn.execute(
+        "SELECT account_id, asset, reserved, amount FROM balances WHERE reserved != 0 AND (reserved < 0 OR reserved > amount)"
+    ):
+        problems.append(f"account {account_id} reserves {reserved} {asset} of a balance of {amount}")
+    for account_id, asset, stored, held in conn.execute(
+        "WITH holds AS (SELECT account_id, CASE side WHEN 'buy' THEN 'USD' ELSE symbol END AS asset,"
+        " SUM(reserved) AS total FROM orders WHERE status = 'new' GROUP BY 1, 2)"
+        " SELECT b.account_id, b.asset, b.reserved, COALESCE(h.total, 0) FROM balances b"
+        " LEFT JOIN holds h ON h.account_id = b.account_id AND h.asset = b.asset"
+        " WHERE b.reserved != COALESCE(h.total, 0)"
+        " UNION ALL SELECT h.account_id, h.asset, NULL, h.total FROM holds h"
+        " LEFT JOIN balances b ON b.account_id = h.account_id AND b.asset = h.asset WHERE b.account_id IS NULL"
+    ):
+        problems.append(f"account {account_id} reserves {stored} {asset} but its open orders hold {held}")
     for (entry_id,) in conn.execute(
         "SELECT e.id FROM entries e LEFT JOIN orders o ON o.id = e.order_id"
         " WHERE e.kind IN ('buy', 'sell') AND o.id IS NULL"

@@ -10,7 +10,7 @@ Money is never a float: cash in integer cents, quantities in integer units of
 
 from __future__ import annotations
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Field, SQLModel
@@ -53,6 +53,7 @@ class BalanceRow(SQLModel, table=True):
     asset: str = Field(primary_key=True)
     amount: int = 0
     cost: int = 0  # cost basis in cents of a customer's position
+    reserved: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # held by open orders
 
 
 class AssetRow(SQLModel, table=True):
@@ -95,19 +96,36 @@ class PostingRow(SQLModel, table=True):
 
 
 class OrderRow(SQLModel, table=True):
+    """An order. Market orders are written filled; limit and stop orders rest as `new` until
+    the matcher fills them (or they are canceled, expire or are rejected). `seq` orders the
+    changes to resting orders, so each matcher reads only what changed since its last pass."""
+
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_user", "user_id", "id"),)
+    __table_args__ = (
+        Index("ix_orders_user", "user_id", "id"),
+        Index("ix_orders_seq", "seq"),
+        Index("ix_orders_open", "user_id", "symbol", sqlite_where=text("status = 'new'")),
+    )
     id: int | None = Field(default=None, primary_key=True)
     user_id: int
     account_id: int
     symbol: str
     side: str
+    type: str = "market"
+    time_in_force: str = "ioc"
     status: str
     quantity: int
-    price: str
-    notional: int
+    limit_price: str | None = None
+    stop_price: str | None = None
+    price: str | None = None  # the fill's
+    notional: int | None = None  # the fill's, in cents
+    reserved: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # cents (buy) / units (sell)
+    reason: str | None = None
     client_order_id: str | None = None
     created_at: str
+    triggered_at: str | None = None
+    closed_at: str | None = None
+    seq: int | None = None
 
 
 class IdempotencyRow(SQLModel, table=True):
@@ -142,11 +160,14 @@ class AuditRow(SQLModel, table=True):
     source: str | None = None
 
 
-def schema_ddl() -> list[str]:
-    """CREATE TABLE and CREATE INDEX statements for every table, in dependency order."""
+def schema_ddl(only: str | None = None) -> list[str]:
+    """CREATE TABLE and CREATE INDEX statements for every table (or the one named), in
+    dependency order."""
     dialect = sqlite.dialect()
     statements: list[str] = []
     for table in SQLModel.metadata.sorted_tables:
+        if only is not None and table.name != only:
+            continue
         statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
         for index in table.indexes:
             statements.append(str(CreateIndex(index).compile(dialect=dialect)).strip())

@@ -1,4 +1,4 @@
-"""Market orders: place, list, read one."""
+"""Orders: place (market, limit, stop, stop-limit), list, read one, cancel one or all."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
-from orderproc.engine.schemas import Order, OrderRequest, Page
+from orderproc.engine.schemas import Order, OrderRequest, OrderStatus, Page
 from orderproc.server.deps import EngineDep, Token, bearer_token
 from orderproc.server.gateway import Metrics
 from orderproc.server.routes.account import Limit, Offset
@@ -31,7 +31,8 @@ _PLACE_ORDER_DOCS = {
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=Order, openapi_extra=_PLACE_ORDER_DOCS)
 async def place_order(request: Request) -> Response:
-    """A market order by `quantity` or by USD `notional`; `price_limit` guards the fill price."""
+    """A market order by `quantity` or USD `notional` (`price_limit` guards its fill price), or a
+    limit, stop or stop-limit order by `quantity` that rests (gtc) or fills now or expires (ioc)."""
     engine: Engine = request.app.state.engine
     metrics: Metrics = request.app.state.metrics
     token = bearer_token(request.headers.get("authorization"))
@@ -62,12 +63,30 @@ def _invalid(exc: pydantic.ValidationError) -> errors.ValidationError:
     return errors.ValidationError(f"{field or 'body'}: {problem['msg']}", {"field": field})
 
 
+OrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
 @router.get("/orders")
 async def orders(engine: EngineDep, token: Token, offset: Offset = 0, limit: Limit = 50,
-                 symbol: str | None = None) -> Page[Order]:
-    return await engine.orders(token, offset=offset, limit=limit, symbol=symbol)
+                 symbol: str | None = None, status: OrderStatus | None = None,
+                 open: bool | None = None) -> Page[Order]:
+    """This user's orders, newest first: of one `symbol`, one `status`, or only `open` (resting)
+    ones (`open=false`: the closed ones)."""
+    return await engine.orders(token, offset=offset, limit=limit, symbol=symbol, status=status, open=open)
+
+
+@router.delete("/orders")
+async def cancel_orders(engine: EngineDep, token: Token, symbol: str | None = None) -> list[Order]:
+    """Cancel every open order (of one `symbol`); the canceled orders, their reservations released."""
+    return await engine.cancel_orders(token, symbol=symbol)
 
 
 @router.get("/orders/{order_id}")
-async def get_order(order_id: Annotated[int, Path(ge=1, le=2**63 - 1)], engine: EngineDep, token: Token) -> Order:
+async def get_order(order_id: OrderId, engine: EngineDep, token: Token) -> Order:
     return await engine.get_order(token, order_id)
+
+
+@router.delete("/orders/{order_id}")
+async def cancel_order(order_id: OrderId, engine: EngineDep, token: Token) -> Order:
+    """Cancel an open order (`order_not_open` if it has filled, expired or was canceled)."""
+    return await engine.cancel_order(token, order_id)
