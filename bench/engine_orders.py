@@ -166,14 +166,15 @@ async def engine_run(path: Path, pairs: list[list[Spec]], warmup: list[list[Spec
 
 USER_COLUMNS = "id, username, role, display_name, email, disabled, token_version, account_id, created_at"
 SESSION_SQL = f"SELECT {USER_COLUMNS}, (SELECT 1 FROM revoked_tokens WHERE jti = ?) FROM users WHERE id = ?"
-POSITION_SQL = "SELECT amount, cost FROM balances WHERE account_id = ? AND asset = ?"
+POSITION_SQL = "SELECT amount, cost, reserved FROM balances WHERE account_id = ? AND asset = ?"
 ORDER_SQL = (
-    "INSERT INTO orders (user_id, account_id, symbol, side, status, quantity, price, notional,"
-    " client_order_id, created_at) VALUES (?, ?, ?, ?, 'filled', ?, ?, ?, ?, ?)"
+    "INSERT INTO orders (user_id, account_id, symbol, side, type, time_in_force, status, quantity, limit_price,"
+    " price, notional, client_order_id, created_at, closed_at)"
+    " VALUES (?, ?, ?, ?, 'market', 'ioc', 'filled', ?, NULL, ?, ?, ?, ?, ?)"
 )
-TAKE_SQL = (  # a customer's outgoing posting: guarded, never below zero
+TAKE_SQL = (  # a customer's outgoing posting: guarded, never below what open orders hold
     "UPDATE balances SET amount = amount + :amount, cost = cost + :cost"
-    " WHERE account_id = :account AND asset = :asset AND amount >= :need"
+    " WHERE account_id = :account AND asset = :asset AND amount - reserved >= :need"
 )
 ADD_SQL = (
     "INSERT INTO balances (account_id, asset, amount, cost) VALUES (?, ?, ?, ?)"
@@ -256,7 +257,7 @@ class Bare:
                 postings = [(account, "USD", -cents), (HOUSE, "USD", cents), (HOUSE, s.symbol, -units),
                             (account, s.symbol, units)]
             else:
-                held, held_cost = conn.execute(POSITION_SQL, (account, s.symbol)).fetchone() or (0, 0)
+                held, held_cost, _ = conn.execute(POSITION_SQL, (account, s.symbol)).fetchone() or (0, 0, 0)
                 if held < units:
                     raise RuntimeError("insufficient position")
                 cost = held_cost if units >= held else held_cost * units // held
@@ -265,7 +266,7 @@ class Bare:
                 postings = [(account, s.symbol, -units), (HOUSE, s.symbol, units), (HOUSE, "USD", -cents),
                             (account, "USD", cents)]
             order_id = conn.execute(
-                ORDER_SQL, (user_id, account, s.symbol, s.side, units, str(price), cents, None, now)
+                ORDER_SQL, (user_id, account, s.symbol, s.side, units, str(price), cents, None, now, now)
             ).lastrowid
             if conn.execute(TAKE_SQL, out).rowcount != 1:
                 raise RuntimeError("insufficient funds")

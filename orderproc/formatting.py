@@ -5,7 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from orderproc.engine.schemas import Order
 
 
 def usd(amount: Decimal) -> str:
@@ -44,3 +49,19 @@ def when(at: datetime) -> str:
     local = at.astimezone()
     same_day = local.date() == datetime.now(local.tzinfo).date()
     return local.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M")
+
+
+def terms(order: Order) -> str:
+    """When an order trades: "at market", "limit ≤ $3,000.00", "stop ≥ $3,500.00, then limit ≤ …"."""
+    buy = order.side.value == "buy"
+    parts = []
+    if order.stop_price is not None:
+        parts.append(f"stop {'≥' if buy else '≤'} {price(order.stop_price)}")
+    if order.limit_price is not None:
+        parts.append(f"limit {'≤' if buy else '≥'} {price(order.limit_price)}")
+    return ", then ".join(parts) if parts else "at market"
+
+
+def reserved(order: Order) -> str:
+    """What an open order holds back: cash for a buy, the asset for a sell."""
+    return usd(order.reserved) if order.side.value == "buy" else f"{qty(order.reserved)} {order.symbol}"

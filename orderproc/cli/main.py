@@ -326,7 +326,8 @@ def balance(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         from orderproc.formatting import usd
 
         bal = await _private(engine, engine.balance)
-        render.emit_json(bal) if json_out else render.out.print(f"Cash: [bold]{usd(bal.cash)}[/bold]")
+        held = f" ({usd(bal.available)} available, {usd(bal.reserved)} reserved by open orders)" if bal.reserved else ""
+        render.emit_json(bal) if json_out else render.out.print(f"Cash: [bold]{usd(bal.cash)}[/bold]{held}")
 
     _run(ctx, body)
 
@@ -405,20 +406,33 @@ QuantityArg = Annotated[str | None, typer.Argument(help="Quantity of the asset")
 UsdOpt = Annotated[str | None, typer.Option("--usd", help="Trade this many dollars' worth instead.")]
 MaxPrice = Annotated[str | None, typer.Option("--max-price", help="Reject the fill if the price is above this.")]
 MinPrice = Annotated[str | None, typer.Option("--min-price", help="Reject the fill if the price is below this.")]
+LimitOpt = Annotated[str | None, typer.Option(
+    "--limit", help="A limit order: fill only at this price or better (rests until then).")]
+StopOpt = Annotated[str | None, typer.Option(
+    "--stop", help="A stop order: trade when the price reaches this (with --limit: a stop-limit order).")]
+IocOpt = Annotated[bool, typer.Option("--ioc", help="A limit order that fills now or expires (no resting).")]
 
 
 def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd: str | None,
-           guard: str | None, key: str | None, json_out: bool) -> None:
+           guard: str | None, limit: str | None, stop: str | None, ioc: bool, key: str | None,
+           json_out: bool) -> None:
     if (quantity is None) == (usd is None):
         raise typer.BadParameter("give a QUANTITY or --usd AMOUNT (one of them)")
+    kind = {(False, False): "market", (True, False): "limit", (False, True): "stop", (True, True): "stop_limit"}[
+        (limit is not None, stop is not None)]
+    if guard is not None and kind != "market":
+        raise typer.BadParameter("--max-price/--min-price guard market orders; a limit order has --limit")
+    if ioc and kind != "limit":
+        raise typer.BadParameter("--ioc goes with --limit (and no --stop)")
 
     async def body(engine: Engine) -> None:
         from orderproc.cli import render
         from orderproc.engine.schemas import OrderRequest
 
         request = OrderRequest.model_validate({
-            "symbol": symbol, "side": side, "quantity": quantity, "notional": usd,
-            "price_limit": guard, "client_order_id": key,
+            "symbol": symbol, "side": side, "type": kind, "quantity": quantity, "notional": usd,
+            "price_limit": guard, "limit_price": limit, "stop_price": stop,
+            "time_in_force": "ioc" if ioc else None, "client_order_id": key,
         })
         order = await _private(engine, lambda t: engine.place_order(t, request))
         render.emit_json(order) if json_out else render.order(order)
@@ -428,20 +442,29 @@ def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd
 
 @app.command()
 def buy(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd: UsdOpt = None,
-        max_price: MaxPrice = None, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
-    """Market buy SYMBOL by QUANTITY or --usd AMOUNT."""
-    _order(ctx, "buy", symbol, quantity, usd, max_price, key, json_out)
+        max_price: MaxPrice = None, limit: LimitOpt = None, stop: StopOpt = None, ioc: IocOpt = False,
+        key: KeyOpt = None, json_out: JsonOpt = False) -> None:
+    """Buy SYMBOL: at market by QUANTITY or --usd AMOUNT, or a QUANTITY with --limit and/or --stop.
+
+    A limit or stop order rests until the price reaches it (its cash is reserved meanwhile);
+    `orderproc orders --open` lists them, `orderproc orders cancel ID` cancels one.
+    """
+    _order(ctx, "buy", symbol, quantity, usd, max_price, limit, stop, ioc, key, json_out)
 
 
 @app.command()
 def sell(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd: UsdOpt = None,
-         min_price: MinPrice = None, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
-    """Market sell SYMBOL by QUANTITY or --usd AMOUNT."""
-    _order(ctx, "sell", symbol, quantity, usd, min_price, key, json_out)
+         min_price: MinPrice = None, limit: LimitOpt = None, stop: StopOpt = None, ioc: IocOpt = False,
+         key: KeyOpt = None, json_out: JsonOpt = False) -> None:
+    """Sell SYMBOL: at market by QUANTITY or --usd AMOUNT, or a QUANTITY with --limit and/or --stop.
+
+    A limit or stop order rests until the price reaches it (its quantity is reserved meanwhile).
+    """
+    _order(ctx, "sell", symbol, quantity, usd, min_price, limit, stop, ioc, key, json_out)
 
 
 orders_app = typer.Typer(
-    help="Your orders, newest first; `orders show ID` for one.",
+    help="Your orders, newest first; `orders show ID` for one, `orders cancel ID` to cancel one.",
     invoke_without_command=True,
     no_args_is_help=False,
     rich_markup_mode=None,
@@ -453,20 +476,29 @@ app.add_typer(orders_app, name="orders")
 def orders(
     ctx: typer.Context,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Only this asset.")] = None,
+    status: Annotated[str | None, typer.Option(
+        "--status", help="Only this status: new, filled, canceled, rejected or expired.")] = None,
+    open_only: Annotated[bool | None, typer.Option(
+        "--open/--closed", help="Only open (resting) orders, or only closed ones.", show_default=False)] = None,
     offset: Offset = 0,
     limit: Limit = 20,
     json_out: JsonOpt = False,
 ) -> None:
-    """Your orders, newest first; `orders show ID` for one."""
+    """Your orders, newest first; `orders show ID` for one, `orders cancel ID` to cancel one."""
     if ctx.invoked_subcommand is not None:
         return
 
     async def body(engine: Engine) -> None:
         from orderproc.cli import render
+        from orderproc.engine.schemas import OrderStatus
 
-        page = await _private(engine, lambda t: engine.orders(t, offset=offset, limit=limit, symbol=symbol))
+        page = await _private(engine, lambda t: engine.orders(
+            t, offset=offset, limit=limit, symbol=symbol, status=OrderStatus(status) if status else None,
+            open=open_only))
         render.emit_json(page) if json_out else render.orders(page)
 
+    if status is not None and status not in {"new", "filled", "canceled", "rejected", "expired"}:
+        raise typer.BadParameter("--status is one of new, filled, canceled, rejected, expired")
     _run(ctx, body)
 
 
@@ -483,6 +515,33 @@ def orders_show(
 
         order = await _private(engine, lambda t: engine.get_order(t, order_id))
         render.emit_json(order) if json_out else render.order_details(order)
+
+    _run(ctx, body)
+
+
+@orders_app.command("cancel")
+def orders_cancel(
+    ctx: typer.Context,
+    order_id: Annotated[int | None, typer.Argument(min=1, max=2**63 - 1, help="The open order to cancel.")] = None,
+    all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="With --all: only this asset's.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Cancel an open order (or --all of them); what they reserved is released."""
+    if (order_id is None) == (not all_orders):
+        raise typer.BadParameter("give an order ID or --all (one of them)")
+    if symbol is not None and not all_orders:
+        raise typer.BadParameter("--symbol goes with --all")
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        if order_id is not None:
+            order = await _private(engine, lambda t: engine.cancel_order(t, order_id))
+            render.emit_json(order) if json_out else render.order(order)
+        else:
+            canceled = await _private(engine, lambda t: engine.cancel_orders(t, symbol=symbol))
+            render.emit_json(canceled) if json_out else render.canceled(canceled)
 
     _run(ctx, body)
 

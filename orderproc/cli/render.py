@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orderproc.formatting import price, qty, signed, signed_usd, usd, when
+from orderproc.formatting import price, qty, reserved, signed, signed_usd, terms, usd, when
 
 if TYPE_CHECKING:
     from orderproc.engine.schemas import (
@@ -54,7 +54,7 @@ def _table(*columns: str, title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for name in columns:
         justify = "left" if name in {"Symbol", "Name", "Category", "Kind", "Side", "Time", "Key", "Action",
-                                     "Actor", "Target", "Detail", "Username", "Role", "Status", "Email"} else "right"
+                                     "Actor", "Target", "Detail", "Username", "Role", "Status", "Email", "Type", "Terms"} else "right"
         no_wrap = name in {"Time", "Price", "Notional", "Cash", "Value", "Quantity", "Symbol", "Status"}
         table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
     return table
@@ -109,30 +109,60 @@ def quote(q: Quote, a: Asset | None = None) -> None:
 
 
 def order(o: Order) -> None:
-    verb = "Bought" if o.side.value == "buy" else "Sold"
-    out.print(f"{verb} {qty(o.quantity)} {o.symbol} at {price(o.price)} for {usd(o.notional)} (order #{o.id})")
+    """What became of an order just placed or canceled, in one line."""
+    kind = o.type.value.replace("_", "-")
+    what = f"{qty(o.quantity)} {o.symbol}"
+    if o.price is not None and o.notional is not None:
+        verb = "Bought" if o.side.value == "buy" else "Sold"
+        out.print(f"{verb} {what} at {price(o.price)} for {usd(o.notional)} (order #{o.id})")
+    elif o.is_open:
+        out.print(f"{kind.capitalize()} {o.side.value} of {what} resting ({terms(o)}); "
+                  f"{reserved(o)} reserved (order #{o.id})")
+    else:
+        reason = f": {o.reason}" if o.reason else ""
+        out.print(f"{kind.capitalize()} {o.side.value} of {what} {o.status.value}{reason} (order #{o.id})")
+
+
+def canceled(items: Sequence[Order]) -> None:
+    for o in items:
+        order(o)
+    out.print(f"{len(items)} open order{'s' * (len(items) != 1)} canceled" if items else "No open orders to cancel.")
 
 
 def order_details(o: Order) -> None:
     table = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    for label, value in (("Order", f"#{o.id}"), ("Time", when(o.created_at)), ("Side", o.side.value),
-                         ("Symbol", o.symbol), ("Status", o.status.value), ("Quantity", qty(o.quantity)),
-                         ("Price", price(o.price)), ("Notional", usd(o.notional)),
-                         ("Key", o.client_order_id or "-")):
+    rows = [("Order", f"#{o.id}"), ("Placed", when(o.created_at)), ("Side", o.side.value),
+            ("Type", f"{o.type.value} ({o.time_in_force.value})"), ("Symbol", o.symbol), ("Status", o.status.value),
+            ("Quantity", qty(o.quantity)), ("Terms", terms(o))]
+    if o.is_open:
+        rows.append(("Reserved", reserved(o)))
+    if o.triggered_at is not None and o.type.value == "stop_limit":
+        rows.append(("Triggered", when(o.triggered_at)))
+    if o.price is not None and o.notional is not None:
+        rows += [("Price", price(o.price)), ("Notional", usd(o.notional))]
+    if o.closed_at is not None and o.closed_at != o.created_at:
+        rows.append(("Closed", when(o.closed_at)))
+    if o.reason:
+        rows.append(("Reason", o.reason))
+    rows.append(("Key", o.client_order_id or "-"))
+    for label, value in rows:
         table.add_row(label, value)
     out.print(table)
 
 
 def orders(page: Page[Order]) -> None:
     with_keys = any(o.client_order_id for o in page.items)
-    table = _table("ID", "Time", "Side", "Symbol", "Quantity", "Price", "Notional", "Status", *(["Key"] * with_keys))
+    table = _table("ID", "Time", "Side", "Type", "Symbol", "Quantity", "Terms", "Price", "Notional", "Status",
+                   *(["Key"] * with_keys))
     for o in page.items:
         key = [o.client_order_id or ""] if with_keys else []
-        table.add_row(str(o.id), when(o.created_at), o.side.value, o.symbol, qty(o.quantity), price(o.price),
-                      usd(o.notional), o.status.value, *key)
-    out.print(table)
+        table.add_row(str(o.id), when(o.created_at), o.side.value, o.type.value.replace("_", "-"), o.symbol,
+                      qty(o.quantity), "" if o.type.value == "market" else terms(o),
+                      price(o.price) if o.price is not None else "",
+                      usd(o.notional) if o.notional is not None else "", o.status.value, *key)
+    out.print(table if page.items else "[dim]no orders[/dim]")
     _page_footer(page)
 
 

@@ -270,7 +270,7 @@ def test_deposit_and_withdraw_json_print_the_transaction_with_string_decimals(al
     assert Decimal(wd["cash"]) == Decimal("-0.50")
     assert_plain_decimals(wd, "cash")
     assert wd["id"] != dep["id"]
-    assert ok_json("balance", "--json") == {"cash": "250.00", "currency": "USD"}
+    assert ok_json("balance", "--json") == {"cash": "250.00", "available": "250.00", "reserved": "0.00", "currency": "USD"}
 
 
 def test_deposit_and_withdraw_without_json_print_a_readable_line(alice: dict[str, str]) -> None:
@@ -439,6 +439,61 @@ def test_orders_show_reads_one_order_and_another_users_is_not_found(funded: dict
     register("bob")  # now logged in as bob: alice's order reads like a missing one
     fails(cli("orders", "show", str(buy["id"])), "not_found")
     assert cli("orders", "show", "0").exit_code == 2
+
+
+def _price(symbol: str) -> Decimal:
+    return Decimal(ok_json("quote", symbol, "--json")["price"])
+
+
+def test_a_limit_buy_below_the_market_rests_reserves_its_cash_and_cancel_releases_it(funded: dict[str, str]) -> None:
+    limit = (_price("ETH") * Decimal("0.5")).quantize(Decimal("0.01"))
+    order = ok_json("buy", "ETH", "0.5", "--limit", str(limit), "--json")
+    assert (order["type"], order["time_in_force"], order["status"]) == ("limit", "gtc", "new")
+    assert order["price"] is None and order["notional"] is None
+    held = (Decimal("0.5") * limit).quantize(Decimal("0.01"), ROUND_CEILING)
+    assert Decimal(order["reserved"]) == held
+    balance = ok_json("balance", "--json")
+    assert (Decimal(balance["cash"]), Decimal(balance["reserved"])) == (Decimal("10000"), held)
+    assert Decimal(balance["available"]) == 10000 - held
+    shown = cli("balance")
+    assert "reserved by open orders" in shown.stdout
+    fails(cli("withdraw", "10000"), "insufficient_funds")  # the reserved cash cannot leave
+    assert [o["id"] for o in ok_json("orders", "--open", "--json")["items"]] == [order["id"]]
+    details = cli("orders", "show", str(order["id"]))
+    assert "limit ≤" in details.stdout and "Reserved" in details.stdout
+
+    canceled = ok_json("orders", "cancel", str(order["id"]), "--json")
+    assert canceled["status"] == "canceled"
+    assert ok_json("balance", "--json")["reserved"] == "0.00"
+    assert ok_json("orders", "--open", "--json")["total"] == 0
+    fails(cli("orders", "cancel", str(order["id"])), "order_not_open")
+
+
+def test_stop_stop_limit_and_ioc_orders_from_the_command_line(funded: dict[str, str]) -> None:
+    price = _price("ETH")
+    above, below = (price * 2).quantize(Decimal("0.01")), (price / 2).quantize(Decimal("0.01"))
+    stop = ok_json("buy", "ETH", "0.1", "--stop", str(above), "--json")
+    assert (stop["type"], stop["stop_price"], stop["status"]) == ("stop", str(above), "new")
+    stop_limit = ok_json("buy", "ETH", "0.1", "--stop", str(above), "--limit", str(above + 1), "--json")
+    assert stop_limit["type"] == "stop_limit"
+    fails(cli("buy", "ETH", "0.1", "--stop", str(below)), "invalid_amount")  # a buy stop the price is past
+    expired = ok_json("buy", "ETH", "0.1", "--limit", str(below), "--ioc", "--json")
+    assert expired["status"] == "expired" and expired["reserved"] == "0.00"
+    filled = ok_json("buy", "ETH", "0.1", "--limit", str(above), "--ioc", "--json")
+    assert filled["status"] == "filled" and Decimal(filled["price"]) <= above
+    assert ok_json("orders", "--status", "expired", "--json")["total"] == 1
+    assert ok_json("orders", "--closed", "--json")["total"] == 2
+    assert cli("buy", "ETH", "0.1", "--stop", str(above), "--ioc").exit_code == 2
+    assert cli("buy", "ETH", "0.1", "--limit", str(above), "--max-price", "1").exit_code == 2
+    assert cli("orders", "--status", "resting").exit_code == 2
+    fails(cli("buy", "ETH", "--usd", "100", "--limit", str(below)), "invalid_amount")  # limit orders take a quantity
+
+    result = cli("orders", "cancel", "--all", "--json")
+    assert result.exit_code == 0
+    assert sorted(o["id"] for o in json.loads(result.stdout)) == [stop["id"], stop_limit["id"]]
+    assert cli("orders", "cancel", "--all").stdout.strip() == "No open orders to cancel."
+    assert cli("orders", "cancel").exit_code == 2
+    assert ok_json("admin", "verify", "--json")["ok"]
 
 
 def test_portfolio_json_values_positions_and_adds_up(funded: dict[str, str]) -> None:

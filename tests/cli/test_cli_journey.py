@@ -86,7 +86,9 @@ def test_the_done_when_journey_through_the_real_executable(workdir: Path, cli_en
     assert "error[insufficient_funds]" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert refused.stdout == ""
-    assert doc(orderproc("balance", "--json", cwd=workdir)) == {"cash": folio["cash"], "currency": "USD"}
+    cash = folio["cash"]
+    assert doc(orderproc("balance", "--json", cwd=workdir)) == {"cash": cash, "available": cash, "reserved": "0.00",
+                                                                "currency": "USD"}
     assert doc(orderproc("history", "--json", cwd=workdir)) == history
 
     # a retried order with the same key has one effect

@@ -103,7 +103,8 @@ class Book:
         self.seq = 0
         self._symbols: dict[str, dict[int, Resting]] = {}
         self._where: dict[int, str] = {}
-        self._bounds: dict[str, tuple[Decimal | None, ...]] = {}
+        # per symbol, computed when first needed after a change: (bounds, first tick)
+        self._summary: dict[str, tuple[tuple[Decimal | None, ...], int]] = {}
 
     def __len__(self) -> int:
         return len(self._where)
@@ -111,8 +112,16 @@ class Book:
     def symbols(self) -> list[str]:
         return list(self._symbols)
 
+    def _summarised(self, symbol: str) -> tuple[tuple[Decimal | None, ...], int]:
+        summary = self._summary.get(symbol)
+        if summary is None:
+            orders = self._symbols[symbol].values()
+            summary = self._summary[symbol] = (_bounds(orders), min(o.since for o in orders))
+        return summary
+
     def first_tick(self, symbol: str) -> int:
-        return min(o.since for o in self._symbols[symbol].values())
+        """The first tick any of this symbol's orders acts on."""
+        return self._summarised(symbol)[1]
 
     def apply(self, rows: Iterable[Sequence[Any]]) -> None:
         """Rows as `repo.book_changes` reads them: an open order is (re)placed, any other goes."""
@@ -130,7 +139,7 @@ class Book:
                 triggered=triggered_at is not None,
             )
             self._where[order_id] = symbol
-            self._bounds.pop(symbol, None)
+            self._summary.pop(symbol, None)
 
     def _drop(self, order_id: int) -> None:
         symbol = self._where.pop(order_id, None)
@@ -138,7 +147,7 @@ class Book:
             return
         orders = self._symbols[symbol]
         del orders[order_id]
-        self._bounds.pop(symbol, None)
+        self._summary.pop(symbol, None)
         if not orders:
             del self._symbols[symbol]
 
@@ -151,9 +160,7 @@ class Book:
         orders = self._symbols.get(symbol)
         if not orders:
             return []
-        bounds = self._bounds.get(symbol)
-        if bounds is None:
-            bounds = self._bounds[symbol] = _bounds(orders.values())
+        bounds = self._summarised(symbol)[0]
         events: list[Event] = []
         live: list[Resting] | None = None  # a private copy, made at the first tick that acts
         for tick, price in ticks:

@@ -318,13 +318,14 @@ def next_seq(conn: Conn) -> int:
 
 
 def close_order(conn: Conn, order_id: int, status: str, now: str, **fields: Any) -> bool:
-    """Move an open order to `status` (with its fill's `price`/`notional`, or a `reason`);
-    False if it was no longer open: each order closes exactly once, whoever tries."""
+    """Move an open order to `status` (with its fill's `price`/`notional`, or a `reason`),
+    holding nothing any more (the caller releases the balance); False if it was no longer open:
+    each order closes exactly once, whoever tries."""
     allowed = {"price", "notional", "reason", "triggered_at"}
     assert set(fields) <= allowed
     sets = "".join(f", {name} = :{name}" for name in fields)
     cur = conn.execute(
-        f"UPDATE orders SET status = :status, closed_at = :now, seq = :seq{sets}"
+        f"UPDATE orders SET status = :status, closed_at = :now, reserved = 0, seq = :seq{sets}"
         " WHERE id = :id AND status = 'new'",
         {**fields, "status": status, "now": now, "seq": next_seq(conn), "id": order_id},
     )

@@ -156,11 +156,14 @@ class Writer:
             self._inline.execute("PRAGMA busy_timeout = 0")
             self._inline.execute("PRAGMA wal_autocheckpoint = 0")
         self._inline_jobs = 0
+        self._closed = False
         self._thread = threading.Thread(target=self._loop, name="orderproc-writer", daemon=True)
         self._thread.start()
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run `job` in a write transaction; return once its commit is done."""
+        if self._closed:
+            raise _closed_error()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         item = (job, loop, future)
@@ -174,19 +177,27 @@ class Writer:
         return await future
 
     def close(self) -> None:
+        """Finish the jobs already queued, then close; later jobs fail with ledger_unavailable
+        (a job still running on the event loop's thread is waited for, never cut off)."""
+        with self._lock:
+            self._closed = True
         self._queue.put(_STOP)
         self._thread.join()
-        self._conn.close()
-        if self._inline is not None:
-            self._inline.close()
+        with self._lock:
+            self._conn.close()
+            if self._inline is not None:
+                self._inline.close()
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         """On the event loop's thread: commit what its tasks submitted, or pass it to the thread."""
         batch = self._pending.pop(loop, [])
         assert self._inline is not None
+        if self._closed:
+            _settle([(future, False, _closed_error()) for *_, future in batch])
+            return
         if batch and self._queue.empty() and self._lock.acquire(blocking=False):
             try:
-                outcomes = self._try_inline(self._inline, batch)
+                outcomes = self._try_inline(self._inline, batch) if not self._closed else None
             finally:
                 self._lock.release()
             if outcomes is not None:
@@ -196,6 +207,9 @@ class Writer:
                     self._inline_jobs = 0
                     self._queue.put(_CHECKPOINT)
                 return
+        if self._closed:
+            _settle([(future, False, _closed_error()) for *_, future in batch])
+            return
         for item in batch:
             self._queue.put(item)
 
@@ -282,6 +296,10 @@ class Writer:
             return [(False, _domain_error(exc))] * len(jobs)
 
 
+def _closed_error() -> LedgerUnavailable:
+    return LedgerUnavailable("the ledger is closed")
+
+
 def _domain_error(exc: BaseException) -> BaseException:
     """What a client sees of a database failure: a stable code, never a raw sqlite3 error."""
     if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
@@ -309,6 +327,7 @@ class Readers:
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._closed = False
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="orderproc-reader")
 
     def _conn(self) -> sqlite3.Connection:
@@ -330,9 +349,15 @@ class Readers:
 
     async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
         """Run `job` in one consistent read snapshot."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._snapshot, job)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, self._snapshot, job)
+        except RuntimeError:
+            if self._closed:  # the pool is shut down
+                raise _closed_error() from None
+            raise
 
     def close(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=True)
         with self._lock:
             for conn in self._conns:
