@@ -411,11 +411,13 @@ LimitOpt = Annotated[str | None, typer.Option(
 StopOpt = Annotated[str | None, typer.Option(
     "--stop", help="A stop order: trade when the price reaches this (with --limit: a stop-limit order).")]
 IocOpt = Annotated[bool, typer.Option("--ioc", help="A limit order that fills now or expires (no resting).")]
+LotOpt = Annotated[int | None, typer.Option(
+    "--lot", min=1, max=2**63 - 1, help="Close this lot first (`orderproc lots` lists them), then the oldest.")]
 
 
 def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd: str | None,
            guard: str | None, limit: str | None, stop: str | None, ioc: bool, key: str | None,
-           json_out: bool) -> None:
+           json_out: bool, lot: int | None = None) -> None:
     if (quantity is None) == (usd is None):
         raise typer.BadParameter("give a QUANTITY or --usd AMOUNT (one of them)")
     kind = {(False, False): "market", (True, False): "limit", (False, True): "stop", (True, True): "stop_limit"}[
@@ -432,7 +434,7 @@ def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd
         request = OrderRequest.model_validate({
             "symbol": symbol, "side": side, "type": kind, "quantity": quantity, "notional": usd,
             "price_limit": guard, "limit_price": limit, "stop_price": stop,
-            "time_in_force": "ioc" if ioc else None, "client_order_id": key,
+            "time_in_force": "ioc" if ioc else None, "lot_id": lot, "client_order_id": key,
         })
         order = await _private(engine, lambda t: engine.place_order(t, request))
         render.emit_json(order) if json_out else render.order(order)
@@ -455,12 +457,14 @@ def buy(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd
 @app.command()
 def sell(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd: UsdOpt = None,
          min_price: MinPrice = None, limit: LimitOpt = None, stop: StopOpt = None, ioc: IocOpt = False,
-         key: KeyOpt = None, json_out: JsonOpt = False) -> None:
+         lot: LotOpt = None, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
     """Sell SYMBOL: at market by QUANTITY or --usd AMOUNT, or a QUANTITY with --limit and/or --stop.
 
     A limit or stop order rests until the price reaches it (its quantity is reserved meanwhile).
+    The sale closes lots by the ledger's cost method (FIFO unless the owner chose average), or
+    --lot ID first; `orderproc pnl` shows the realized P&L.
     """
-    _order(ctx, "sell", symbol, quantity, usd, min_price, limit, stop, ioc, key, json_out)
+    _order(ctx, "sell", symbol, quantity, usd, min_price, limit, stop, ioc, key, json_out, lot)
 
 
 orders_app = typer.Typer(
@@ -542,6 +546,37 @@ def orders_cancel(
         else:
             canceled = await _private(engine, lambda t: engine.cancel_orders(t, symbol=symbol))
             render.emit_json(canceled) if json_out else render.canceled(canceled)
+
+    _run(ctx, body)
+
+
+@app.command()
+def lots(
+    ctx: typer.Context,
+    symbol: Annotated[str | None, typer.Argument(help="Only this asset's lots.")] = None,
+    closed: Annotated[bool, typer.Option("--closed", help="Also the lots sold out.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Your lots: what each buy added, its cost, what remains and its unrealized P&L."""
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        found = await _private(engine, lambda t: engine.lots(t, symbol=symbol, closed=closed))
+        render.emit_json(found) if json_out else render.lots(found)
+
+    _run(ctx, body)
+
+
+@app.command()
+def pnl(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Realized and unrealized P&L by asset; the total reconciles with equity minus net deposits."""
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        report = await _private(engine, engine.pnl)
+        render.emit_json(report) if json_out else render.pnl(report)
 
     _run(ctx, body)
 

@@ -19,9 +19,11 @@ if TYPE_CHECKING:
         Asset,
         AuditEvent,
         LeaderboardEntry,
+        Lot,
         Model,
         Order,
         Page,
+        PnlReport,
         Portfolio,
         Quote,
         Transaction,
@@ -54,7 +56,7 @@ def _table(*columns: str, title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for name in columns:
         justify = "left" if name in {"Symbol", "Name", "Category", "Kind", "Side", "Time", "Key", "Action",
-                                     "Actor", "Target", "Detail", "Username", "Role", "Status", "Email", "Type", "Terms"} else "right"
+                                     "Actor", "Target", "Detail", "Username", "Role", "Status", "Email", "Type", "Terms", "Opened", "Lot"} else "right"
         no_wrap = name in {"Time", "Price", "Notional", "Cash", "Value", "Quantity", "Symbol", "Status"}
         table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
     return table
@@ -114,7 +116,10 @@ def order(o: Order) -> None:
     what = f"{qty(o.quantity)} {o.symbol}"
     if o.price is not None and o.notional is not None:
         verb = "Bought" if o.side.value == "buy" else "Sold"
-        out.print(f"{verb} {what} at {price(o.price)} for {usd(o.notional)} (order #{o.id})")
+        line = Text(f"{verb} {what} at {price(o.price)} for {usd(o.notional)}")
+        if o.realized_pnl is not None:
+            line.append("; realized P&L ").append(signed(o.realized_pnl, signed_usd(o.realized_pnl)))
+        out.print(line.append(f" (order #{o.id})"))
     elif o.is_open:
         out.print(f"{kind.capitalize()} {o.side.value} of {what} resting ({terms(o)}); "
                   f"{reserved(o)} reserved (order #{o.id})")
@@ -140,8 +145,12 @@ def order_details(o: Order) -> None:
         rows.append(("Reserved", reserved(o)))
     if o.triggered_at is not None and o.type.value == "stop_limit":
         rows.append(("Triggered", when(o.triggered_at)))
+    if o.lot_id is not None:
+        rows.append(("Lot", f"#{o.lot_id} first"))
     if o.price is not None and o.notional is not None:
         rows += [("Price", price(o.price)), ("Notional", usd(o.notional))]
+    if o.realized_pnl is not None:
+        rows.append(("Realized P&L", signed_usd(o.realized_pnl)))
     if o.closed_at is not None and o.closed_at != o.created_at:
         rows.append(("Closed", when(o.closed_at)))
     if o.reason:
@@ -179,6 +188,31 @@ def portfolio(p: Portfolio) -> None:
     out.print(Text.assemble("Cash ", (usd(p.cash), "bold"), "   Positions ", usd(p.market_value),
                             "   Equity ", (usd(p.equity), "bold"), "   Unrealized P&L ",
                             signed(p.unrealized_pnl, usd(p.unrealized_pnl))))
+
+
+def lots(items: Sequence[Lot]) -> None:
+    table = _table("Lot", "Symbol", "Opened", "Bought", "Unit cost", "Remaining", "Cost basis", "Value", "P&L")
+    for lot in items:
+        table.add_row(f"#{lot.id}", lot.symbol, when(lot.opened_at), qty(lot.quantity), price(lot.unit_cost),
+                      qty(lot.remaining), usd(lot.remaining_cost), usd(lot.market_value),
+                      signed(lot.unrealized_pnl, signed_usd(lot.unrealized_pnl)))
+    out.print(table if items else "[dim]no lots[/dim]")
+
+
+def pnl(report: PnlReport) -> None:
+    table = _table("Symbol", "Quantity", "Cost basis", "Value", "Unrealized", "Realized", "Total",
+                   title=f"P&L ({report.cost_method} cost basis)")
+    for line in report.lines:
+        table.add_row(line.symbol, qty(line.quantity), usd(line.cost_basis), usd(line.market_value),
+                      signed(line.unrealized_pnl, signed_usd(line.unrealized_pnl)),
+                      signed(line.realized_pnl, signed_usd(line.realized_pnl)),
+                      signed(line.total_pnl, signed_usd(line.total_pnl)))
+    out.print(table if report.lines else "[dim]no trades yet[/dim]")
+    out.print(Text.assemble(
+        "Realized ", signed(report.realized_pnl, signed_usd(report.realized_pnl)),
+        "   Unrealized ", signed(report.unrealized_pnl, signed_usd(report.unrealized_pnl)),
+        "   Total ", signed(report.total_pnl, signed_usd(report.total_pnl)),
+        f"   = equity {usd(report.equity)} - net deposits {usd(report.net_deposits)}"))
 
 
 def leaderboard(rows: Sequence[LeaderboardEntry]) -> None:

@@ -11,10 +11,12 @@ from orderproc.engine.schemas import (
     AuditEvent,
     Balance,
     LeaderboardEntry,
+    Lot,
     Order,
     OrderRequest,
     OrderStatus,
     Page,
+    PnlReport,
     Portfolio,
     PricePoint,
     ProfileUpdate,
@@ -85,6 +87,8 @@ class Engine(Protocol):
         """Fill resting orders as the price reaches them, until cancelled (a server runs its
         own: a remote engine's returns at once)."""
     async def portfolio(self, token: str) -> Portfolio: ...
+    async def lots(self, token: str, *, symbol: str | None = None, closed: bool = False) -> list[Lot]: ...
+    async def pnl(self, token: str) -> PnlReport: ...
     async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]: ...
 
     # administration (admin role)

@@ -64,10 +64,12 @@ from orderproc.engine.schemas import (  # noqa: E402
     AuditEvent,
     Balance,
     LeaderboardEntry,
+    Lot,
     Order,
     OrderRequest,
     OrderStatus,
     Page,
+    PnlReport,
     Portfolio,
     PricePoint,
     ProfileUpdate,
@@ -403,6 +405,12 @@ class RemoteEngine:
 
     async def portfolio(self, token: str) -> Portfolio:
         return await self._get("/v1/portfolio", Portfolio, token=token)
+
+    async def lots(self, token: str, *, symbol: str | None = None, closed: bool = False) -> list[Lot]:
+        return await self._get("/v1/lots", list[Lot], token=token, symbol=symbol, closed=closed or None)
+
+    async def pnl(self, token: str) -> PnlReport:
+        return await self._get("/v1/pnl", PnlReport, token=token)
 
     async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]:
         return await self._get("/v1/leaderboard", list[LeaderboardEntry], token=token, sort=sort, limit=limit)

@@ -178,6 +178,7 @@ class OrderRequest(Model):
     limit_price: Dec | None = None
     stop_price: Dec | None = None
     time_in_force: TimeInForce | None = None
+    lot_id: int | None = None  # a sell: close this lot first (specific identification)
     client_order_id: str | None = None
 
     @model_validator(mode="before")
@@ -203,6 +204,9 @@ class OrderRequest(Model):
         for field in ("quantity", "notional", "price_limit", "limit_price", "stop_price"):
             if data.get(field) is not None:
                 data[field] = parse_decimal(data[field], field)
+        lot = data.get("lot_id")
+        if lot is not None and (not isinstance(lot, int) or isinstance(lot, bool) or not 0 < lot < 2**63):
+            raise errors.ValidationError("lot_id is the number of one of your lots", {"field": "lot_id"})
         key = data.get("client_order_id")
         if key is not None and not isinstance(key, str):
             raise errors.ValidationError("client_order_id must be a string", {"field": "client_order_id"})
@@ -230,6 +234,8 @@ class Order(Model):
     created_at: datetime
     triggered_at: datetime | None = None
     closed_at: datetime | None = None
+    lot_id: int | None = None
+    realized_pnl: Dec | None = None  # a filled sell's: proceeds minus the cost basis of the lots it closed
 
     @property
     def is_open(self) -> bool:
@@ -256,6 +262,51 @@ class Portfolio(Model):
     market_value: Dec
     unrealized_pnl: Dec
     positions: list[Position]
+    as_of: datetime
+
+
+class Lot(Model):
+    """What one buy added to a position: its cost, what of it is still held, and that part's worth now."""
+
+    id: int
+    symbol: str
+    order_id: int
+    opened_at: datetime
+    quantity: Dec  # bought
+    cost: Dec  # paid
+    remaining: Dec
+    remaining_cost: Dec  # the cost basis of what remains
+    unit_cost: Dec
+    price: Dec
+    market_value: Dec  # of what remains
+    unrealized_pnl: Dec
+
+
+class PnlLine(Model):
+    """One asset's P&L: realized by the sales so far, unrealized on what is held."""
+
+    symbol: str
+    quantity: Dec
+    cost_basis: Dec
+    market_value: Dec
+    unrealized_pnl: Dec
+    realized_pnl: Dec
+    total_pnl: Dec
+
+
+class PnlReport(Model):
+    """Realized + unrealized P&L by asset and in total, by the ledger's cost method.
+
+    It reconciles with the cash journal exactly: total_pnl = equity - net_deposits.
+    """
+
+    cost_method: str
+    lines: list[PnlLine]
+    realized_pnl: Dec
+    unrealized_pnl: Dec
+    total_pnl: Dec
+    equity: Dec
+    net_deposits: Dec
     as_of: datetime
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from orderproc.engine import errors
-from orderproc.engine.domain import ledger
+from orderproc.engine.domain import ledger, lots
 from orderproc.engine.domain.matching import TRIGGER, Book, Event
 from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE
 from orderproc.engine.domain.money import (
@@ -45,11 +45,14 @@ from orderproc.engine.schemas import (
     AuditEvent,
     Balance,
     LeaderboardEntry,
+    Lot,
     Order,
     OrderRequest,
     OrderStatus,
     OrderType,
     Page,
+    PnlLine,
+    PnlReport,
     Portfolio,
     Position,
     PricePoint,
@@ -306,6 +309,7 @@ class LocalEngine:
                         "market_seed": str(seed if seed is not None else uuid.uuid4().int % 2**31),
                         "market_epoch": repr(float(int(now))),
                         "market_speed": repr(float(speed)),
+                        "cost_method": lots.FIFO,
                     }
                     repo.create_schema(conn, meta, (_asset_row(a) for a in load_assets()))
                 meta = repo.read_meta(conn)
@@ -420,7 +424,7 @@ class LocalEngine:
 
     def _order(self, row: repo.Row) -> Order:
         (oid, symbol, side, kind, tif, status, units, limit, stop, price, cents, reserved, reason, client_order_id,
-         created, triggered, closed) = row
+         created, triggered, closed, lot_id, realized) = row
         precision = self._assets[symbol].precision if symbol in self._assets else 8
         return Order(
             id=oid,
@@ -440,6 +444,8 @@ class LocalEngine:
             created_at=_dt(created),
             triggered_at=_dt(triggered) if triggered else None,
             closed_at=_dt(closed) if closed else None,
+            lot_id=lot_id,
+            realized_pnl=cents_to_cash(realized) if realized is not None else None,
         )
 
     # -- users and sessions --------------------------------------------------------------------
@@ -745,10 +751,15 @@ class LocalEngine:
         guard = _order_price(request.price_limit, "price_limit")
         limit = _order_price(request.limit_price, "limit_price")
         stop = _order_price(request.stop_price, "stop_price")
+        lot_id = request.lot_id
+        if lot_id is not None and side is not Side.SELL:
+            raise errors.ValidationError("only a sell closes a lot: lot_id goes with side sell", {"field": "lot_id"})
         # equal requests hash alike however their numbers were written ("100" and "100.0")
         parts: list[object] = ["order", info.symbol, side, units, cash, guard.normalize() if guard else None]
         if kind is not OrderType.MARKET:
             parts += [kind.value, tif.value, limit.normalize() if limit else None, stop.normalize() if stop else None]
+        if lot_id is not None:
+            parts.append(f"lot {lot_id}")
         request_hash = _request_hash(*parts) if key is not None else ""
         actor_seen: list[Actor] = []
 
@@ -762,6 +773,8 @@ class LocalEngine:
                 row = repo.order(conn, earlier, user_id)
                 assert row is not None
                 return self._order(row)
+            if lot_id is not None and not repo.lots_of(conn, account, info.symbol, include_closed=False, lot_id=lot_id):
+                raise errors.NotFound(f"you have no open {info.symbol} lot {lot_id}", {"lot_id": lot_id})
             now_ts = self._clock()
             now = _iso(now_ts)
             price = self.market.price(info.symbol, now_ts)
@@ -775,7 +788,7 @@ class LocalEngine:
                 _check_stop(info.symbol, side, stop, price)
                 marketable = kind is OrderType.LIMIT and (price <= limit if side is Side.BUY else price >= limit)  # type: ignore[operator]
                 if not marketable:
-                    order = self._rest(conn, actor, info, side, kind, tif, units, limit, stop, key, now)
+                    order = self._rest(conn, actor, info, side, kind, tif, units, limit, stop, lot_id, key, now)
                     if key is not None:
                         repo.remember_key(conn, user_id, key, "order", request_hash, order.id, now)
                     return order
@@ -786,10 +799,9 @@ class LocalEngine:
             order_id = repo.insert_order(
                 conn, user_id=user_id, account_id=account, symbol=info.symbol, side=side.value, type=kind.value,
                 time_in_force=tif.value, status="filled", quantity=qty, limit_price=_text(limit), price=str(price),
-                notional=cents, client_order_id=key, created_at=now, closed_at=now,
+                notional=cents, lot_id=lot_id, client_order_id=key, created_at=now, closed_at=now,
             )
-            repo.post_entry(conn, side.value, account, self._postings(conn, account, info, side, qty, cents), now,
-                            order_id=order_id, client_key=key)
+            realized = self._book_trade(conn, account, info, side, qty, cents, order_id, now, key=key, lot_id=lot_id)
             if key is not None:
                 repo.remember_key(conn, user_id, key, "order", request_hash, order_id, now)
             repo.audit(conn, now, "order_placed", actor_id=user_id, actor=actor.username, target=str(order_id),
@@ -798,6 +810,7 @@ class LocalEngine:
                 id=order_id, symbol=info.symbol, side=side, type=kind, time_in_force=tif, status=OrderStatus.FILLED,
                 quantity=from_units(qty, info.precision), limit_price=limit, stop_price=None, price=price,
                 notional=cents_to_cash(cents), reserved=_held(side, 0, info.precision), reason=None, client_order_id=key,
+                lot_id=lot_id, realized_pnl=cents_to_cash(realized) if realized is not None else None,
                 created_at=_dt(now), triggered_at=None, closed_at=_dt(now),
             )
 
@@ -828,22 +841,34 @@ class LocalEngine:
                 )
         return cents
 
-    @staticmethod
-    def _postings(conn: Conn, account: int, info: AssetInfo, side: Side, qty: int, cents: int) -> list[ledger.Posting]:
+    def _book_trade(self, conn: Conn, account: int, info: AssetInfo, side: Side, qty: int, cents: int,
+                    order_id: int, at: str, *, key: str | None = None, lot_id: int | None = None) -> int | None:
+        """Post a filled trade's journal entry and its lots: a buy opens a lot, a sell closes lots
+        by the ledger's cost method (its named lot first, while that lot is open). The sell's
+        realized P&L in cents; None for a buy."""
+        symbol = info.symbol
         if side is Side.BUY:
-            return ledger.buy_postings(account, info.symbol, qty, cents)
-        held, cost, _ = repo.balance(conn, account, info.symbol)
-        return ledger.sell_postings(account, info.symbol, qty, cents, held_units=held, held_cost=cost)
+            repo.post_entry(conn, "buy", account, ledger.buy_postings(account, symbol, qty, cents), at,
+                            order_id=order_id, client_key=key)
+            repo.open_lot(conn, account, symbol, order_id, at, qty, cents)
+            return None
+        held = repo.open_lots(conn, account, symbol)
+        first = lot_id if any(lot.id == lot_id for lot in held) else None
+        takes, spread = lots.close_lots(held, qty, repo.meta_value(conn, "cost_method") or lots.FIFO, first=first)
+        postings = ledger.sell_postings(account, symbol, qty, cents, removed_cost=sum(t.cost for t in takes))
+        repo.post_entry(conn, "sell", account, postings, at, order_id=order_id, client_key=key)
+        return repo.record_closes(conn, order_id, takes, cents, spread)
 
     def _rest(self, conn: Conn, actor: Actor, info: AssetInfo, side: Side, kind: OrderType, tif: TimeInForce,
-              units: int, limit: Decimal | None, stop: Decimal | None, key: str | None, now: str) -> Order:
+              units: int, limit: Decimal | None, stop: Decimal | None, lot_id: int | None, key: str | None,
+              now: str) -> Order:
         """A limit or stop order the price has not reached: it rests, holding back what it could
         spend (an IOC limit order expires instead)."""
         assert actor.account_id is not None and actor.user_id is not None
         fields: dict[str, Any] = dict(
             user_id=actor.user_id, account_id=actor.account_id, symbol=info.symbol, side=side.value, type=kind.value,
             time_in_force=tif.value, quantity=units, limit_price=_text(limit), stop_price=_text(stop),
-            client_order_id=key, created_at=now,
+            lot_id=lot_id, client_order_id=key, created_at=now,
         )
         if tif is TimeInForce.IOC:
             order_id = repo.insert_order(conn, status="expired", closed_at=now, reason="the price did not reach the limit",
@@ -871,6 +896,7 @@ class LocalEngine:
         """Cancel one open order; its reservation is released."""
         claims = self._claims(token)
         _check_order_id(order_id)
+        await self._catch_up()  # an order the ticks since the last pass filled is no longer open
 
         def job(conn: Conn) -> Order:
             actor = self._customer(conn, claims)
@@ -891,6 +917,7 @@ class LocalEngine:
         """Cancel every open order (of one asset, if given); the canceled orders, oldest first."""
         claims = self._claims(token)
         wanted = self._asset(symbol).symbol if symbol else None
+        await self._catch_up()
 
         def job(conn: Conn) -> list[Order]:
             actor = self._customer(conn, claims)
@@ -979,7 +1006,7 @@ class LocalEngine:
         resting = repo.resting_order(conn, event.order_id)
         if resting is None:
             return False
-        user_id, account, symbol, side_text, kind, units, reserved, _limit, username = resting
+        user_id, account, symbol, side_text, kind, units, reserved, lot_id, username = resting
         at = _iso(event.tick)
         if event.kind == TRIGGER:
             return repo.trigger_order(conn, event.order_id, at)
@@ -988,8 +1015,7 @@ class LocalEngine:
         triggered = {"triggered_at": at} if kind == OrderType.STOP.value else {}
         try:
             cents = self._trade(conn, account, info, side, units, event.price)
-            postings = self._postings(conn, account, info, side, units, cents)
-            repo.post_entry(conn, side.value, account, postings, at, order_id=event.order_id)
+            self._book_trade(conn, account, info, side, units, cents, event.order_id, at, lot_id=lot_id)
         except errors.OrderprocError as exc:  # a stop order the cash no longer covers
             repo.close_order(conn, event.order_id, "rejected", at, reason=exc.message, **triggered)
             action, detail = "order_rejected", {"reason": exc.code}
@@ -1094,6 +1120,75 @@ class LocalEngine:
             unrealized_pnl=sum((p.unrealized_pnl for p in positions), Decimal("0.00")),
             positions=positions,
             as_of=datetime.fromtimestamp(now, UTC),
+        )
+
+    async def lots(self, token: str, *, symbol: str | None = None, closed: bool = False) -> list[Lot]:
+        """This user's open lots (with `closed`, the fully sold ones too), by asset, oldest first."""
+        claims = self._claims(token)
+        wanted = self._asset(symbol).symbol if symbol else None
+
+        def job(conn: Conn) -> list[repo.Row]:
+            actor = self._customer(conn, claims)
+            return repo.lots_of(conn, actor.account_id, wanted, include_closed=bool(closed))  # type: ignore[arg-type]
+
+        await self._catch_up()
+        rows = await self._readers.run(job)
+        now = self._clock()
+        out = []
+        for lot_id, sym, order_id, opened, units, cents, remaining, remaining_cents in rows:
+            precision = self._assets[sym].precision
+            price = self.market.price(sym, now)
+            left, left_cost = from_units(remaining, precision), cents_to_cash(remaining_cents)
+            value = (left * price).quantize(CENT, ROUND_HALF_EVEN)
+            quantity = from_units(units, precision)
+            out.append(Lot(
+                id=lot_id, symbol=sym, order_id=order_id, opened_at=_dt(opened), quantity=quantity,
+                cost=cents_to_cash(cents), remaining=left, remaining_cost=left_cost,
+                unit_cost=round_price(cents_to_cash(cents) / quantity), price=price, market_value=value,
+                unrealized_pnl=value - left_cost,
+            ))
+        return out
+
+    async def pnl(self, token: str) -> PnlReport:
+        """Realized and unrealized P&L by asset, at this second's prices, reconciled with the cash
+        journal (total = equity - net deposits)."""
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> tuple[str, tuple[list[repo.Row], list[repo.Row], tuple[int, int]]]:
+            actor = self._customer(conn, claims)
+            method = repo.meta_value(conn, "cost_method") or lots.FIFO
+            return method, repo.pnl_rows(conn, actor.account_id)  # type: ignore[arg-type]
+
+        await self._catch_up()
+        method, (balances, realized_rows, (deposited, withdrawn)) = await self._readers.run(job)
+        now = self._clock()
+        realized = {sym: cents_to_cash(cents) for sym, cents in realized_rows}
+        cash = Decimal("0.00")
+        lines = []
+        for asset, amount, cost in balances:
+            if asset == USD:
+                cash = cents_to_cash(amount)
+                continue
+            info = self._assets[asset]
+            qty = from_units(amount, info.precision)
+            value = (qty * self.market.price(asset, now)).quantize(CENT, ROUND_HALF_EVEN)
+            basis = cents_to_cash(cost)
+            done = realized.pop(asset, Decimal("0.00"))
+            lines.append(PnlLine(symbol=asset, quantity=qty, cost_basis=basis, market_value=value,
+                                 unrealized_pnl=value - basis, realized_pnl=done, total_pnl=value - basis + done))
+        for asset, done in realized.items():  # sold out
+            precision = self._assets[asset].precision if asset in self._assets else 8
+            lines.append(PnlLine(symbol=asset, quantity=from_units(0, precision), cost_basis=Decimal("0.00"),
+                                 market_value=Decimal("0.00"), unrealized_pnl=Decimal("0.00"), realized_pnl=done,
+                                 total_pnl=done))
+        lines.sort(key=lambda line: (-line.total_pnl, line.symbol))
+        total_realized = sum((line.realized_pnl for line in lines), Decimal("0.00"))
+        unrealized = sum((line.unrealized_pnl for line in lines), Decimal("0.00"))
+        equity = cash + sum((line.market_value for line in lines), Decimal("0.00"))
+        return PnlReport(
+            cost_method=method, lines=lines, realized_pnl=total_realized, unrealized_pnl=unrealized,
+            total_pnl=total_realized + unrealized, equity=equity,
+            net_deposits=cents_to_cash(deposited - withdrawn), as_of=datetime.fromtimestamp(now, UTC),
         )
 
     async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]:

@@ -26,6 +26,8 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     GET     /v1/orders/{order_id}                                            get_order     -> Order
     DELETE  /v1/orders/{order_id}                                            cancel_order  -> Order
     GET     /v1/portfolio                                                    portfolio     -> Portfolio
+    GET     /v1/lots                      ?symbol&closed                     lots          -> [Lot]
+    GET     /v1/pnl                                                          pnl           -> PnlReport
     GET     /v1/leaderboard               ?sort=equity|return&limit          leaderboard   -> [LeaderboardEntry]
     GET     /v1/admin/users                                                  admin_users   -> [User]
     PATCH   /v1/admin/users/{username}    {role?, disabled?}                 admin_set_role / admin_set_disabled -> User

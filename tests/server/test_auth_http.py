@@ -53,6 +53,8 @@ PRIVATE: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/v1/orders/1", None),
     ("DELETE", "/v1/orders", None),
     ("GET", "/v1/portfolio", None),
+    ("GET", "/v1/lots", None),
+    ("GET", "/v1/pnl", None),
     ("GET", "/v1/leaderboard", None),
     ("GET", "/v1/admin/users", None),
     ("PATCH", "/v1/admin/users/alice", {"role": "admin"}),

@@ -37,8 +37,8 @@ BUILT = {
     "deposit": deposit_postings(CUSTOMER, 12_345),
     "withdrawal": withdrawal_postings(CUSTOMER, 999),
     "buy": buy_postings(CUSTOMER, "ETH", 6_515_120, 25_000),
-    "partial sell": sell_postings(CUSTOMER, "ETH", 100, 383, held_units=300, held_cost=1_000),
-    "whole sell": sell_postings(CUSTOMER, "ETH", 300, 1_150, held_units=300, held_cost=1_000),
+    "partial sell": sell_postings(CUSTOMER, "ETH", 100, 383, removed_cost=333),
+    "whole sell": sell_postings(CUSTOMER, "ETH", 300, 1_150, removed_cost=1_000),
 }
 
 
@@ -71,32 +71,13 @@ def test_a_buy_swaps_the_customers_cash_for_the_houses_asset_and_adds_the_cash_t
     assert sum(p.cost for p in postings if p.account_id == CUSTOMER) == 548_348
 
 
-def test_selling_a_third_of_a_position_removes_a_third_of_its_cost_basis_rounded_down() -> None:
-    postings = sell_postings(CUSTOMER, "ETH", 100, 383, held_units=300, held_cost=1_000)
+def test_a_sell_swaps_the_customers_asset_for_the_houses_cash_and_removes_the_cost_of_the_lots_it_closed() -> None:
+    postings = sell_postings(CUSTOMER, "ETH", 100, 383, removed_cost=333)
     assert sum(p.cost for p in postings) == -333
     assert _moved(postings, CUSTOMER, "ETH") == -100
     assert _moved(postings, CUSTOMER, USD) == 383
     assert _moved(postings, HOUSE_ACCOUNT, USD) == -383
-
-
-def test_selling_half_a_position_removes_exactly_half_its_cost_basis() -> None:
-    postings = sell_postings(CUSTOMER, "ETH", 150, 700, held_units=300, held_cost=1_000)
-    assert sum(p.cost for p in postings) == -500
-
-
-def test_selling_a_whole_position_removes_all_of_its_cost_basis() -> None:
-    postings = sell_postings(CUSTOMER, "ETH", 300, 1_150, held_units=300, held_cost=1_001)
-    assert sum(p.cost for p in postings) == -1_001
-
-
-def test_successive_partial_sells_of_a_whole_position_never_leave_cost_without_quantity() -> None:
-    held, cost = 7, 1_000
-    for _ in range(7):
-        postings = sell_postings(CUSTOMER, "SOL", 1, 10, held_units=held, held_cost=cost)
-        held -= 1
-        cost += sum(p.cost for p in postings)
-        assert cost >= 0
-    assert (held, cost) == (0, 0)
+    assert _moved(postings, HOUSE_ACCOUNT, "ETH") == 100
 
 
 def test_an_entry_whose_cash_does_not_sum_to_zero_is_rejected() -> None:

@@ -57,11 +57,8 @@ def buy_postings(account_id: int, symbol: str, units: int, cents: int) -> list[P
     ]
 
 
-def sell_postings(
-    account_id: int, symbol: str, units: int, cents: int, *, held_units: int, held_cost: int
-) -> list[Posting]:
-    """Selling `units` of a position of `held_units` removes that share of its cost basis."""
-    removed_cost = held_cost if units >= held_units else held_cost * units // held_units
+def sell_postings(account_id: int, symbol: str, units: int, cents: int, *, removed_cost: int) -> list[Posting]:
+    """Selling `units` removes `removed_cost` from the position's cost basis (the lots it closed)."""
     return [
         Posting(account_id, symbol, -units, cost=-removed_cost),
         Posting(HOUSE_ACCOUNT, symbol, units),

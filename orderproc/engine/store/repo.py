@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from orderproc.engine.domain.ledger import SYSTEM_ACCOUNTS, Posting, check_balanced
+from orderproc.engine.domain.lots import AVERAGE, OpenLot, Take, close_lots, shares
 from orderproc.engine.domain.money import USD, USD_PRECISION, from_units
 from orderproc.engine.errors import InsufficientFunds, SchemaMismatch, UsernameTaken
 
@@ -64,7 +65,31 @@ def migrate(conn: Conn, version: int) -> None:
             " client_order_id, created_at, created_at FROM orders_v1"
         )
         conn.execute("DROP TABLE orders_v1")
+        for table in ("lots", "lot_closes"):
+            for statement in schema_ddl(table):
+                conn.execute(statement)
+        _replay_lots(conn)
+        # the cost basis so far was each position's average: the ledger keeps that method
+        set_meta(conn, "cost_method", AVERAGE)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _replay_lots(conn: Conn) -> None:
+    """Lots for a ledger that had none: every filled order again, in order, average cost."""
+    for order_id, account, symbol, side, units, cents, created in conn.execute(
+        "SELECT id, account_id, symbol, side, quantity, notional, created_at FROM orders"
+        " WHERE status = 'filled' ORDER BY id"
+    ).fetchall():
+        if side == "buy":
+            open_lot(conn, account, symbol, order_id, created, units, cents)
+        else:
+            takes, spread = close_lots(open_lots(conn, account, symbol), units, AVERAGE)
+            record_closes(conn, order_id, takes, cents, spread)
+
+
+def meta_value(conn: Conn, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
 
 
 def set_meta(conn: Conn, key: str, value: str) -> None:
@@ -296,7 +321,7 @@ def entries_page(
 
 ORDER_COLUMNS = (
     "id, symbol, side, type, time_in_force, status, quantity, limit_price, stop_price, price, notional,"
-    " reserved, reason, client_order_id, created_at, triggered_at, closed_at"
+    " reserved, reason, client_order_id, created_at, triggered_at, closed_at, lot_id, realized"
 )
 # what a matcher keeps of a resting order
 BOOK_COLUMNS = "id, symbol, side, type, status, limit_price, stop_price, created_at, triggered_at, seq"
@@ -343,9 +368,9 @@ def trigger_order(conn: Conn, order_id: int, now: str) -> bool:
 
 def resting_order(conn: Conn, order_id: int) -> Row | None:
     """What a fill needs of an open order: (user id, account id, symbol, side, type, quantity,
-    reserved, limit price, username)."""
+    reserved, lot id, username)."""
     row: Row | None = conn.execute(
-        "SELECT o.user_id, o.account_id, o.symbol, o.side, o.type, o.quantity, o.reserved, o.limit_price,"
+        "SELECT o.user_id, o.account_id, o.symbol, o.side, o.type, o.quantity, o.reserved, o.lot_id,"
         " u.username FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = ? AND o.status = 'new'",
         (order_id,),
     ).fetchone()
@@ -375,8 +400,83 @@ def book_changes(conn: Conn, since_seq: int) -> tuple[int, list[Row]]:
 
 
 def matched_through(conn: Conn) -> int | None:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'matched_through'").fetchone()
-    return int(row[0]) if row else None
+    value = meta_value(conn, "matched_through")
+    return int(value) if value is not None else None
+
+
+# -- lots ------------------------------------------------------------------------------------
+
+
+def open_lot(conn: Conn, account_id: int, symbol: str, order_id: int, now: str, units: int, cents: int) -> None:
+    conn.execute(
+        "INSERT INTO lots (account_id, symbol, order_id, opened_at, quantity, cost, remaining, remaining_cost)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (account_id, symbol, order_id, now, units, cents, units, cents),
+    )
+
+
+def open_lots(conn: Conn, account_id: int, symbol: str) -> list[OpenLot]:
+    return [OpenLot(*row) for row in conn.execute(
+        "SELECT id, remaining, remaining_cost FROM lots WHERE account_id = ? AND symbol = ? AND remaining > 0"
+        " ORDER BY id", (account_id, symbol))]
+
+
+def record_closes(conn: Conn, order_id: int, takes: Sequence[Take], proceeds: int, spread: dict[int, int]) -> int:
+    """What a sell (`order_id`, `proceeds` cents) took from its lots; its realized P&L, also
+    kept on the order."""
+    conn.executemany(
+        "UPDATE lots SET remaining = remaining - ?, remaining_cost = remaining_cost - ? WHERE id = ?",
+        [(t.units, t.cost, t.lot_id) for t in takes],
+    )
+    conn.executemany("UPDATE lots SET remaining_cost = ? WHERE id = ?", [(c, i) for i, c in spread.items()])
+    conn.executemany(
+        "INSERT INTO lot_closes (order_id, lot_id, quantity, cost, proceeds) VALUES (?, ?, ?, ?, ?)",
+        [(order_id, t.lot_id, t.units, t.cost, p)
+         for t, p in zip(takes, shares(proceeds, [t.units for t in takes]), strict=True)],
+    )
+    realized = proceeds - sum(t.cost for t in takes)
+    conn.execute("UPDATE orders SET realized = ? WHERE id = ?", (realized, order_id))
+    return realized
+
+
+def lots_of(
+    conn: Conn, account_id: int, symbol: str | None, *, include_closed: bool, lot_id: int | None = None
+) -> list[Row]:
+    where = "account_id = ?"
+    params: list[Any] = [account_id]
+    if lot_id is not None:
+        where += " AND id = ?"
+        params.append(lot_id)
+    if symbol:
+        where += " AND symbol = ?"
+        params.append(symbol)
+    if not include_closed:
+        where += " AND remaining > 0"
+    return conn.execute(
+        f"SELECT id, symbol, order_id, opened_at, quantity, cost, remaining, remaining_cost FROM lots WHERE {where}"
+        " ORDER BY symbol, id", params,
+    ).fetchall()
+
+
+def pnl_rows(conn: Conn, account_id: int) -> tuple[list[Row], list[Row], tuple[int, int]]:
+    """(asset, amount, cost) of the account's balances; (symbol, realized cents) of its sells;
+    (deposited, withdrawn) cents."""
+    balances = conn.execute(
+        "SELECT asset, amount, cost FROM balances WHERE account_id = ? AND (amount != 0 OR asset = 'USD')",
+        (account_id,),
+    ).fetchall()
+    realized = conn.execute(
+        "SELECT symbol, SUM(realized) FROM orders WHERE account_id = ? AND realized IS NOT NULL GROUP BY symbol",
+        (account_id,),
+    ).fetchall()
+    flows = conn.execute(
+        "SELECT COALESCE(SUM(CASE WHEN e.kind = 'deposit' THEN p.amount END), 0),"
+        " COALESCE(-SUM(CASE WHEN e.kind = 'withdrawal' THEN p.amount END), 0)"
+        " FROM entries e JOIN postings p ON p.entry_id = e.id AND p.account_id = e.account_id AND p.asset = 'USD'"
+        " WHERE e.account_id = ? AND e.kind IN ('deposit', 'withdrawal')",
+        (account_id,),
+    ).fetchone()
+    return balances, realized, (flows[0], flows[1])
 
 
 def order(conn: Conn, order_id: int, user_id: int) -> Row | None:
@@ -543,6 +643,27 @@ def ledger_problems(conn: Conn) -> tuple[list[str], dict[str, int], dict[str, in
         " JOIN postings p ON p.entry_id = e.id GROUP BY o.id HAVING COUNT(p.id) != 4"
     ):
         problems.append(f"order {order_id} does not have exactly its four postings")
+    for account_id, asset, amount, cost, units, lot_cost in conn.execute(
+        "WITH held AS (SELECT account_id, symbol, SUM(remaining) AS units, SUM(remaining_cost) AS cost FROM lots"
+        " GROUP BY 1, 2)"
+        " SELECT b.account_id, b.asset, b.amount, b.cost, COALESCE(h.units, 0), COALESCE(h.cost, 0) FROM balances b"
+        " JOIN accounts a ON a.id = b.account_id AND a.kind = 'customer'"
+        " LEFT JOIN held h ON h.account_id = b.account_id AND h.symbol = b.asset"
+        " WHERE b.asset != 'USD' AND (b.amount != COALESCE(h.units, 0) OR b.cost != COALESCE(h.cost, 0))"
+    ):
+        problems.append(f"account {account_id} holds {amount} {asset} at a cost of {cost} but its open lots hold"
+                        f" {units} at {lot_cost}")
+    for (order_id,) in conn.execute(
+        "SELECT o.id FROM orders o LEFT JOIN lots l ON l.order_id = o.id"
+        " WHERE o.status = 'filled' AND o.side = 'buy' AND l.id IS NULL"
+    ):
+        problems.append(f"filled buy {order_id} opened no lot")
+    for order_id, sold, closed in conn.execute(
+        "SELECT o.id, o.quantity, COALESCE(SUM(c.quantity), 0) FROM orders o LEFT JOIN lot_closes c"
+        " ON c.order_id = o.id WHERE o.status = 'filled' AND o.side = 'sell' GROUP BY o.id"
+        " HAVING COALESCE(SUM(c.quantity), 0) != o.quantity"
+    ):
+        problems.append(f"filled sell {order_id} of {sold} units closed {closed} units of lots")
     counts = {
         name: conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
         for name in ("entries", "postings", "orders", "accounts")

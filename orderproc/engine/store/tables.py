@@ -126,6 +126,37 @@ class OrderRow(SQLModel, table=True):
     triggered_at: str | None = None
     closed_at: str | None = None
     seq: int | None = None
+    lot_id: int | None = None  # a sell's chosen lot (specific identification)
+    realized: int | None = None  # a filled sell's realized P&L, cents
+
+
+class LotRow(SQLModel, table=True):
+    """A tax lot: what one buy added to a position, and what of it is still held."""
+
+    __tablename__ = "lots"
+    __table_args__ = (Index("ix_lots_open", "account_id", "symbol", "id", sqlite_where=text("remaining > 0")),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int
+    symbol: str
+    order_id: int = Field(unique=True)
+    opened_at: str
+    quantity: int  # units bought
+    cost: int  # cents paid
+    remaining: int  # units still held
+    remaining_cost: int  # their cost basis, cents
+
+
+class LotCloseRow(SQLModel, table=True):
+    """What one sell took from one lot: units, the cost basis that went with them, proceeds."""
+
+    __tablename__ = "lot_closes"
+    __table_args__ = (Index("ix_lot_closes_order", "order_id"), Index("ix_lot_closes_lot", "lot_id"))
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int
+    lot_id: int
+    quantity: int
+    cost: int
+    proceeds: int
 
 
 class IdempotencyRow(SQLModel, table=True):

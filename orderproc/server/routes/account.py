@@ -1,4 +1,4 @@
-"""Cash, the transaction history, the portfolio and the leaderboard."""
+"""Cash, the transaction history, the portfolio, lots and P&L, and the leaderboard."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderproc.engine.domain.catalog import MAX_OFFSET, MAX_PAGE
-from orderproc.engine.schemas import Balance, LeaderboardEntry, Page, Portfolio, Transaction, TxKind
+from orderproc.engine.schemas import Balance, LeaderboardEntry, Lot, Page, PnlReport, Portfolio, Transaction, TxKind
 from orderproc.server.deps import EngineDep, IdempotencyKey, Token
 
 router = APIRouter(prefix="/v1", tags=["account"])
@@ -46,6 +46,18 @@ async def history(engine: EngineDep, token: Token, kind: TxKind | None = None, o
 @router.get("/portfolio")
 async def portfolio(engine: EngineDep, token: Token) -> Portfolio:
     return await engine.portfolio(token)
+
+
+@router.get("/lots")
+async def lots(engine: EngineDep, token: Token, symbol: str | None = None, closed: bool = False) -> list[Lot]:
+    """Your open lots (with `closed=true`, the sold ones too), by asset, oldest first."""
+    return await engine.lots(token, symbol=symbol, closed=closed)
+
+
+@router.get("/pnl")
+async def pnl(engine: EngineDep, token: Token) -> PnlReport:
+    """Realized and unrealized P&L by asset, by the ledger's cost method; total = equity - net deposits."""
+    return await engine.pnl(token)
 
 
 @router.get("/leaderboard")
