@@ -411,13 +411,15 @@ LimitOpt = Annotated[str | None, typer.Option(
 StopOpt = Annotated[str | None, typer.Option(
     "--stop", help="A stop order: trade when the price reaches this (with --limit: a stop-limit order).")]
 IocOpt = Annotated[bool, typer.Option("--ioc", help="A limit order that fills now or expires (no resting).")]
+PreviewOpt = Annotated[bool, typer.Option(
+    "--preview", help="Show the price, spread, slippage and fee (or the reservation) without placing it.")]
 LotOpt = Annotated[int | None, typer.Option(
     "--lot", min=1, max=2**63 - 1, help="Close this lot first (`orderproc lots` lists them), then the oldest.")]
 
 
 def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd: str | None,
            guard: str | None, limit: str | None, stop: str | None, ioc: bool, key: str | None,
-           json_out: bool, lot: int | None = None) -> None:
+           json_out: bool, preview: bool, lot: int | None = None) -> None:
     if (quantity is None) == (usd is None):
         raise typer.BadParameter("give a QUANTITY or --usd AMOUNT (one of them)")
     kind = {(False, False): "market", (True, False): "limit", (False, True): "stop", (True, True): "stop_limit"}[
@@ -436,6 +438,10 @@ def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd
             "price_limit": guard, "limit_price": limit, "stop_price": stop,
             "time_in_force": "ioc" if ioc else None, "lot_id": lot, "client_order_id": key,
         })
+        if preview:
+            quote = await _private(engine, lambda t: engine.preview_order(t, request))
+            render.emit_json(quote) if json_out else render.preview(quote)
+            return
         order = await _private(engine, lambda t: engine.place_order(t, request))
         render.emit_json(order) if json_out else render.order(order)
 
@@ -445,26 +451,26 @@ def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd
 @app.command()
 def buy(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd: UsdOpt = None,
         max_price: MaxPrice = None, limit: LimitOpt = None, stop: StopOpt = None, ioc: IocOpt = False,
-        key: KeyOpt = None, json_out: JsonOpt = False) -> None:
+        preview: PreviewOpt = False, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
     """Buy SYMBOL: at market by QUANTITY or --usd AMOUNT, or a QUANTITY with --limit and/or --stop.
 
     A limit or stop order rests until the price reaches it (its cash is reserved meanwhile);
     `orderproc orders --open` lists them, `orderproc orders cancel ID` cancels one.
     """
-    _order(ctx, "buy", symbol, quantity, usd, max_price, limit, stop, ioc, key, json_out)
+    _order(ctx, "buy", symbol, quantity, usd, max_price, limit, stop, ioc, key, json_out, preview)
 
 
 @app.command()
 def sell(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd: UsdOpt = None,
          min_price: MinPrice = None, limit: LimitOpt = None, stop: StopOpt = None, ioc: IocOpt = False,
-         lot: LotOpt = None, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
+         lot: LotOpt = None, preview: PreviewOpt = False, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
     """Sell SYMBOL: at market by QUANTITY or --usd AMOUNT, or a QUANTITY with --limit and/or --stop.
 
     A limit or stop order rests until the price reaches it (its quantity is reserved meanwhile).
     The sale closes lots by the ledger's cost method (FIFO unless the owner chose average), or
     --lot ID first; `orderproc pnl` shows the realized P&L.
     """
-    _order(ctx, "sell", symbol, quantity, usd, min_price, limit, stop, ioc, key, json_out, lot)
+    _order(ctx, "sell", symbol, quantity, usd, min_price, limit, stop, ioc, key, json_out, preview, lot)
 
 
 orders_app = typer.Typer(
@@ -748,6 +754,40 @@ def admin_audit(ctx: typer.Context, offset: Offset = 0, limit: Limit = 50, json_
     from orderproc.cli import render
 
     _operator(ctx, lambda e, op: e.admin_audit(op, offset=offset, limit=limit), render.audit, json_out)
+
+
+BpsOpt = Annotated[str | None, typer.Option(help="Basis points (0-1000).", show_default=False)]
+
+
+@admin_app.command("settings")
+def admin_settings(
+    ctx: typer.Context,
+    cost_method: Annotated[str | None, typer.Option(
+        "--cost-method", help="fifo or average: how sales from now on close lots.", show_default=False)] = None,
+    maker_fee_bps: BpsOpt = None,
+    taker_fee_bps: BpsOpt = None,
+    spread_bps: BpsOpt = None,
+    slippage_bps_per_1000_usd: BpsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the ledger's settings, or change them: the cost method and the friction profile.
+
+    Fees are charged on each fill's notional (a resting limit order filled later is a maker,
+    everything else a taker); a taker also pays half the spread and a slippage of
+    --slippage-bps-per-1000-usd basis points per $1,000 traded. None by default.
+    """
+    from orderproc.cli import render
+
+    changes = {name: value for name, value in (
+        ("cost_method", cost_method), ("maker_fee_bps", maker_fee_bps), ("taker_fee_bps", taker_fee_bps),
+        ("spread_bps", spread_bps), ("slippage_bps_per_1000_usd", slippage_bps_per_1000_usd)) if value is not None}
+
+    async def change(engine: Engine, who: Any) -> Any:
+        from orderproc.engine.schemas import SettingsUpdate
+
+        return await engine.admin_update_settings(who, SettingsUpdate.model_validate(changes))
+
+    _operator(ctx, change if changes else (lambda e, who: e.ledger_settings(who)), render.settings, json_out)
 
 
 @admin_app.command("verify")

@@ -19,13 +19,16 @@ if TYPE_CHECKING:
         Asset,
         AuditEvent,
         LeaderboardEntry,
+        LedgerSettings,
         Lot,
         Model,
         Order,
+        OrderPreview,
         Page,
         PnlReport,
         Portfolio,
         Quote,
+        Receipt,
         Transaction,
         User,
         VerifyReport,
@@ -117,6 +120,8 @@ def order(o: Order) -> None:
     if o.price is not None and o.notional is not None:
         verb = "Bought" if o.side.value == "buy" else "Sold"
         line = Text(f"{verb} {what} at {price(o.price)} for {usd(o.notional)}")
+        if o.receipt is not None and o.receipt.fee:
+            line.append(f" ({'+' if o.side.value == 'buy' else '-'}{usd(o.receipt.fee)} fee)")
         if o.realized_pnl is not None:
             line.append("; realized P&L ").append(signed(o.realized_pnl, signed_usd(o.realized_pnl)))
         out.print(line.append(f" (order #{o.id})"))
@@ -126,6 +131,43 @@ def order(o: Order) -> None:
     else:
         reason = f": {o.reason}" if o.reason else ""
         out.print(f"{kind.capitalize()} {o.side.value} of {what} {o.status.value}{reason} (order #{o.id})")
+
+
+def _receipt_rows(r: Receipt) -> list[tuple[str, str]]:
+    """A fill's receipt: from the ledger price to what the account paid or received."""
+    return [
+        ("Liquidity", r.liquidity),
+        ("Ledger price", price(r.reference_price)),
+        ("Spread", f"{price(r.spread)} a unit"),
+        ("Slippage", f"{price(r.slippage)} a unit"),
+        ("Fill price", price(r.price)),
+        ("Fee", f"{usd(r.fee)} ({format(r.fee_bps.normalize(), 'f')} bps)"),
+        ("Total", usd(r.total)),
+    ]
+
+
+def preview(p: OrderPreview) -> None:
+    kind = p.type.value.replace("_", "-")
+    out.print(f"Preview of a {kind} {p.side.value} of {p.symbol} at a ledger price of {price(p.reference_price)}:")
+    if p.rests:
+        assert p.reserved is not None
+        held = usd(p.reserved) if p.side.value == "buy" else f"{qty(p.reserved)} {p.symbol}"
+        out.print(f"  it would rest until the price reaches it, reserving {held}")
+        return
+    assert p.receipt is not None
+    table = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in [("Quantity", qty(p.receipt.quantity)), *_receipt_rows(p.receipt)]:
+        table.add_row(f"  {label}", value)
+    out.print(table)
+
+
+def settings(s: LedgerSettings) -> None:
+    out.print(f"cost method: {s.cost_method}")
+    for label, value in (("maker fee", s.maker_fee_bps), ("taker fee", s.taker_fee_bps), ("spread", s.spread_bps),
+                         ("slippage per $1,000", s.slippage_bps_per_1000_usd)):
+        out.print(f"{label}: {format(value.normalize(), 'f')} bps")
 
 
 def canceled(items: Sequence[Order]) -> None:
@@ -149,6 +191,8 @@ def order_details(o: Order) -> None:
         rows.append(("Lot", f"#{o.lot_id} first"))
     if o.price is not None and o.notional is not None:
         rows += [("Price", price(o.price)), ("Notional", usd(o.notional))]
+    if o.receipt is not None:
+        rows += _receipt_rows(o.receipt)
     if o.realized_pnl is not None:
         rows.append(("Realized P&L", signed_usd(o.realized_pnl)))
     if o.closed_at is not None and o.closed_at != o.created_at:
@@ -200,17 +244,18 @@ def lots(items: Sequence[Lot]) -> None:
 
 
 def pnl(report: PnlReport) -> None:
-    table = _table("Symbol", "Quantity", "Cost basis", "Value", "Unrealized", "Realized", "Total",
+    table = _table("Symbol", "Quantity", "Cost basis", "Value", "Unrealized", "Realized", "Fees", "Total",
                    title=f"P&L ({report.cost_method} cost basis)")
     for line in report.lines:
         table.add_row(line.symbol, qty(line.quantity), usd(line.cost_basis), usd(line.market_value),
                       signed(line.unrealized_pnl, signed_usd(line.unrealized_pnl)),
-                      signed(line.realized_pnl, signed_usd(line.realized_pnl)),
+                      signed(line.realized_pnl, signed_usd(line.realized_pnl)), usd(line.fees),
                       signed(line.total_pnl, signed_usd(line.total_pnl)))
     out.print(table if report.lines else "[dim]no trades yet[/dim]")
     out.print(Text.assemble(
         "Realized ", signed(report.realized_pnl, signed_usd(report.realized_pnl)),
         "   Unrealized ", signed(report.unrealized_pnl, signed_usd(report.unrealized_pnl)),
+        f"   Fees {usd(report.fees)}",
         "   Total ", signed(report.total_pnl, signed_usd(report.total_pnl)),
         f"   = equity {usd(report.equity)} - net deposits {usd(report.net_deposits)}"))
 
@@ -235,8 +280,9 @@ def audit(page: Page[AuditEvent]) -> None:
 
 def verify(report: VerifyReport) -> None:
     if report.ok:
+        fees = f" (the fee account's {usd(report.fees_collected)} included)" if report.fees_collected else ""
         out.print(f"[green]ledger ok[/green]: {report.entries} entries, {report.postings} postings, "
-                  f"{report.orders} orders, {report.accounts} accounts; every asset sums to zero")
+                  f"{report.orders} orders, {report.accounts} accounts; every asset sums to zero{fees}")
     else:
         err.print(f"[red]ledger has {len(report.problems)} problem(s)[/red]:")
         for problem in report.problems:

@@ -11,8 +11,10 @@ from orderproc.engine.schemas import (
     AuditEvent,
     Balance,
     LeaderboardEntry,
+    LedgerSettings,
     Lot,
     Order,
+    OrderPreview,
     OrderRequest,
     OrderStatus,
     Page,
@@ -23,6 +25,7 @@ from orderproc.engine.schemas import (
     Quote,
     Role,
     Session,
+    SettingsUpdate,
     Transaction,
     TxKind,
     User,
@@ -76,6 +79,7 @@ class Engine(Protocol):
 
     # orders and portfolio
     async def place_order(self, token: str, request: OrderRequest) -> Order: ...
+    async def preview_order(self, token: str, request: OrderRequest) -> OrderPreview: ...
     async def orders(
         self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None,
         status: OrderStatus | None = None, open: bool | None = None,
@@ -90,6 +94,10 @@ class Engine(Protocol):
     async def lots(self, token: str, *, symbol: str | None = None, closed: bool = False) -> list[Lot]: ...
     async def pnl(self, token: str) -> PnlReport: ...
     async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]: ...
+
+    # the ledger's settings (read by anyone logged in; changed by an admin)
+    async def ledger_settings(self, token: str) -> LedgerSettings: ...
+    async def admin_update_settings(self, token: str, update: SettingsUpdate) -> LedgerSettings: ...
 
     # administration (admin role)
     async def admin_users(self, token: str) -> list[User]: ...

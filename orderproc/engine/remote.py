@@ -64,8 +64,10 @@ from orderproc.engine.schemas import (  # noqa: E402
     AuditEvent,
     Balance,
     LeaderboardEntry,
+    LedgerSettings,
     Lot,
     Order,
+    OrderPreview,
     OrderRequest,
     OrderStatus,
     Page,
@@ -76,6 +78,7 @@ from orderproc.engine.schemas import (  # noqa: E402
     Quote,
     Role,
     Session,
+    SettingsUpdate,
     Transaction,
     TxKind,
     User,
@@ -381,6 +384,11 @@ class RemoteEngine:
         response = await self._request("POST", "/v1/orders", token=token, json=body, key=key, safe=True)
         return self._parse(response.content, Order)
 
+    async def preview_order(self, token: str, request: OrderRequest) -> OrderPreview:
+        body = request.model_dump(mode="json", exclude_defaults=True)
+        response = await self._request("POST", "/v1/orders/preview", token=token, json=body, safe=True)
+        return self._parse(response.content, OrderPreview)
+
     async def orders(
         self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None,
         status: OrderStatus | None = None, open: bool | None = None,
@@ -414,6 +422,16 @@ class RemoteEngine:
 
     async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]:
         return await self._get("/v1/leaderboard", list[LeaderboardEntry], token=token, sort=sort, limit=limit)
+
+    # -- the ledger's settings --------------------------------------------------------------------------
+
+    async def ledger_settings(self, token: str) -> LedgerSettings:
+        return await self._get("/v1/settings", LedgerSettings, token=token)
+
+    async def admin_update_settings(self, token: str, update: SettingsUpdate) -> LedgerSettings:
+        body = update.model_dump(mode="json", exclude_none=True)
+        response = await self._request("PATCH", "/v1/admin/settings", token=token, json=body, safe=True)
+        return self._parse(response.content, LedgerSettings)
 
     # -- administration (admin role) ----------------------------------------------------------------
 

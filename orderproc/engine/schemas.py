@@ -213,6 +213,25 @@ class OrderRequest(Model):
         return data
 
 
+class Receipt(Model):
+    """How a fill was priced: the ledger price, then per unit the half spread and the slippage
+    paid (a taker's; a maker pays neither), the final price, and the fee on the notional.
+
+    A buy costs `notional + fee`; a sell brings `notional - fee` (`total`).
+    """
+
+    liquidity: str  # maker | taker
+    reference_price: Dec
+    spread: Dec
+    slippage: Dec
+    price: Dec
+    quantity: Dec
+    notional: Dec
+    fee_bps: Dec
+    fee: Dec
+    total: Dec
+
+
 class Order(Model):
     """An order and what became of it. `price` and `notional` are the fill's (None until it
     fills); `reserved` is the cash (buys) or quantity (sells) an open order holds back."""
@@ -236,6 +255,7 @@ class Order(Model):
     closed_at: datetime | None = None
     lot_id: int | None = None
     realized_pnl: Dec | None = None  # a filled sell's: proceeds minus the cost basis of the lots it closed
+    receipt: Receipt | None = None  # a filled order's
 
     @property
     def is_open(self) -> bool:
@@ -283,7 +303,8 @@ class Lot(Model):
 
 
 class PnlLine(Model):
-    """One asset's P&L: realized by the sales so far, unrealized on what is held."""
+    """One asset's P&L: realized by the sales so far, unrealized on what is held, fees paid
+    trading it; total = realized + unrealized - fees."""
 
     symbol: str
     quantity: Dec
@@ -291,23 +312,78 @@ class PnlLine(Model):
     market_value: Dec
     unrealized_pnl: Dec
     realized_pnl: Dec
+    fees: Dec
     total_pnl: Dec
 
 
 class PnlReport(Model):
-    """Realized + unrealized P&L by asset and in total, by the ledger's cost method.
+    """Realized + unrealized P&L by asset and in total, by the ledger's cost method, and the
+    fees paid (cost basis and proceeds are before fees).
 
-    It reconciles with the cash journal exactly: total_pnl = equity - net_deposits.
+    It reconciles with the cash journal exactly: total_pnl = realized + unrealized - fees =
+    equity - net_deposits.
     """
 
     cost_method: str
     lines: list[PnlLine]
     realized_pnl: Dec
     unrealized_pnl: Dec
+    fees: Dec
     total_pnl: Dec
     equity: Dec
     net_deposits: Dec
     as_of: datetime
+
+
+class LedgerSettings(Model):
+    """What the ledger's owner chooses: the cost method of every sale and the friction profile
+    of every fill (see `orderproc.engine.domain.friction`); none by default."""
+
+    cost_method: str = "fifo"
+    maker_fee_bps: Dec = Decimal(0)
+    taker_fee_bps: Dec = Decimal(0)
+    spread_bps: Dec = Decimal(0)
+    slippage_bps_per_1000_usd: Dec = Decimal(0)
+
+
+class SettingsUpdate(Model):
+    """Any of the settings; the ones left out stay as they are."""
+
+    cost_method: str | None = None
+    maker_fee_bps: Dec | None = None
+    taker_fee_bps: Dec | None = None
+    spread_bps: Dec | None = None
+    slippage_bps_per_1000_usd: Dec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _domain_checks(cls, data: Any) -> Any:
+        """Bad input raises the domain's own errors (stable codes), never pydantic's."""
+        if not isinstance(data, dict):
+            raise errors.ValidationError("a settings update is an object of settings")
+        data = dict(data)
+        unknown = sorted(set(data) - set(cls.model_fields))
+        if unknown:
+            raise errors.ValidationError(f"no such setting: {unknown[0]}", {"field": unknown[0]})
+        if data.get("cost_method") is not None and data["cost_method"] not in ("fifo", "average"):
+            raise errors.ValidationError("cost_method is fifo or average", {"field": "cost_method"})
+        for field in ("maker_fee_bps", "taker_fee_bps", "spread_bps", "slippage_bps_per_1000_usd"):
+            if data.get(field) is not None:
+                data[field] = parse_decimal(data[field], field)
+        return data
+
+
+class OrderPreview(Model):
+    """What an order would do now, before it is placed: filled at once (`receipt`, a taker's)
+    or resting (`reserved`: the cash or quantity it would hold back)."""
+
+    symbol: str
+    side: Side
+    type: OrderType
+    rests: bool
+    reference_price: Dec
+    receipt: Receipt | None = None
+    reserved: Dec | None = None
 
 
 class LeaderboardEntry(Model):
@@ -345,3 +421,4 @@ class VerifyReport(Model):
     orders: int
     accounts: int
     sums: dict[str, Dec]
+    fees_collected: Dec = Decimal("0.00")  # the fee account's cash: part of the zero sums

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from orderproc.engine import errors
 from orderproc.engine.domain import ledger, lots
+from orderproc.engine.domain.friction import BPS, MAX_BPS, SETTINGS, Execution, Friction, fee_cents
 from orderproc.engine.domain.matching import TRIGGER, Book, Event
 from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE
 from orderproc.engine.domain.money import (
@@ -45,21 +46,25 @@ from orderproc.engine.schemas import (
     AuditEvent,
     Balance,
     LeaderboardEntry,
+    LedgerSettings,
     Lot,
     Order,
     OrderRequest,
+    OrderPreview,
     OrderStatus,
     OrderType,
     Page,
     PnlLine,
     PnlReport,
     Portfolio,
+    Receipt,
     Position,
     PricePoint,
     ProfileUpdate,
     Quote,
     Role,
     Session,
+    SettingsUpdate,
     Side,
     TimeInForce,
     Transaction,
@@ -223,6 +228,64 @@ def _check_stop(symbol: str, side: Side, stop: Decimal | None, price: Decimal) -
             f"a {side.value} stop must be {where} the price ({symbol} is at {price})",
             {"field": "stop_price", "price": str(price)},
         )
+
+
+def _fill_terms(friction: Friction, info: AssetInfo, side: Side, reference: Decimal, *, units: int | None = None,
+                cash: int | None = None, taker: bool = True) -> tuple[int, Execution, int, int]:
+    """A fill at `reference` of `units`, or of what `cash` buys (its notional and fee within
+    it) or sells: (quantity, how it is priced, notional cents, fee cents)."""
+    buy = side is Side.BUY
+    size = cents_to_cash(cash) if cash is not None else from_units(units or 0, info.precision) * reference
+    ex = friction.execution(reference, buy, size, taker=taker)
+    if units is None:
+        assert cash is not None
+        budget = int(Decimal(cash) * BPS // (BPS + ex.fee_bps)) if buy else cash
+        units = units_for_cash(budget, info.precision, ex.price)
+        while buy and units > 0 and (
+                (c := notional_cents(units, info.precision, ex.price, buyer=True)) + fee_cents(c, ex.fee_bps) > cash):
+            units -= 1
+    cents = notional_cents(units, info.precision, ex.price, buyer=buy)
+    return units, ex, cents, fee_cents(cents, ex.fee_bps)
+
+
+def _reservation(friction: Friction, info: AssetInfo, side: Side, kind: OrderType, units: int,
+                 limit: Decimal | None, stop: Decimal | None) -> int:
+    """What a resting order holds back: a sell its quantity; a buy the most it expects to pay:
+    at its limit with the maker fee, or (a stop order) as a taker at its stop price."""
+    if side is Side.SELL:
+        return units
+    if kind is OrderType.STOP:
+        _, _, cents, fee = _fill_terms(friction, info, side, stop, units=units)  # type: ignore[arg-type]
+    else:
+        _, _, cents, fee = _fill_terms(friction, info, side, limit, units=units, taker=False)  # type: ignore[arg-type]
+    return cents + fee
+
+
+def _receipt_fields(ex: Execution, fee: int) -> dict[str, Any]:
+    """A fill's receipt as the orders table keeps it."""
+    return {"liquidity": "taker" if ex.taker else "maker", "reference_price": str(ex.reference),
+            "spread": str(ex.spread), "slippage": str(ex.slippage), "fee_bps": str(ex.fee_bps), "fee": fee}
+
+
+def _receipt(side: Side, quantity: Decimal, cents: int, price: Decimal, fields: dict[str, Any]) -> Receipt:
+    notional, fee = cents_to_cash(cents), cents_to_cash(fields["fee"])
+    return Receipt(
+        liquidity=fields["liquidity"], reference_price=Decimal(fields["reference_price"]),
+        spread=Decimal(fields["spread"]), slippage=Decimal(fields["slippage"]), price=price, quantity=quantity,
+        notional=notional, fee_bps=Decimal(fields["fee_bps"]), fee=fee,
+        total=notional + fee if side is Side.BUY else notional - fee,
+    )
+
+
+def _settings(meta: dict[str, str]) -> LedgerSettings:
+    friction = Friction.from_meta(meta)
+    return LedgerSettings(cost_method=meta.get("cost_method", lots.FIFO),
+                          **{name: getattr(friction, name) for name in SETTINGS})
+
+
+def _pnl_line(symbol: str, qty: Decimal, basis: Decimal, value: Decimal, realized: Decimal, fees: Decimal) -> PnlLine:
+    return PnlLine(symbol=symbol, quantity=qty, cost_basis=basis, market_value=value, unrealized_pnl=value - basis,
+                   realized_pnl=realized, fees=fees, total_pnl=value - basis + realized - fees)
 
 
 def _held(side: Side, amount: int, precision: int) -> Decimal:
@@ -424,7 +487,7 @@ class LocalEngine:
 
     def _order(self, row: repo.Row) -> Order:
         (oid, symbol, side, kind, tif, status, units, limit, stop, price, cents, reserved, reason, client_order_id,
-         created, triggered, closed, lot_id, realized) = row
+         created, triggered, closed, lot_id, realized, liquidity, reference, spread, slippage, fee_bps, fee) = row
         precision = self._assets[symbol].precision if symbol in self._assets else 8
         return Order(
             id=oid,
@@ -446,6 +509,9 @@ class LocalEngine:
             closed_at=_dt(closed) if closed else None,
             lot_id=lot_id,
             realized_pnl=cents_to_cash(realized) if realized is not None else None,
+            receipt=_receipt(Side(side), from_units(units, precision), cents, Decimal(price), {
+                "liquidity": liquidity, "reference_price": reference, "spread": spread, "slippage": slippage,
+                "fee_bps": fee_bps, "fee": fee}) if liquidity is not None else None,
         )
 
     # -- users and sessions --------------------------------------------------------------------
@@ -777,40 +843,49 @@ class LocalEngine:
                 raise errors.NotFound(f"you have no open {info.symbol} lot {lot_id}", {"lot_id": lot_id})
             now_ts = self._clock()
             now = _iso(now_ts)
-            price = self.market.price(info.symbol, now_ts)
-            if guard is not None and (price > guard if side is Side.BUY else price < guard):
-                raise errors.PriceMoved(
-                    f"{info.symbol} is at {price}, past your limit of {guard}",
-                    {"price": str(price), "limit": str(guard)},
-                )
+            reference = self.market.price(info.symbol, now_ts)
+            settings = repo.friction_meta(conn)
+            friction = Friction.from_meta(settings)
             if kind is not OrderType.MARKET:
                 assert units is not None
-                _check_stop(info.symbol, side, stop, price)
-                marketable = kind is OrderType.LIMIT and (price <= limit if side is Side.BUY else price >= limit)  # type: ignore[operator]
-                if not marketable:
-                    order = self._rest(conn, actor, info, side, kind, tif, units, limit, stop, lot_id, key, now)
+                _check_stop(info.symbol, side, stop, reference)
+                if kind is OrderType.LIMIT:
+                    qty, ex, cents, fee = _fill_terms(friction, info, side, reference, units=units)
+                    marketable = ex.price <= limit if side is Side.BUY else ex.price >= limit  # type: ignore[operator]
+                if kind is not OrderType.LIMIT or not marketable:
+                    order = self._rest(conn, actor, info, side, kind, tif, units, limit, stop, lot_id, key, now,
+                                       friction)
                     if key is not None:
                         repo.remember_key(conn, user_id, key, "order", request_hash, order.id, now)
                     return order
-            qty = units if units is not None else units_for_cash(cash, info.precision, price)  # type: ignore[arg-type]
+            else:
+                qty, ex, cents, fee = _fill_terms(friction, info, side, reference, units=units, cash=cash)
+                if guard is not None and (ex.price > guard if side is Side.BUY else ex.price < guard):
+                    raise errors.PriceMoved(
+                        f"{info.symbol} is at {ex.price}, past your limit of {guard}",
+                        {"price": str(ex.price), "limit": str(guard)},
+                    )
             if qty <= 0:
                 raise errors.InvalidAmount("that amount buys less than the smallest quantity of this asset", {"field": "notional"})
-            cents = self._trade(conn, account, info, side, qty, price)
+            self._trade(conn, account, info, side, qty, cents)
+            receipt = _receipt_fields(ex, fee)
             order_id = repo.insert_order(
                 conn, user_id=user_id, account_id=account, symbol=info.symbol, side=side.value, type=kind.value,
-                time_in_force=tif.value, status="filled", quantity=qty, limit_price=_text(limit), price=str(price),
-                notional=cents, lot_id=lot_id, client_order_id=key, created_at=now, closed_at=now,
+                time_in_force=tif.value, status="filled", quantity=qty, limit_price=_text(limit), price=str(ex.price),
+                notional=cents, lot_id=lot_id, client_order_id=key, created_at=now, closed_at=now, **receipt,
             )
-            realized = self._book_trade(conn, account, info, side, qty, cents, order_id, now, key=key, lot_id=lot_id)
+            realized = self._book_trade(conn, account, info, side, qty, cents, fee, order_id, now, settings,
+                                        key=key, lot_id=lot_id)
             if key is not None:
                 repo.remember_key(conn, user_id, key, "order", request_hash, order_id, now)
             repo.audit(conn, now, "order_placed", actor_id=user_id, actor=actor.username, target=str(order_id),
-                       detail={"symbol": info.symbol, "side": side.value, "type": kind.value, "price": str(price)})
+                       detail={"symbol": info.symbol, "side": side.value, "type": kind.value, "price": str(ex.price)})
             return Order.model_construct(
                 id=order_id, symbol=info.symbol, side=side, type=kind, time_in_force=tif, status=OrderStatus.FILLED,
-                quantity=from_units(qty, info.precision), limit_price=limit, stop_price=None, price=price,
+                quantity=from_units(qty, info.precision), limit_price=limit, stop_price=None, price=ex.price,
                 notional=cents_to_cash(cents), reserved=_held(side, 0, info.precision), reason=None, client_order_id=key,
                 lot_id=lot_id, realized_pnl=cents_to_cash(realized) if realized is not None else None,
+                receipt=_receipt(side, from_units(qty, info.precision), cents, ex.price, receipt),
                 created_at=_dt(now), triggered_at=None, closed_at=_dt(now),
             )
 
@@ -825,9 +900,9 @@ class LocalEngine:
                     detail=detail))
             raise
 
-    def _trade(self, conn: Conn, account: int, info: AssetInfo, side: Side, qty: int, price: Decimal) -> int:
-        """The cash of a trade of `qty` at `price`, after checking the account can make it."""
-        cents = notional_cents(qty, info.precision, price, buyer=side is Side.BUY)
+    @staticmethod
+    def _trade(conn: Conn, account: int, info: AssetInfo, side: Side, qty: int, cents: int) -> None:
+        """Check that the account can sell `qty` (for `cents`); a buy's cash is checked as it is taken."""
         if side is Side.SELL:
             if cents <= 0:
                 raise errors.InvalidAmount("that quantity is worth less than a cent", {"field": "quantity"})
@@ -839,29 +914,30 @@ class LocalEngine:
                     if reserved else f"insufficient funds: you hold {available} {info.symbol}",
                     {"asset": info.symbol, "available": available},
                 )
-        return cents
 
-    def _book_trade(self, conn: Conn, account: int, info: AssetInfo, side: Side, qty: int, cents: int,
-                    order_id: int, at: str, *, key: str | None = None, lot_id: int | None = None) -> int | None:
-        """Post a filled trade's journal entry and its lots: a buy opens a lot, a sell closes lots
-        by the ledger's cost method (its named lot first, while that lot is open). The sell's
-        realized P&L in cents; None for a buy."""
+    def _book_trade(self, conn: Conn, account: int, info: AssetInfo, side: Side, qty: int, cents: int, fee: int,
+                    order_id: int, at: str, settings: dict[str, str], *, key: str | None = None,
+                    lot_id: int | None = None) -> int | None:
+        """Post a filled trade's journal entry (its fee to the fee account) and its lots: a buy
+        opens a lot, a sell closes lots by the ledger's cost method (its named lot first, while
+        that lot is open). The sell's realized P&L in cents (before the fee); None for a buy."""
         symbol = info.symbol
+        fees = {"fee": fee, "fee_account": int(settings["fee_account"])}
         if side is Side.BUY:
-            repo.post_entry(conn, "buy", account, ledger.buy_postings(account, symbol, qty, cents), at,
+            repo.post_entry(conn, "buy", account, ledger.buy_postings(account, symbol, qty, cents, **fees), at,
                             order_id=order_id, client_key=key)
             repo.open_lot(conn, account, symbol, order_id, at, qty, cents)
             return None
         held = repo.open_lots(conn, account, symbol)
         first = lot_id if any(lot.id == lot_id for lot in held) else None
-        takes, spread = lots.close_lots(held, qty, repo.meta_value(conn, "cost_method") or lots.FIFO, first=first)
-        postings = ledger.sell_postings(account, symbol, qty, cents, removed_cost=sum(t.cost for t in takes))
+        takes, spread = lots.close_lots(held, qty, settings.get("cost_method", lots.FIFO), first=first)
+        postings = ledger.sell_postings(account, symbol, qty, cents, removed_cost=sum(t.cost for t in takes), **fees)
         repo.post_entry(conn, "sell", account, postings, at, order_id=order_id, client_key=key)
         return repo.record_closes(conn, order_id, takes, cents, spread)
 
     def _rest(self, conn: Conn, actor: Actor, info: AssetInfo, side: Side, kind: OrderType, tif: TimeInForce,
               units: int, limit: Decimal | None, stop: Decimal | None, lot_id: int | None, key: str | None,
-              now: str) -> Order:
+              now: str, friction: Friction) -> Order:
         """A limit or stop order the price has not reached: it rests, holding back what it could
         spend (an IOC limit order expires instead)."""
         assert actor.account_id is not None and actor.user_id is not None
@@ -875,13 +951,12 @@ class LocalEngine:
                                          **fields)
             action = "order_expired"
         else:
+            held = _reservation(friction, info, side, kind, units, limit, stop)
             if side is Side.BUY:
-                # what the order could spend: its quantity at its limit (at its stop for a stop order)
-                held = notional_cents(units, info.precision, limit or stop, buyer=True)  # type: ignore[arg-type]
                 repo.reserve(conn, actor.account_id, USD, held)
             else:
-                self._trade(conn, actor.account_id, info, side, units, limit or stop)  # type: ignore[arg-type]
-                held = units
+                cents = notional_cents(units, info.precision, limit or stop, buyer=False)  # type: ignore[arg-type]
+                self._trade(conn, actor.account_id, info, side, units, cents)
                 repo.reserve(conn, actor.account_id, info.symbol, held)
             order_id = repo.insert_order(conn, status="new", reserved=held, **fields)
             action = "order_placed"
@@ -1013,15 +1088,23 @@ class LocalEngine:
         info, side = self._assets[symbol], Side(side_text)
         repo.release(conn, account, USD if side is Side.BUY else symbol, reserved)
         triggered = {"triggered_at": at} if kind == OrderType.STOP.value else {}
+        settings = repo.friction_meta(conn)
+        # a stop order trades at once when it triggers (a taker); a resting limit order is a maker
+        qty, ex, cents, fee = _fill_terms(Friction.from_meta(settings), info, side, event.price, units=units,
+                                          taker=kind == OrderType.STOP.value)
+        conn.execute("SAVEPOINT fill")
         try:
-            cents = self._trade(conn, account, info, side, units, event.price)
-            self._book_trade(conn, account, info, side, units, cents, event.order_id, at, lot_id=lot_id)
+            self._trade(conn, account, info, side, qty, cents)
+            self._book_trade(conn, account, info, side, qty, cents, fee, event.order_id, at, settings, lot_id=lot_id)
         except errors.OrderprocError as exc:  # a stop order the cash no longer covers
+            conn.execute("ROLLBACK TO fill")
             repo.close_order(conn, event.order_id, "rejected", at, reason=exc.message, **triggered)
             action, detail = "order_rejected", {"reason": exc.code}
         else:
-            repo.close_order(conn, event.order_id, "filled", at, price=str(event.price), notional=cents, **triggered)
-            action, detail = "order_filled", {"price": str(event.price)}
+            repo.close_order(conn, event.order_id, "filled", at, price=str(ex.price), notional=cents,
+                             **_receipt_fields(ex, fee), **triggered)
+            action, detail = "order_filled", {"price": str(ex.price)}
+        conn.execute("RELEASE fill")
         repo.audit(conn, at, action, actor_id=user_id, actor=username, target=str(event.order_id),
                    detail={"symbol": symbol, "side": side.value, "type": kind, **detail}, source="matcher")
         return True
@@ -1162,32 +1245,29 @@ class LocalEngine:
         await self._catch_up()
         method, (balances, realized_rows, (deposited, withdrawn)) = await self._readers.run(job)
         now = self._clock()
-        realized = {sym: cents_to_cash(cents) for sym, cents in realized_rows}
-        cash = Decimal("0.00")
+        traded = {sym: (cents_to_cash(done), cents_to_cash(fees)) for sym, done, fees in realized_rows}
+        zero = Decimal("0.00")
+        cash = zero
         lines = []
         for asset, amount, cost in balances:
             if asset == USD:
                 cash = cents_to_cash(amount)
                 continue
-            info = self._assets[asset]
-            qty = from_units(amount, info.precision)
+            qty = from_units(amount, self._assets[asset].precision)
             value = (qty * self.market.price(asset, now)).quantize(CENT, ROUND_HALF_EVEN)
-            basis = cents_to_cash(cost)
-            done = realized.pop(asset, Decimal("0.00"))
-            lines.append(PnlLine(symbol=asset, quantity=qty, cost_basis=basis, market_value=value,
-                                 unrealized_pnl=value - basis, realized_pnl=done, total_pnl=value - basis + done))
-        for asset, done in realized.items():  # sold out
+            done, fees = traded.pop(asset, (zero, zero))
+            lines.append(_pnl_line(asset, qty, cents_to_cash(cost), value, done, fees))
+        for asset, (done, fees) in traded.items():  # sold out
             precision = self._assets[asset].precision if asset in self._assets else 8
-            lines.append(PnlLine(symbol=asset, quantity=from_units(0, precision), cost_basis=Decimal("0.00"),
-                                 market_value=Decimal("0.00"), unrealized_pnl=Decimal("0.00"), realized_pnl=done,
-                                 total_pnl=done))
+            lines.append(_pnl_line(asset, from_units(0, precision), zero, zero, done, fees))
         lines.sort(key=lambda line: (-line.total_pnl, line.symbol))
-        total_realized = sum((line.realized_pnl for line in lines), Decimal("0.00"))
-        unrealized = sum((line.unrealized_pnl for line in lines), Decimal("0.00"))
-        equity = cash + sum((line.market_value for line in lines), Decimal("0.00"))
+        realized = sum((line.realized_pnl for line in lines), zero)
+        unrealized = sum((line.unrealized_pnl for line in lines), zero)
+        fees = sum((line.fees for line in lines), zero)
+        equity = cash + sum((line.market_value for line in lines), zero)
         return PnlReport(
-            cost_method=method, lines=lines, realized_pnl=total_realized, unrealized_pnl=unrealized,
-            total_pnl=total_realized + unrealized, equity=equity,
+            cost_method=method, lines=lines, realized_pnl=realized, unrealized_pnl=unrealized, fees=fees,
+            total_pnl=realized + unrealized - fees, equity=equity,
             net_deposits=cents_to_cash(deposited - withdrawn), as_of=datetime.fromtimestamp(now, UTC),
         )
 
@@ -1235,6 +1315,76 @@ class LocalEngine:
             ]
 
         return await self._priced(rank)
+
+    # -- the ledger's settings: cost method and friction ----------------------------------------------
+
+    async def ledger_settings(self, token: str | Operator) -> LedgerSettings:
+        """What the ledger's owner chose: every trader may read it (it prices their fills)."""
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> LedgerSettings:
+            self._actor(conn, claims)
+            return _settings(repo.friction_meta(conn))
+
+        return await self._readers.run(job)
+
+    async def admin_update_settings(self, token: str | Operator, update: SettingsUpdate) -> LedgerSettings:
+        """Change the cost method (for sales from now on) or the friction profile (for fills
+        from now on)."""
+        claims = self._claims(token)
+        _check_type(update, SettingsUpdate, "update")
+        changes = {name: value for name, value in update.model_dump().items() if value is not None}
+        if not changes:
+            raise errors.ValidationError("nothing to change: give a setting")
+        for name in SETTINGS:
+            if name in changes and not 0 <= changes[name] <= MAX_BPS:
+                raise errors.InvalidAmount(f"{name} is 0 to {MAX_BPS} basis points", {"field": name})
+
+        def job(conn: Conn) -> LedgerSettings:
+            actor = self._admin(conn, claims)
+            for name, value in changes.items():
+                repo.set_meta(conn, name, str(value))
+            repo.audit(conn, _iso(self._clock()), "settings_change", actor_id=actor.user_id, actor=actor.username,
+                       detail={name: str(value) for name, value in changes.items()})
+            return _settings(repo.friction_meta(conn))
+
+        return await self._writer.run(job)
+
+    async def preview_order(self, token: str, request: OrderRequest) -> OrderPreview:
+        """What `request` would do now: its fill's receipt (price, spread, slippage, fee), or what
+        it would reserve while it rests. Nothing is placed or checked against the balances."""
+        claims = self._claims(token)
+        _check_type(request, OrderRequest, "request")
+        info = self._asset(request.symbol)
+        side, kind = Side(request.side), OrderType(request.type)
+        _check_order_shape(request, kind)
+        if kind is OrderType.MARKET and (request.quantity is None) == (request.notional is None):
+            raise errors.InvalidAmount("give either a quantity or a USD amount", {"field": "quantity"})
+        units = to_units(request.quantity, info.precision, "quantity") if request.quantity is not None else None
+        cash = cash_to_cents(request.notional, "notional") if request.notional is not None else None
+        limit = _order_price(request.limit_price, "limit_price")
+        stop = _order_price(request.stop_price, "stop_price")
+
+        def job(conn: Conn) -> dict[str, str]:
+            self._customer(conn, claims)
+            return repo.friction_meta(conn)
+
+        friction = Friction.from_meta(await self._readers.run(job))
+        reference = self.market.price(info.symbol, self._clock())
+        if kind is not OrderType.MARKET:
+            assert units is not None
+            _check_stop(info.symbol, side, stop, reference)
+        qty, ex, cents, fee = _fill_terms(friction, info, side, reference, units=units, cash=cash)
+        rests = kind is not OrderType.MARKET and not (
+            kind is OrderType.LIMIT and (ex.price <= limit if side is Side.BUY else ex.price >= limit))  # type: ignore[operator]
+        if rests:
+            assert units is not None
+            held = _reservation(friction, info, side, kind, units, limit, stop)
+            return OrderPreview(symbol=info.symbol, side=side, type=kind, rests=True, reference_price=reference,
+                                reserved=_held(side, held, info.precision))
+        receipt = _receipt(side, from_units(qty, info.precision), cents, ex.price, _receipt_fields(ex, fee))
+        return OrderPreview(symbol=info.symbol, side=side, type=kind, rests=False, reference_price=reference,
+                            receipt=receipt)
 
     # -- administration ---------------------------------------------------------------------------------
 
@@ -1303,10 +1453,12 @@ class LocalEngine:
             self._admin(conn, claims)
             problems, sums, counts = repo.ledger_problems(conn)
             problems += self._db.integrity_problems(conn)
+            fee_account = int(repo.friction_meta(conn)["fee_account"])
             return VerifyReport(
                 ok=not problems,
                 problems=problems,
                 sums={asset: from_units(total, self._precision(asset)) for asset, total in sums.items()},
+                fees_collected=cents_to_cash(repo.balance(conn, fee_account, USD)[0]),
                 **counts,
             )
 

@@ -23,15 +23,18 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     POST    /v1/orders                    OrderRequest    + Idempotency-Key  place_order   -> 201 Order
     GET     /v1/orders                    ?offset&limit&symbol&status&open   orders        -> Page[Order]
     DELETE  /v1/orders                    ?symbol                            cancel_orders -> [Order]
+    POST    /v1/orders/preview            OrderRequest                       preview_order -> OrderPreview
     GET     /v1/orders/{order_id}                                            get_order     -> Order
     DELETE  /v1/orders/{order_id}                                            cancel_order  -> Order
     GET     /v1/portfolio                                                    portfolio     -> Portfolio
     GET     /v1/lots                      ?symbol&closed                     lots          -> [Lot]
     GET     /v1/pnl                                                          pnl           -> PnlReport
+    GET     /v1/settings                                                     ledger_settings -> LedgerSettings
     GET     /v1/leaderboard               ?sort=equity|return&limit          leaderboard   -> [LeaderboardEntry]
     GET     /v1/admin/users                                                  admin_users   -> [User]
     PATCH   /v1/admin/users/{username}    {role?, disabled?}                 admin_set_role / admin_set_disabled -> User
     GET     /v1/admin/audit               ?offset&limit                      admin_audit   -> Page[AuditEvent]
+    PATCH   /v1/admin/settings            SettingsUpdate                     admin_update_settings -> LedgerSettings
     GET     /v1/admin/verify                                                 admin_verify  -> VerifyReport
     GET     /healthz                                                         {"status": "ok"}
     GET     /metrics                                                         Prometheus text

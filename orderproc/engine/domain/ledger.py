@@ -48,20 +48,30 @@ def withdrawal_postings(account_id: int, cents: int) -> list[Posting]:
     return [Posting(account_id, USD, -cents), Posting(EXTERNAL_ACCOUNT, USD, cents)]
 
 
-def buy_postings(account_id: int, symbol: str, units: int, cents: int) -> list[Posting]:
-    return [
-        Posting(account_id, USD, -cents),
+def buy_postings(
+    account_id: int, symbol: str, units: int, cents: int, *, fee: int = 0, fee_account: int = HOUSE_ACCOUNT
+) -> list[Posting]:
+    """The customer pays the notional (to the house) and the fee (to the fee account) in one
+    posting, so that the check that the cash is there covers both."""
+    postings = [
+        Posting(account_id, USD, -cents - fee),
         Posting(HOUSE_ACCOUNT, USD, cents),
         Posting(HOUSE_ACCOUNT, symbol, -units),
         Posting(account_id, symbol, units, cost=cents),
     ]
+    return postings + [Posting(fee_account, USD, fee)] if fee else postings
 
 
-def sell_postings(account_id: int, symbol: str, units: int, cents: int, *, removed_cost: int) -> list[Posting]:
-    """Selling `units` removes `removed_cost` from the position's cost basis (the lots it closed)."""
-    return [
+def sell_postings(
+    account_id: int, symbol: str, units: int, cents: int, *, removed_cost: int, fee: int = 0,
+    fee_account: int = HOUSE_ACCOUNT,
+) -> list[Posting]:
+    """Selling `units` removes `removed_cost` from the position's cost basis (the lots it
+    closed); the customer receives the notional less the fee."""
+    postings = [
         Posting(account_id, symbol, -units, cost=-removed_cost),
         Posting(HOUSE_ACCOUNT, symbol, units),
         Posting(HOUSE_ACCOUNT, USD, -cents),
-        Posting(account_id, USD, cents),
+        Posting(account_id, USD, cents - fee),
     ]
+    return postings + [Posting(fee_account, USD, fee)] if fee else postings

@@ -39,6 +39,7 @@ def create_schema(conn: Conn, meta: dict[str, str], assets: Iterable[dict[str, A
         "INSERT INTO accounts (id, kind, user_id, name) VALUES (?, ?, NULL, ?)",
         [(i, kind, name) for i, (kind, name) in SYSTEM_ACCOUNTS.items()],
     )
+    _add_fee_account(conn)
     conn.executemany(
         "INSERT INTO assets (symbol, name, category, rank, peg, reference_price, reference_date, source,"
         " volatility, precision, history, enabled) VALUES (:symbol, :name, :category, :rank, :peg,"
@@ -60,9 +61,10 @@ def migrate(conn: Conn, version: int) -> None:
             conn.execute(statement)
         conn.execute(
             "INSERT INTO orders (id, user_id, account_id, symbol, side, type, time_in_force, status, quantity,"
-            " price, notional, reserved, client_order_id, created_at, closed_at)"
+            " price, notional, reserved, client_order_id, created_at, closed_at, liquidity, reference_price, spread,"
+            " slippage, fee_bps, fee)"
             " SELECT id, user_id, account_id, symbol, side, 'market', 'ioc', status, quantity, price, notional, 0,"
-            " client_order_id, created_at, created_at FROM orders_v1"
+            " client_order_id, created_at, created_at, 'taker', price, '0', '0', '0', 0 FROM orders_v1"
         )
         conn.execute("DROP TABLE orders_v1")
         for table in ("lots", "lot_closes"):
@@ -71,7 +73,14 @@ def migrate(conn: Conn, version: int) -> None:
         _replay_lots(conn)
         # the cost basis so far was each position's average: the ledger keeps that method
         set_meta(conn, "cost_method", AVERAGE)
+        _add_fee_account(conn)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _add_fee_account(conn: Conn) -> None:
+    """The house's account that fees are paid to; its id is in meta (older ledgers got it late)."""
+    cur = conn.execute("INSERT INTO accounts (kind, user_id, name) VALUES ('house', NULL, 'fees')")
+    set_meta(conn, "fee_account", str(cur.lastrowid))
 
 
 def _replay_lots(conn: Conn) -> None:
@@ -321,7 +330,8 @@ def entries_page(
 
 ORDER_COLUMNS = (
     "id, symbol, side, type, time_in_force, status, quantity, limit_price, stop_price, price, notional,"
-    " reserved, reason, client_order_id, created_at, triggered_at, closed_at, lot_id, realized"
+    " reserved, reason, client_order_id, created_at, triggered_at, closed_at, lot_id, realized,"
+    " liquidity, reference_price, spread, slippage, fee_bps, fee"
 )
 # what a matcher keeps of a resting order
 BOOK_COLUMNS = "id, symbol, side, type, status, limit_price, stop_price, created_at, triggered_at, seq"
@@ -346,7 +356,8 @@ def close_order(conn: Conn, order_id: int, status: str, now: str, **fields: Any)
     """Move an open order to `status` (with its fill's `price`/`notional`, or a `reason`),
     holding nothing any more (the caller releases the balance); False if it was no longer open:
     each order closes exactly once, whoever tries."""
-    allowed = {"price", "notional", "reason", "triggered_at"}
+    allowed = {"price", "notional", "reason", "triggered_at", "liquidity", "reference_price", "spread", "slippage",
+               "fee_bps", "fee"}
     assert set(fields) <= allowed
     sets = "".join(f", {name} = :{name}" for name in fields)
     cur = conn.execute(
@@ -407,6 +418,14 @@ def matched_through(conn: Conn) -> int | None:
 # -- lots ------------------------------------------------------------------------------------
 
 
+def friction_meta(conn: Conn) -> dict[str, str]:
+    """The ledger's settings: cost method, friction profile, fee account."""
+    return dict(conn.execute(
+        "SELECT key, value FROM meta WHERE key IN ('cost_method', 'fee_account', 'maker_fee_bps', 'taker_fee_bps',"
+        " 'spread_bps', 'slippage_bps_per_1000_usd')"
+    ).fetchall())
+
+
 def open_lot(conn: Conn, account_id: int, symbol: str, order_id: int, now: str, units: int, cents: int) -> None:
     conn.execute(
         "INSERT INTO lots (account_id, symbol, order_id, opened_at, quantity, cost, remaining, remaining_cost)"
@@ -459,14 +478,15 @@ def lots_of(
 
 
 def pnl_rows(conn: Conn, account_id: int) -> tuple[list[Row], list[Row], tuple[int, int]]:
-    """(asset, amount, cost) of the account's balances; (symbol, realized cents) of its sells;
-    (deposited, withdrawn) cents."""
+    """(asset, amount, cost) of the account's balances; (symbol, realized cents, fee cents) of
+    its filled orders; (deposited, withdrawn) cents."""
     balances = conn.execute(
         "SELECT asset, amount, cost FROM balances WHERE account_id = ? AND (amount != 0 OR asset = 'USD')",
         (account_id,),
     ).fetchall()
     realized = conn.execute(
-        "SELECT symbol, SUM(realized) FROM orders WHERE account_id = ? AND realized IS NOT NULL GROUP BY symbol",
+        "SELECT symbol, COALESCE(SUM(realized), 0), COALESCE(SUM(fee), 0) FROM orders"
+        " WHERE account_id = ? AND status = 'filled' GROUP BY symbol",
         (account_id,),
     ).fetchall()
     flows = conn.execute(
@@ -640,9 +660,17 @@ def ledger_problems(conn: Conn) -> tuple[list[str], dict[str, int], dict[str, in
         problems.append(f"entry {entry_id} has no postings")
     for (order_id,) in conn.execute(
         "SELECT o.id FROM orders o JOIN entries e ON e.order_id = o.id"
-        " JOIN postings p ON p.entry_id = e.id GROUP BY o.id HAVING COUNT(p.id) != 4"
+        " JOIN postings p ON p.entry_id = e.id GROUP BY o.id"
+        " HAVING COUNT(p.id) != CASE WHEN COALESCE(o.fee, 0) > 0 THEN 5 ELSE 4 END"
     ):
-        problems.append(f"order {order_id} does not have exactly its four postings")
+        problems.append(f"order {order_id} does not have exactly its postings (four, and the fee's)")
+    fee_account = meta_value(conn, "fee_account")
+    for order_id, fee, paid in conn.execute(
+        "SELECT o.id, COALESCE(o.fee, 0), COALESCE(SUM(p.amount), 0) FROM orders o JOIN entries e ON e.order_id = o.id"
+        " LEFT JOIN postings p ON p.entry_id = e.id AND p.account_id = ? GROUP BY o.id"
+        " HAVING COALESCE(o.fee, 0) != COALESCE(SUM(p.amount), 0)", (int(fee_account or 0),)
+    ):
+        problems.append(f"order {order_id} charged a fee of {fee} cents but the fee account got {paid}")
     for account_id, asset, amount, cost, units, lot_cost in conn.execute(
         "WITH held AS (SELECT account_id, symbol, SUM(remaining) AS units, SUM(remaining_cost) AS cost FROM lots"
         " GROUP BY 1, 2)"

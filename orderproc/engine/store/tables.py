@@ -128,6 +128,13 @@ class OrderRow(SQLModel, table=True):
     seq: int | None = None
     lot_id: int | None = None  # a sell's chosen lot (specific identification)
     realized: int | None = None  # a filled sell's realized P&L, cents
+    # the fill's receipt: the ledger price, the half spread and slippage per unit paid, the fee
+    liquidity: str | None = None  # maker | taker
+    reference_price: str | None = None
+    spread: str | None = None
+    slippage: str | None = None
+    fee_bps: str | None = None
+    fee: int | None = None  # cents
 
 
 class LotRow(SQLModel, table=True):

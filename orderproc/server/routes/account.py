@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderproc.engine.domain.catalog import MAX_OFFSET, MAX_PAGE
-from orderproc.engine.schemas import Balance, LeaderboardEntry, Lot, Page, PnlReport, Portfolio, Transaction, TxKind
+from orderproc.engine.schemas import Balance, LeaderboardEntry, LedgerSettings, Lot, Page, PnlReport, Portfolio, Transaction, TxKind
 from orderproc.server.deps import EngineDep, IdempotencyKey, Token
 
 router = APIRouter(prefix="/v1", tags=["account"])
@@ -52,6 +52,12 @@ async def portfolio(engine: EngineDep, token: Token) -> Portfolio:
 async def lots(engine: EngineDep, token: Token, symbol: str | None = None, closed: bool = False) -> list[Lot]:
     """Your open lots (with `closed=true`, the sold ones too), by asset, oldest first."""
     return await engine.lots(token, symbol=symbol, closed=closed)
+
+
+@router.get("/settings")
+async def settings(engine: EngineDep, token: Token) -> LedgerSettings:
+    """The ledger's cost method and friction profile (fees, spread, slippage)."""
+    return await engine.ledger_settings(token)
 
 
 @router.get("/pnl")

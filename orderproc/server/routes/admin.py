@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from orderproc.engine import errors
-from orderproc.engine.schemas import AuditEvent, Page, Role, User, VerifyReport
+from orderproc.engine.schemas import AuditEvent, LedgerSettings, Page, Role, SettingsUpdate, User, VerifyReport
 from orderproc.server.deps import EngineDep, Token
 from orderproc.server.routes.account import Limit, Offset
 
@@ -40,6 +40,12 @@ async def change_user(username: str, body: UserChange, engine: EngineDep, token:
 @router.get("/audit")
 async def audit(engine: EngineDep, token: Token, offset: Offset = 0, limit: Limit = 50) -> Page[AuditEvent]:
     return await engine.admin_audit(token, offset=offset, limit=limit)
+
+
+@router.patch("/settings")
+async def update_settings(body: SettingsUpdate, engine: EngineDep, token: Token) -> LedgerSettings:
+    """Change the cost method or the friction profile (for what trades from now on)."""
+    return await engine.admin_update_settings(token, body)
 
 
 @router.get("/verify")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
-from orderproc.engine.schemas import Order, OrderRequest, OrderStatus, Page
+from orderproc.engine.schemas import Order, OrderPreview, OrderRequest, OrderStatus, Page
 from orderproc.server.deps import EngineDep, Token, bearer_token
 from orderproc.server.gateway import Metrics
 from orderproc.server.routes.account import Limit, Offset
@@ -79,6 +79,13 @@ async def orders(engine: EngineDep, token: Token, offset: Offset = 0, limit: Lim
 async def cancel_orders(engine: EngineDep, token: Token, symbol: str | None = None) -> list[Order]:
     """Cancel every open order (of one `symbol`); the canceled orders, their reservations released."""
     return await engine.cancel_orders(token, symbol=symbol)
+
+
+@router.post("/orders/preview")
+async def preview_order(body: OrderRequest, engine: EngineDep, token: Token) -> OrderPreview:
+    """What an order would do now (its fill's receipt: price, spread, slippage, fee; or what it
+    would reserve while resting), without placing it."""
+    return await engine.preview_order(token, body)
 
 
 @router.get("/orders/{order_id}")
