@@ -316,6 +316,83 @@ def withdraw(ctx: typer.Context, amount: AmountArg, key: KeyOpt = None, json_out
     _move_cash(ctx, "withdraw", amount, key, json_out)
 
 
+accounts_app = typer.Typer(
+    help="Your paper accounts (`main` and any you open): list, create, switch, reset.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+)
+app.add_typer(accounts_app, name="accounts")
+AccountName = Annotated[str, typer.Argument(help="The account's name: 1-32 letters, digits, '_', '.' or '-'.")]
+
+
+@accounts_app.callback(invoke_without_command=True)
+def accounts(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Your paper accounts; * marks the one your commands trade."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        found = await _private(engine, engine.accounts)
+        render.emit_json(found) if json_out else render.accounts(found)
+
+    _run(ctx, body)
+
+
+@accounts_app.command("create")
+def accounts_create(ctx: typer.Context, name: AccountName, json_out: JsonOpt = False) -> None:
+    """Open another paper account (then `accounts switch NAME` and deposit, or reset it)."""
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        made = await _private(engine, lambda t: engine.create_account(t, name))
+        render.emit_json(made) if json_out else render.out.print(
+            f"Opened the account [bold]{made.name}[/bold]; `orderproc accounts switch {made.name}` to trade it")
+
+    _run(ctx, body)
+
+
+@accounts_app.command("switch")
+def accounts_switch(ctx: typer.Context, name: AccountName, json_out: JsonOpt = False) -> None:
+    """Trade the account NAME from now on (your cached session moves to it)."""
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        session = await _private(engine, lambda t: engine.switch_account(t, name))
+        _remember(engine, session.user.username, session.token)
+        render.emit_json(session.user) if json_out else render.out.print(
+            f"Now trading the account [bold]{session.account}[/bold] as {session.user.username}")
+
+    _run(ctx, body)
+
+
+@accounts_app.command("reset")
+def accounts_reset(
+    ctx: typer.Context,
+    cash: Annotated[str, typer.Option("--cash", help="The starting cash, in USD.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Start the current account again with --cash: open orders canceled, positions and cash
+    given back, then the starting cash deposited. Its history stays readable."""
+    if not yes and not typer.confirm(f"Reset the current account to ${cash}? Its positions and cash go back", err=True):
+        raise typer.Exit(1)
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+        from orderproc.formatting import usd
+
+        deposit = await _private(engine, lambda t: engine.reset_account(t, cash))
+        render.emit_json(deposit) if json_out else render.out.print(
+            f"The account starts again with [bold]{usd(deposit.cash)}[/bold] (deposit #{deposit.id})")
+
+    _run(ctx, body)
+
+
 @app.command()
 def balance(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your cash balance."""

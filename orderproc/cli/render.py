@@ -16,6 +16,7 @@ from orderproc.formatting import price, qty, reserved, signed, signed_usd, terms
 
 if TYPE_CHECKING:
     from orderproc.engine.schemas import (
+        AccountInfo,
         Asset,
         AuditEvent,
         LeaderboardEntry,
@@ -59,7 +60,7 @@ def _table(*columns: str, title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for name in columns:
         justify = "left" if name in {"Symbol", "Name", "Category", "Kind", "Side", "Time", "Key", "Action",
-                                     "Actor", "Target", "Detail", "Username", "Role", "Status", "Email", "Type", "Terms", "Opened", "Lot"} else "right"
+                                     "Actor", "Target", "Detail", "Username", "Role", "Status", "Email", "Type", "Terms", "Opened", "Lot", "Account", ""} else "right"
         no_wrap = name in {"Time", "Price", "Notional", "Cash", "Value", "Quantity", "Symbol", "Status"}
         table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
     return table
@@ -234,6 +235,13 @@ def portfolio(p: Portfolio) -> None:
                             signed(p.unrealized_pnl, usd(p.unrealized_pnl))))
 
 
+def accounts(items: Sequence[AccountInfo]) -> None:
+    table = _table("", "Account", "Cash", "Reserved")
+    for a in items:
+        table.add_row("*" if a.current else "", a.name, usd(a.cash), usd(a.reserved_cash) if a.reserved_cash else "")
+    out.print(table)
+
+
 def lots(items: Sequence[Lot]) -> None:
     table = _table("Lot", "Symbol", "Opened", "Bought", "Unit cost", "Remaining", "Cost basis", "Value", "P&L")
     for lot in items:
@@ -263,7 +271,8 @@ def pnl(report: PnlReport) -> None:
 def leaderboard(rows: Sequence[LeaderboardEntry]) -> None:
     table = _table("#", "Username", "Equity", "Net deposits", "P&L", "Return", title="Leaderboard")
     for r in rows:
-        name = r.username if not r.display_name else f"{r.username} ({r.display_name})"
+        who = r.username if r.account == "main" else f"{r.username}/{r.account}"
+        name = who if not r.display_name else f"{who} ({r.display_name})"
         table.add_row(str(r.rank), name, usd(r.equity), usd(r.net_deposits), signed(r.pnl, signed_usd(r.pnl)),
                       pct(r.return_pct))
     out.print(table if rows else "Nobody has deposited yet.")

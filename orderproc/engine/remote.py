@@ -60,6 +60,7 @@ import httpx  # noqa: E402
 from orderproc import package_version  # noqa: E402
 from orderproc.engine import errors  # noqa: E402
 from orderproc.engine.schemas import (  # noqa: E402
+    AccountInfo,
     Asset,
     AuditEvent,
     Balance,
@@ -375,6 +376,24 @@ class RemoteEngine:
                 delay = _backoff(failures)
             await asyncio.sleep(delay)
             failures += 1
+
+    # -- named paper accounts ------------------------------------------------------------------------
+
+    async def accounts(self, token: str) -> list[AccountInfo]:
+        return await self._get("/v1/accounts", list[AccountInfo], token=token)
+
+    async def create_account(self, token: str, name: str) -> AccountInfo:
+        response = await self._request("POST", "/v1/accounts", token=token, json={"name": name}, safe=False)
+        return self._parse(response.content, AccountInfo)
+
+    async def switch_account(self, token: str, name: str) -> Session:
+        response = await self._request("POST", "/v1/accounts/switch", token=token, json={"name": name}, safe=True)
+        return self._parse(response.content, Session)
+
+    async def reset_account(self, token: str, cash: Decimal | str) -> Transaction:
+        response = await self._request("POST", "/v1/accounts/reset", token=token, json={"cash": _amount(cash)},
+                                       safe=False)
+        return self._parse(response.content, Transaction)
 
     # -- orders and portfolio ------------------------------------------------------------------------
 

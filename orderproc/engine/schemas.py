@@ -65,6 +65,7 @@ class TxKind(StrEnum):
     WITHDRAWAL = "withdrawal"
     BUY = "buy"
     SELL = "sell"
+    RESET = "reset"  # the account gave back all it held, to start again (a deposit follows)
 
 
 class User(Model):
@@ -81,6 +82,17 @@ class Session(Model):
     token: str
     user: User
     expires_at: datetime
+    account: str = "main"  # the paper account this session trades
+
+
+class AccountInfo(Model):
+    """One of a user's paper accounts."""
+
+    id: int
+    name: str
+    current: bool  # the one this session trades
+    cash: Dec
+    reserved_cash: Dec
 
 
 class ProfileUpdate(Model):
@@ -387,15 +399,17 @@ class OrderPreview(Model):
 
 
 class LeaderboardEntry(Model):
-    """One trader on a shared ledger: equity now, and the return on what they paid in.
+    """One trader's paper account on a shared ledger: equity now, and the return on what was
+    paid in since the account's first deposit (or its last reset).
 
     `net_deposits` = deposits - withdrawals; `pnl` = equity - net_deposits; `return_pct` =
-    pnl / deposits, as a percentage (the money put in since the first deposit).
+    pnl / deposits, as a percentage.
     """
 
     rank: int
     username: str
     display_name: str | None = None
+    account: str = "main"
     equity: Dec
     net_deposits: Dec
     pnl: Dec

@@ -94,6 +94,7 @@ class Claims:
     version: int
     jti: str
     expires_at: float
+    account: int | None = None  # the paper account the session trades (None: the user's first)
 
 
 def load_or_create_secret(path: Path) -> bytes:
@@ -128,7 +129,7 @@ class TokenSigner:
         self._ttl = ttl_seconds
         self._verified: dict[str, Claims] = {}
 
-    def issue(self, user_id: int, version: int, now: float) -> tuple[str, float]:
+    def issue(self, user_id: int, version: int, now: float, account: int | None = None) -> tuple[str, float]:
         expires = now + self._ttl
         payload: dict[str, Any] = {
             "sub": str(user_id),
@@ -139,6 +140,8 @@ class TokenSigner:
             "iss": JWT_ISSUER,
             "aud": self._audience,
         }
+        if account is not None:
+            payload["acct"] = account
         return jwt.encode(payload, self._secret, algorithm=JWT_ALGORITHM), float(int(expires))
 
     def decode(self, token: object, now: float) -> Claims:
@@ -169,6 +172,9 @@ class TokenSigner:
             user_id = int(payload["sub"])
             version = int(payload.get("ver", -1))
             jti = str(payload["jti"])
+            account = payload.get("acct")
+            if account is not None and (not isinstance(account, int) or isinstance(account, bool)):
+                raise ValueError("acct")
         except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             raise AuthRequired("the session token is invalid; log in again") from None
-        return Claims(user_id, version, jti, exp)
+        return Claims(user_id, version, jti, exp, account)

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import math
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -42,6 +43,7 @@ from orderproc.engine.domain.money import (
 )
 from orderproc.engine.prices import AssetInfo, Market, load_assets
 from orderproc.engine.schemas import (
+    AccountInfo,
     Asset,
     AuditEvent,
     Balance,
@@ -91,6 +93,7 @@ Conn = Any  # sqlite3.Connection; kept loose so the store's adapter stays the on
 CENT = Decimal("0.01")
 LEADERBOARD_SORTS = ("equity", "return")
 KEY_MAX = 128
+ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}", re.ASCII)
 # The price loop replays at most this many past ticks (when no process ran it for a while,
 # older ticks are not matched), and prices at most MATCH_BUDGET (tick, asset) pairs per pass.
 MATCH_HORIZON = 3600
@@ -174,6 +177,11 @@ def _check_key(key: str | None) -> str | None:
     if not isinstance(key, str) or not key or len(key) > KEY_MAX or not key.isprintable():
         raise errors.ValidationError(f"an idempotency key is 1-{KEY_MAX} printable characters", {"field": "key"})
     return key
+
+
+def _check_account_name(name: object) -> None:
+    if not isinstance(name, str) or not ACCOUNT_NAME.fullmatch(name):
+        raise errors.ValidationError("an account name is 1-32 letters, digits, '_', '.' or '-'", {"field": "name"})
 
 
 def _check_order_id(order_id: object) -> None:
@@ -426,12 +434,12 @@ class LocalEngine:
     def _actor(conn: Conn, claims: Claims | Operator) -> Actor:
         if isinstance(claims, Operator):
             return Actor(None, "operator", Role.ADMIN, None)
-        row, revoked = repo.session_user(conn, claims.user_id, claims.jti)
-        if row is None or revoked or row[6] != claims.version:
+        row, revoked, account = repo.session_user(conn, claims.user_id, claims.jti, claims.account)
+        if row is None or revoked or row[6] != claims.version or account is None:
             raise errors.AuthRequired("the session has ended; log in again")
         if row[5]:
             raise errors.Forbidden("this account is disabled")
-        return Actor(row[0], row[1], Role(row[2]), row[7])
+        return Actor(row[0], row[1], Role(row[2]), account)
 
     @classmethod
     def _customer(cls, conn: Conn, claims: Claims | Operator) -> Actor:
@@ -470,7 +478,7 @@ class LocalEngine:
         for asset, amount in lines:
             if asset == USD:
                 cash = cents_to_cash(amount)
-            else:
+            elif kind in (TxKind.BUY.value, TxKind.SELL.value):  # a reset may give back several assets
                 symbol = asset
                 info = self._assets.get(asset)
                 quantity = from_units(amount, info.precision if info else 8)
@@ -566,8 +574,7 @@ class LocalEngine:
         if failure is not None:
             raise failure
         assert row is not None
-        token, expires = self._tokens.issue(row[0], row[6], self._clock())
-        return Session(token=token, user=_user(row), expires_at=datetime.fromtimestamp(expires, UTC))
+        return self._session(row)
 
     async def logout(self, token: str) -> None:
         claims = self._claims(token)
@@ -631,7 +638,7 @@ class LocalEngine:
             raise errors.InvalidCredentials("the current password is wrong")
         hashed = await self._hash(self._hasher.hash, new_password)
 
-        def job(conn: Conn) -> repo.Row:
+        def job(conn: Conn) -> tuple[repo.Row, str]:
             actor = self._customer(conn, claims)
             row = repo.user_by_id(conn, actor.user_id)  # type: ignore[arg-type]
             assert row is not None
@@ -639,11 +646,15 @@ class LocalEngine:
             repo.audit(conn, _iso(self._clock()), "password_change", actor_id=row[0], actor=row[1])
             new_row = repo.user_by_id(conn, row[0])
             assert new_row is not None
-            return new_row
+            return new_row, repo.account_name(conn, actor.account_id)  # type: ignore[arg-type]
 
-        row = await self._writer.run(job)
-        token_out, expires = self._tokens.issue(row[0], row[6], self._clock())
-        return Session(token=token_out, user=_user(row), expires_at=datetime.fromtimestamp(expires, UTC))
+        row, account = await self._writer.run(job)
+        return self._session(row, claims.account, account)  # the session keeps trading the same account
+
+    def _session(self, row: repo.Row, account_id: int | None = None, account: str = "main") -> Session:
+        """A new session of the user of `row`, trading `account_id` (None: the user's first)."""
+        token, expires = self._tokens.issue(row[0], row[6], self._clock(), account_id)
+        return Session(token=token, user=_user(row), expires_at=datetime.fromtimestamp(expires, UTC), account=account)
 
     # -- cash ------------------------------------------------------------------------------------
 
@@ -799,6 +810,83 @@ class LocalEngine:
         while True:
             yield await self.quotes()
             await asyncio.sleep(interval)
+
+    # -- named paper accounts --------------------------------------------------------------------------
+
+    async def accounts(self, token: str) -> list[AccountInfo]:
+        """This user's paper accounts, oldest first; `current` is the one this session trades."""
+        claims = self._claims(token)
+
+        def job(conn: Conn) -> list[AccountInfo]:
+            actor = self._customer(conn, claims)
+            return [
+                AccountInfo(id=i, name=name, current=i == actor.account_id, cash=cents_to_cash(cash),
+                            reserved_cash=cents_to_cash(reserved))
+                for i, name, cash, reserved in repo.accounts_of(conn, actor.user_id)  # type: ignore[arg-type]
+            ]
+
+        return await self._readers.run(job)
+
+    async def create_account(self, token: str, name: str) -> AccountInfo:
+        """Open another paper account (empty: deposit into it, or reset it to a starting cash)."""
+        claims = self._claims(token)
+        _check_account_name(name)
+
+        def job(conn: Conn) -> AccountInfo:
+            actor = self._customer(conn, claims)
+            account_id = repo.create_account(conn, actor.user_id, name)  # type: ignore[arg-type]
+            repo.audit(conn, _iso(self._clock()), "account_create", actor_id=actor.user_id, actor=actor.username,
+                       target=name)
+            return AccountInfo(id=account_id, name=name, current=False, cash=Decimal("0.00"),
+                               reserved_cash=Decimal("0.00"))
+
+        return await self._writer.run(job)
+
+    async def switch_account(self, token: str, name: str) -> Session:
+        """A session of the same user that trades the account `name` (the old one keeps its own)."""
+        claims = self._claims(token)
+        if not isinstance(claims, Claims):
+            raise errors.Forbidden("the operator has no paper account; log in as a user")
+        _check_account_name(name)
+
+        def job(conn: Conn) -> tuple[repo.Row, int]:
+            actor = self._customer(conn, claims)
+            account_id = repo.account_named(conn, actor.user_id, name)  # type: ignore[arg-type]
+            if account_id is None:
+                raise errors.NotFound(f"you have no account named {name!r}", {"name": name})
+            row = repo.user_by_id(conn, actor.user_id)  # type: ignore[arg-type]
+            assert row is not None
+            return row, account_id
+
+        row, account_id = await self._readers.run(job)
+        return self._session(row, account_id, name)
+
+    async def reset_account(self, token: str, cash: Decimal | str) -> Transaction:
+        """Start this session's account again with `cash`: its open orders are canceled, everything
+        it holds goes back (one `reset` journal entry), and the starting cash comes in as a
+        deposit. Its history stays; its P&L and leaderboard place count from the reset."""
+        claims = self._claims(token)
+        cents = cash_to_cents(cash, "cash")
+
+        def job(conn: Conn) -> Transaction:
+            actor = self._customer(conn, claims)
+            account = actor.account_id
+            assert account is not None
+            for order_id in repo.open_order_ids(conn, account, None):
+                self._cancel(conn, actor, order_id)
+            now = _iso(self._clock())
+            held = repo.holdings(conn, account)
+            postings = ledger.reset_postings(account, [(asset, amount, cost) for asset, amount, cost in held])
+            reset_id = repo.post_entry(conn, TxKind.RESET.value, account, postings, now) if postings else 0
+            repo.mark_reset(conn, account, reset_id or repo.last_entry(conn))
+            entry_id = repo.post_entry(conn, TxKind.DEPOSIT.value, account, ledger.deposit_postings(account, cents), now)
+            repo.audit(conn, now, "account_reset", actor_id=actor.user_id, actor=actor.username,
+                       target=repo.account_name(conn, account), detail={"cash": str(cents_to_cash(cents))})
+            found = repo.entry(conn, entry_id, account)
+            assert found is not None
+            return self._transaction(*found)
+
+        return await self._writer.run(job)
 
     # -- orders and portfolio ------------------------------------------------------------------------
 
@@ -996,7 +1084,7 @@ class LocalEngine:
 
         def job(conn: Conn) -> list[Order]:
             actor = self._customer(conn, claims)
-            return [self._cancel(conn, actor, i) for i in repo.open_order_ids(conn, actor.user_id, wanted)]  # type: ignore[arg-type]
+            return [self._cancel(conn, actor, i) for i in repo.open_order_ids(conn, actor.account_id, wanted)]  # type: ignore[arg-type]
 
         return await self._writer.run(job)
 
@@ -1132,7 +1220,7 @@ class LocalEngine:
 
         def job(conn: Conn) -> Page[Order]:
             actor = self._customer(conn, claims)
-            total, rows = repo.orders_page(conn, actor.user_id, wanted, statuses, offset, limit)  # type: ignore[arg-type]
+            total, rows = repo.orders_page(conn, actor.account_id, wanted, statuses, offset, limit)  # type: ignore[arg-type]
             return Page[Order](items=[self._order(r) for r in rows], total=total, offset=offset, limit=limit)
 
         return await self._readers.run(job)
@@ -1287,30 +1375,30 @@ class LocalEngine:
 
         def rank() -> list[LeaderboardEntry]:
             equity: dict[int, Decimal] = {}
-            for user_id, asset, amount in balances:
+            for account_id, asset, amount in balances:
                 if asset == USD:
                     value = cents_to_cash(amount)
                 else:
                     info = self._assets[asset]
                     value = (from_units(amount, info.precision) * self.market.price(asset, now)).quantize(
                         CENT, ROUND_HALF_EVEN)
-                equity[user_id] = equity.get(user_id, Decimal("0.00")) + value
+                equity[account_id] = equity.get(account_id, Decimal("0.00")) + value
             rows = []
-            for user_id, username, display_name, deposited, withdrawn, first in flows:
+            for account_id, username, display_name, account, deposited, withdrawn, first in flows:
                 if not deposited or first is None:
                     continue
-                own = equity.get(user_id, Decimal("0.00"))
+                own = equity.get(account_id, Decimal("0.00"))
                 net = cents_to_cash(deposited - withdrawn)
                 pnl = own - net
                 ret = (pnl * 100 / cents_to_cash(deposited)).quantize(CENT, ROUND_HALF_EVEN)
-                rows.append((user_id, username, display_name, own, net, pnl, ret, first))
-            key = (lambda r: (-r[3], r[1])) if sort == "equity" else (lambda r: (-r[6], -r[3], r[1]))
+                rows.append((username, account, display_name, own, net, pnl, ret, first))
+            key = (lambda r: (-r[3], r[0], r[1])) if sort == "equity" else (lambda r: (-r[6], -r[3], r[0], r[1]))
             return [
                 LeaderboardEntry(
-                    rank=i, username=username, display_name=display_name, equity=own, net_deposits=net,
-                    pnl=pnl, return_pct=ret, first_deposit_at=_dt(first),
+                    rank=i, username=username, display_name=display_name, account=account, equity=own,
+                    net_deposits=net, pnl=pnl, return_pct=ret, first_deposit_at=_dt(first),
                 )
-                for i, (_, username, display_name, own, net, pnl, ret, first) in enumerate(
+                for i, (username, account, display_name, own, net, pnl, ret, first) in enumerate(
                     sorted(rows, key=key)[:limit], start=1)
             ]
 

@@ -10,6 +10,10 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     GET     /v1/me                                                           whoami        -> User
     PATCH   /v1/me                        {display_name?, email?}            update_profile -> User
     POST    /v1/me/password               {old_password, new_password}       change_password -> Session
+    GET     /v1/accounts                                                     accounts      -> [AccountInfo]
+    POST    /v1/accounts                  {name}                             create_account -> 201 AccountInfo
+    POST    /v1/accounts/switch           {name}                             switch_account -> Session
+    POST    /v1/accounts/reset            {cash}                             reset_account -> Transaction
     GET     /v1/cash                                                         balance       -> Balance
     POST    /v1/cash/deposit              {amount}        + Idempotency-Key  deposit       -> 201 Transaction
     POST    /v1/cash/withdraw             {amount}        + Idempotency-Key  withdraw      -> 201 Transaction

@@ -28,7 +28,7 @@ from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
 from orderproc.server.deps import LoginLimits
 from orderproc.server.gateway import GatewayMiddleware, LimitsMiddleware, Metrics, RateLimiter, log
-from orderproc.server.routes import account, admin, assets, auth, orders
+from orderproc.server.routes import account, accounts, admin, assets, auth, orders
 
 _HTTP_CODES = {404: ("not_found", "no such route"), 405: ("method_not_allowed", "method not allowed here")}
 
@@ -80,7 +80,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     # function and answers, without FastAPI's request handler around it (about a fifth of an
     # order's server time, measured with bench/server_orders.py); FastAPI's route documents it.
     app.router.routes[:0] = [_PlainRoute("/v1/orders", orders.place_order, methods=["POST"])] + [
-        route for module in (orders, account, assets, auth, admin) for route in module.router.routes]
+        route for module in (orders, account, assets, auth, accounts, admin) for route in module.router.routes]
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

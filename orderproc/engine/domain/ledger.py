@@ -75,3 +75,15 @@ def sell_postings(
         Posting(account_id, USD, cents - fee),
     ]
     return postings + [Posting(fee_account, USD, fee)] if fee else postings
+
+
+def reset_postings(account_id: int, held: Iterable[tuple[str, int, int]]) -> list[Posting]:
+    """An account gives back all it holds, (asset, amount, cost basis) each: cash to the
+    outside world, assets to the house (their cost basis goes with them)."""
+    postings = []
+    for asset, amount, cost in held:
+        if not amount:
+            continue
+        other = EXTERNAL_ACCOUNT if asset == USD else HOUSE_ACCOUNT
+        postings += [Posting(account_id, asset, -amount, cost=-cost), Posting(other, asset, amount)]
+    return postings

@@ -14,7 +14,7 @@ from typing import Any
 from orderproc.engine.domain.ledger import SYSTEM_ACCOUNTS, Posting, check_balanced
 from orderproc.engine.domain.lots import AVERAGE, OpenLot, Take, close_lots, shares
 from orderproc.engine.domain.money import USD, USD_PRECISION, from_units
-from orderproc.engine.errors import InsufficientFunds, SchemaMismatch, UsernameTaken
+from orderproc.engine.errors import Conflict, InsufficientFunds, SchemaMismatch, UsernameTaken
 
 SCHEMA_VERSION = 2
 # schema 2: resting orders (order type, time in force, limit and stop prices, reservations,
@@ -55,6 +55,8 @@ def migrate(conn: Conn, version: int) -> None:
 
     if version < 2:
         conn.execute("ALTER TABLE balances ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0")
+        conn.execute("ALTER TABLE accounts ADD COLUMN reset_entry INTEGER NOT NULL DEFAULT 0")
+        conn.execute("CREATE UNIQUE INDEX ux_accounts_user_name ON accounts (user_id, name)")
         conn.execute("DROP INDEX ix_orders_user")
         conn.execute("ALTER TABLE orders RENAME TO orders_v1")
         for statement in schema_ddl("orders"):
@@ -170,15 +172,65 @@ def password_hash(conn: Conn, user_id: int) -> str | None:
     return row[0] if row else None
 
 
-def session_user(conn: Conn, user_id: int, jti: str) -> tuple[Row | None, bool]:
-    """The token's user and whether the token was revoked, in one statement."""
+def session_user(conn: Conn, user_id: int, jti: str, account: int | None = None) -> tuple[Row | None, bool, int | None]:
+    """The token's user, whether the token was revoked, and the token's account if it is one of
+    the user's (the user's first account when the token names none), in one statement."""
     row = conn.execute(
-        f"SELECT {USER_COLUMNS}, (SELECT 1 FROM revoked_tokens WHERE jti = ?) FROM users WHERE id = ?",
-        (jti, user_id),
+        f"SELECT {USER_COLUMNS}, (SELECT 1 FROM revoked_tokens WHERE jti = ?),"
+        " COALESCE((SELECT id FROM accounts WHERE id = ? AND user_id = users.id), CASE WHEN ? IS NULL THEN"
+        " account_id END) FROM users WHERE id = ?",
+        (jti, account, account, user_id),
     ).fetchone()
     if row is None:
-        return None, False
-    return row[:-1], row[-1] is not None
+        return None, False, None
+    return row[:-2], row[-2] is not None, row[-1]
+
+
+def accounts_of(conn: Conn, user_id: int) -> list[Row]:
+    """(id, name, cash cents, reserved cents) of each of the user's accounts, oldest first."""
+    return conn.execute(
+        "SELECT a.id, a.name, COALESCE(b.amount, 0), COALESCE(b.reserved, 0) FROM accounts a"
+        " LEFT JOIN balances b ON b.account_id = a.id AND b.asset = 'USD' WHERE a.user_id = ? ORDER BY a.id",
+        (user_id,),
+    ).fetchall()
+
+
+def account_named(conn: Conn, user_id: int, name: str) -> int | None:
+    row = conn.execute("SELECT id FROM accounts WHERE user_id = ? AND name = ?", (user_id, name)).fetchone()
+    return row[0] if row else None
+
+
+def account_name(conn: Conn, account_id: int) -> str:
+    name: str = conn.execute("SELECT name FROM accounts WHERE id = ?", (account_id,)).fetchone()[0]
+    return name
+
+
+def last_entry(conn: Conn) -> int:
+    last: int = conn.execute("SELECT COALESCE(MAX(id), 0) FROM entries").fetchone()[0]
+    return last
+
+
+def create_account(conn: Conn, user_id: int, name: str) -> int:
+    try:
+        cur = conn.execute("INSERT INTO accounts (kind, user_id, name) VALUES ('customer', ?, ?)", (user_id, name))
+    except sqlite3.IntegrityError:
+        raise Conflict(f"you already have an account named {name!r}", {"field": "name"}) from None
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def holdings(conn: Conn, account_id: int) -> list[Row]:
+    """(asset, amount, cost) of everything the account holds."""
+    return conn.execute(
+        "SELECT asset, amount, cost FROM balances WHERE account_id = ? AND amount != 0 ORDER BY asset", (account_id,)
+    ).fetchall()
+
+
+def mark_reset(conn: Conn, account_id: int, entry_id: int) -> None:
+    """The account starts again from `entry_id`: its lots are closed (their history stays)."""
+    conn.execute("UPDATE lots SET remaining = 0, remaining_cost = 0 WHERE account_id = ? AND remaining > 0",
+                 (account_id,))
+    conn.execute("UPDATE accounts SET reset_entry = ? WHERE id = ?", (entry_id, account_id))
 
 
 def list_users(conn: Conn) -> list[Row]:
@@ -388,9 +440,9 @@ def resting_order(conn: Conn, order_id: int) -> Row | None:
     return row
 
 
-def open_order_ids(conn: Conn, user_id: int, symbol: str | None) -> list[int]:
-    where = "user_id = ? AND status = 'new'"
-    params: list[Any] = [user_id]
+def open_order_ids(conn: Conn, account_id: int, symbol: str | None) -> list[int]:
+    where = "account_id = ? AND status = 'new'"
+    params: list[Any] = [account_id]
     if symbol:
         where += " AND symbol = ?"
         params.append(symbol)
@@ -478,22 +530,24 @@ def lots_of(
 
 
 def pnl_rows(conn: Conn, account_id: int) -> tuple[list[Row], list[Row], tuple[int, int]]:
-    """(asset, amount, cost) of the account's balances; (symbol, realized cents, fee cents) of
-    its filled orders; (deposited, withdrawn) cents."""
+    """Since the account's last reset: (asset, amount, cost) of its balances; (symbol, realized
+    cents, fee cents) of its fills; (deposited, withdrawn) cents."""
     balances = conn.execute(
         "SELECT asset, amount, cost FROM balances WHERE account_id = ? AND (amount != 0 OR asset = 'USD')",
         (account_id,),
     ).fetchall()
     realized = conn.execute(
-        "SELECT symbol, COALESCE(SUM(realized), 0), COALESCE(SUM(fee), 0) FROM orders"
-        " WHERE account_id = ? AND status = 'filled' GROUP BY symbol",
+        "SELECT o.symbol, COALESCE(SUM(o.realized), 0), COALESCE(SUM(o.fee), 0) FROM orders o"
+        " JOIN entries e ON e.order_id = o.id JOIN accounts a ON a.id = o.account_id"
+        " WHERE o.account_id = ? AND e.id > a.reset_entry GROUP BY o.symbol",
         (account_id,),
     ).fetchall()
     flows = conn.execute(
         "SELECT COALESCE(SUM(CASE WHEN e.kind = 'deposit' THEN p.amount END), 0),"
         " COALESCE(-SUM(CASE WHEN e.kind = 'withdrawal' THEN p.amount END), 0)"
-        " FROM entries e JOIN postings p ON p.entry_id = e.id AND p.account_id = e.account_id AND p.asset = 'USD'"
-        " WHERE e.account_id = ? AND e.kind IN ('deposit', 'withdrawal')",
+        " FROM entries e JOIN accounts a ON a.id = e.account_id"
+        " JOIN postings p ON p.entry_id = e.id AND p.account_id = e.account_id AND p.asset = 'USD'"
+        " WHERE e.account_id = ? AND e.kind IN ('deposit', 'withdrawal') AND e.id > a.reset_entry",
         (account_id,),
     ).fetchone()
     return balances, realized, (flows[0], flows[1])
@@ -507,10 +561,10 @@ def order(conn: Conn, order_id: int, user_id: int) -> Row | None:
 
 
 def orders_page(
-    conn: Conn, user_id: int, symbol: str | None, statuses: Sequence[str] | None, offset: int, limit: int
+    conn: Conn, account_id: int, symbol: str | None, statuses: Sequence[str] | None, offset: int, limit: int
 ) -> tuple[int, list[Row]]:
-    where = "user_id = ?"
-    params: list[Any] = [user_id]
+    where = "account_id = ?"
+    params: list[Any] = [account_id]
     if symbol:
         where += " AND symbol = ?"
         params.append(symbol)
@@ -526,21 +580,21 @@ def orders_page(
 
 
 def leaderboard_rows(conn: Conn) -> tuple[list[Row], list[Row]]:
-    """Every active user's non-zero balances (user id, asset, amount), and per active user with
-    cash movements: (user id, username, display name, deposited cents, withdrawn cents, first
-    deposit time)."""
+    """Every active user's accounts' non-zero balances (account id, asset, amount), and per
+    account with cash movements since its last reset: (account id, username, display name,
+    account name, deposited cents, withdrawn cents, first deposit time)."""
     balances = conn.execute(
-        "SELECT u.id, b.asset, b.amount FROM users u"
-        " JOIN balances b ON b.account_id = u.account_id WHERE u.disabled = 0 AND b.amount != 0"
+        "SELECT a.id, b.asset, b.amount FROM users u JOIN accounts a ON a.user_id = u.id"
+        " JOIN balances b ON b.account_id = a.id WHERE u.disabled = 0 AND b.amount != 0"
     ).fetchall()
     flows = conn.execute(
-        "SELECT u.id, u.username, u.display_name,"
+        "SELECT a.id, u.username, u.display_name, a.name,"
         " SUM(CASE WHEN e.kind = 'deposit' THEN p.amount ELSE 0 END),"
         " -SUM(CASE WHEN e.kind = 'withdrawal' THEN p.amount ELSE 0 END),"
         " MIN(CASE WHEN e.kind = 'deposit' THEN e.created_at END)"
-        " FROM users u JOIN entries e ON e.account_id = u.account_id"
-        " JOIN postings p ON p.entry_id = e.id AND p.account_id = u.account_id AND p.asset = 'USD'"
-        " WHERE u.disabled = 0 AND e.kind IN ('deposit', 'withdrawal') GROUP BY u.id"
+        " FROM users u JOIN accounts a ON a.user_id = u.id JOIN entries e ON e.account_id = a.id"
+        " JOIN postings p ON p.entry_id = e.id AND p.account_id = a.id AND p.asset = 'USD'"
+        " WHERE u.disabled = 0 AND e.kind IN ('deposit', 'withdrawal') AND e.id > a.reset_entry GROUP BY a.id"
     ).fetchall()
     return balances, flows
 

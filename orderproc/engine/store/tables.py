@@ -41,10 +41,13 @@ class AccountRow(SQLModel, table=True):
     """A holder of balances: a customer's paper account, the house, or the outside world."""
 
     __tablename__ = "accounts"
+    __table_args__ = (Index("ux_accounts_user_name", "user_id", "name", unique=True),)
     id: int | None = Field(default=None, primary_key=True)
     kind: str  # customer | house | external
     user_id: int | None = Field(default=None, index=True)
     name: str
+    # the entry that last reset it (0: never); its P&L and the leaderboard count from there
+    reset_entry: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class BalanceRow(SQLModel, table=True):
