@@ -416,7 +416,7 @@ Limit = Annotated[int, typer.Option("--limit", min=1, max=MAX_PAGE, help="How ma
 @app.command()
 def history(
     ctx: typer.Context,
-    kind: Annotated[str | None, typer.Option("--kind", help="deposit, withdrawal, buy or sell")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="deposit, withdrawal, buy, sell or reset")] = None,
     offset: Offset = 0,
     limit: Limit = 20,
     json_out: JsonOpt = False,

@@ -677,7 +677,9 @@ class LocalEngine:
             earlier = _replayed(conn, actor.user_id, key, kind.value, request_hash)
             if earlier is not None:
                 found_earlier = repo.entry(conn, earlier, account)
-                assert found_earlier is not None
+                if found_earlier is None:  # keys are the user's: this one was used on another account
+                    raise errors.Conflict("this idempotency key was used on another of your accounts",
+                                          {"field": "key"})
                 return self._transaction(*found_earlier)
             postings = (ledger.deposit_postings if kind is TxKind.DEPOSIT else ledger.withdrawal_postings)(account, cents)
             now = _iso(self._clock())
@@ -924,8 +926,10 @@ class LocalEngine:
             assert account is not None and user_id is not None
             earlier = _replayed(conn, user_id, key, "order", request_hash)
             if earlier is not None:
-                row = repo.order(conn, earlier, user_id)
-                assert row is not None
+                row = repo.order(conn, earlier, user_id, account_id=account)
+                if row is None:  # keys are the user's: this one was used on another account
+                    raise errors.Conflict("this idempotency key was used on another of your accounts",
+                                          {"field": "client_order_id"})
                 return self._order(row)
             if lot_id is not None and not repo.lots_of(conn, account, info.symbol, include_closed=False, lot_id=lot_id):
                 raise errors.NotFound(f"you have no open {info.symbol} lot {lot_id}", {"lot_id": lot_id})
@@ -1063,8 +1067,8 @@ class LocalEngine:
 
         def job(conn: Conn) -> Order:
             actor = self._customer(conn, claims)
-            row = repo.order(conn, order_id, actor.user_id)  # type: ignore[arg-type]
-            if row is None:  # another user's order reads exactly like a missing one
+            row = repo.order(conn, order_id, actor.user_id, account_id=actor.account_id)  # type: ignore[arg-type]
+            if row is None:  # another user's (or another account's) order reads exactly like a missing one
                 raise errors.NotFound("no such order", {"order_id": order_id})
             order = self._order(row)
             if not order.is_open:
@@ -1232,8 +1236,8 @@ class LocalEngine:
 
         def job(conn: Conn) -> Order:
             actor = self._customer(conn, claims)
-            row = repo.order(conn, order_id, actor.user_id)  # type: ignore[arg-type]
-            if row is None:  # another user's order reads exactly like a missing one
+            row = repo.order(conn, order_id, actor.user_id, account_id=actor.account_id)  # type: ignore[arg-type]
+            if row is None:  # another user's (or another account's) order reads exactly like a missing one
                 raise errors.NotFound("no such order", {"order_id": order_id})
             return self._order(row)
 

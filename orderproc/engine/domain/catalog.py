@@ -4,6 +4,6 @@ transaction kinds, page sizes."""
 from __future__ import annotations
 
 ASSET_SORT_FIELDS = ("rank", "symbol", "name", "price", "change", "category")
-TX_KINDS = ("deposit", "withdrawal", "buy", "sell")
+TX_KINDS = ("deposit", "withdrawal", "buy", "sell", "reset")
 MAX_PAGE = 500  # items in one page of a list
 MAX_OFFSET = 2**53  # far beyond any ledger, well within SQLite's 64-bit integers

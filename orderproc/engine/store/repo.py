@@ -495,9 +495,12 @@ def open_lots(conn: Conn, account_id: int, symbol: str) -> list[OpenLot]:
 def record_closes(conn: Conn, order_id: int, takes: Sequence[Take], proceeds: int, spread: dict[int, int]) -> int:
     """What a sell (`order_id`, `proceeds` cents) took from its lots; its realized P&L, also
     kept on the order."""
+    # a lot the sale empties keeps no cost: under the average method a take's cost is the
+    # average's share, not the lot's own remaining cost
     conn.executemany(
-        "UPDATE lots SET remaining = remaining - ?, remaining_cost = remaining_cost - ? WHERE id = ?",
-        [(t.units, t.cost, t.lot_id) for t in takes],
+        "UPDATE lots SET remaining = remaining - :units,"
+        " remaining_cost = CASE WHEN remaining = :units THEN 0 ELSE remaining_cost - :cost END WHERE id = :id",
+        [{"units": t.units, "cost": t.cost, "id": t.lot_id} for t in takes],
     )
     conn.executemany("UPDATE lots SET remaining_cost = ? WHERE id = ?", [(c, i) for i, c in spread.items()])
     conn.executemany(
@@ -553,9 +556,11 @@ def pnl_rows(conn: Conn, account_id: int) -> tuple[list[Row], list[Row], tuple[i
     return balances, realized, (flows[0], flows[1])
 
 
-def order(conn: Conn, order_id: int, user_id: int) -> Row | None:
+def order(conn: Conn, order_id: int, user_id: int, *, account_id: int | None = None) -> Row | None:
+    """One of the user's orders (of one of their accounts, if given)."""
     row: Row | None = conn.execute(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ? AND user_id = ?", (order_id, user_id)
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ? AND user_id = ? AND account_id = COALESCE(?, account_id)",
+        (order_id, user_id, account_id),
     ).fetchone()
     return row
 
