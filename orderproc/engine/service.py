@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import re
 import time
@@ -89,6 +90,7 @@ from orderproc.engine.store import repo
 from orderproc.engine.store.sqlite import Database, Readers, Writer
 
 T = TypeVar("T")
+_log = logging.getLogger("orderproc.prices")
 Conn = Any  # sqlite3.Connection; kept loose so the store's adapter stays the only SQLite import
 CENT = Decimal("0.01")
 LEADERBOARD_SORTS = ("equity", "return")
@@ -1128,6 +1130,9 @@ class LocalEngine:
                 await self.match()
             except errors.LedgerBusy:
                 pass  # another process holds the ledger: the next pass catches up
+            except Exception:  # a failed pass must not stop the loop: the next one retries it
+                _log.exception("a pass of the price loop failed")
+                self._book = Book()  # and reads the open orders afresh
             await asyncio.sleep(interval - self._clock() % interval)
 
     async def _match_pass(self) -> tuple[int, bool]:
