@@ -5,6 +5,13 @@ runs in a worker through `OrderprocApp.call`, which turns a domain error into a 
 titled with its stable code and an ended session into the login screen; anything unexpected
 reaches `on_worker_state_changed`, which shows it in an error dialog instead of a traceback.
 Prices arrive through one app-level worker that posts `PricesUpdated` to the active screen.
+
+Two more app-level workers follow the orders. The price loop (`Engine.run_price_loop`) fills the
+ledger's resting orders as the price reaches them while the terminal is open: an embedded
+ledger has no server to do it (a remote engine's returns at once: its server runs one). And
+while the user has open orders, each price tick looks at which of them are no longer open: a
+fill or a rejection is announced and the page told (`OrdersChanged`) so it shows the new cash
+and holdings.
 """
 
 from __future__ import annotations
@@ -24,8 +31,9 @@ from textual.worker import Worker, WorkerState
 
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
-from orderproc.engine.schemas import Quote, Role, Session, User
-from orderproc.tui.messages import PricesUpdated
+from orderproc.engine.schemas import Order, OrderStatus, Quote, Role, Session, User
+from orderproc.tui.messages import OrdersChanged, PricesUpdated
+from orderproc.tui.order_words import outcome
 from orderproc.tui.screens.dialogs import ErrorDialog
 from orderproc.tui.screens.login import LoginScreen
 
@@ -35,7 +43,8 @@ PAGES: dict[str, tuple[str, str, str]] = {
     # mode: (key, title, what the command palette says)
     "dashboard": ("d", "Home", "Dashboard: equity, cash, P&L, movers, recent orders and a chart"),
     "markets": ("m", "Markets", "Every asset with live prices: search, filter, sort"),
-    "trade": ("t", "Trade", "The order ticket: buy or sell at the live price"),
+    "trade": ("t", "Trade", "The order ticket: market, limit, stop and stop-limit orders"),
+    "orders": ("o", "Orders", "Your open orders (cancel one or all) and your order history"),
     "portfolio": ("p", "Portfolio", "Your positions, their value and P&L"),
     "account": ("a", "Account", "Cash, deposits, withdrawals and your transaction history"),
     "leaderboard": ("l", "Leaders", "Everyone on this ledger ranked by equity or return"),
@@ -44,9 +53,11 @@ PAGES: dict[str, tuple[str, str, str]] = {
 }
 
 
-# The footer shows the page keys together ("d m t p a l u Pages"), leaving room at 80 columns
+# The footer shows the page keys together ("d m t o p a l u Pages"), leaving room at 80 columns
 # for the keys of the page itself; each page's title is in its tooltip and in the palette.
 PAGE_KEYS = Binding.Group("Pages")
+WATCHED_ORDERS = 500  # the most open orders the terminal follows (the engine's largest page)
+RETRY_SECONDS = 5.0  # before starting the price loop again after the ledger failed it
 
 
 def _page(mode: str) -> Callable[[], Screen[Any]]:
@@ -128,6 +139,8 @@ class OrderprocApp(App[None]):
         self.connected = True
         self.trade_symbol = "BTC"  # the asset the Trade ticket opens on
         self.trade_side = "buy"
+        self.open_orders: dict[int, Order] = {}  # the user's open orders, as last seen
+        self._watching = False
 
     # -- start and session -----------------------------------------------------------------
 
@@ -136,6 +149,7 @@ class OrderprocApp(App[None]):
             self.theme = theme
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self._update_header()
+        self._run_price_loop()
         self._resume_session()
 
     def _remember_theme(self, theme: Any) -> None:
@@ -166,7 +180,9 @@ class OrderprocApp(App[None]):
         while isinstance(self.screen, LoginScreen):
             self.pop_screen()
         self.switch_mode("dashboard")
+        self.open_orders = {}
         self._price_feed()
+        self._watch_orders()
 
     def signed_out(self) -> None:
         """The session ended (logout, revoked, expired): back to the login screen."""
@@ -176,6 +192,8 @@ class OrderprocApp(App[None]):
         self.user = None
         self._update_header()
         self.workers.cancel_group(self, "prices")
+        self.workers.cancel_group(self, "order-watch")
+        self.open_orders = {}
         if not isinstance(self.screen, LoginScreen):
             self.push_screen(LoginScreen())
 
@@ -227,9 +245,69 @@ class OrderprocApp(App[None]):
                     self._set_connected(True)
                     self.quotes = {q.symbol: q for q in quotes}
                     self.screen.post_message(PricesUpdated(self.quotes))
+                    if self.open_orders and not self._watching:
+                        self._watch_orders()
             except errors.OrderprocError as exc:
                 self._set_connected(False, exc.message)
             await asyncio.sleep(self.price_interval)
+
+    @work(exclusive=True, group="price-loop", exit_on_error=False)
+    async def _run_price_loop(self) -> None:
+        """Fill resting orders as the price reaches them, for the app's lifetime. A failing
+        ledger is reported once and the loop started again."""
+        reported = False
+        while True:
+            try:
+                await self.engine.run_price_loop()
+                return  # a remote engine: its server runs the loop
+            except errors.OrderprocError as exc:
+                if not reported:
+                    self.notify(exc.message, title=f"{exc.code}: orders not matched", severity="warning")
+                    reported = True
+            await asyncio.sleep(RETRY_SECONDS)
+
+    def track_orders(self, orders: Iterable[Order]) -> None:
+        """Orders a page placed, read or canceled: the open ones are watched for fills."""
+        for order in orders:
+            if order.is_open:
+                self.open_orders[order.id] = order
+            else:
+                self.open_orders.pop(order.id, None)
+
+    @work(group="order-watch", exit_on_error=False)
+    async def _watch_orders(self) -> None:
+        """Which watched orders are no longer open: announce fills and rejections, tell the page."""
+        if self._watching:
+            return
+        self._watching = True
+        try:
+            await self._look_at_orders()
+        finally:
+            self._watching = False
+
+    async def _look_at_orders(self) -> None:
+        page = await self.call(lambda token: self.engine.orders(token, open=True, limit=WATCHED_ORDERS), quiet=True)
+        if page is None:
+            return
+        now_open = {o.id: o for o in page.items}
+        closed: list[Order] = []
+        for order_id in [i for i in self.open_orders if i not in now_open]:
+            order = await self._read_order(order_id)
+            if order is not None:
+                closed.append(order)
+        if self.token is None:
+            return
+        self.open_orders = now_open
+        for order in closed:
+            if order.status is OrderStatus.FILLED:
+                self.notify(outcome(order), title=f"order #{order.id} filled")
+            elif order.status is OrderStatus.REJECTED:
+                self.notify(outcome(order), title=f"order #{order.id} rejected", severity="warning")
+        if closed:
+            self.screen.post_message(OrdersChanged(closed))
+
+    async def _read_order(self, order_id: int) -> Order | None:
+        return await self.call(lambda token: self.engine.get_order(token, order_id), quiet=True)
 
     def _set_connected(self, connected: bool, why: str = "") -> None:
         if connected != self.connected:

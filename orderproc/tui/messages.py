@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from orderproc.engine.schemas import Quote
+from orderproc.engine.schemas import Order, Quote
 
 
 class PricesUpdated(Message):
@@ -13,3 +13,12 @@ class PricesUpdated(Message):
     def __init__(self, quotes: dict[str, Quote]) -> None:
         super().__init__()
         self.quotes = quotes
+
+
+class OrdersChanged(Message):
+    """Open orders of the user's were filled or rejected as the price reached them (posted to
+    the active page, which reloads what shows cash, holdings or orders)."""
+
+    def __init__(self, orders: list[Order]) -> None:
+        super().__init__()
+        self.orders = orders

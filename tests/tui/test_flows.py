@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from textual.app import App
 from textual.pilot import Pilot
-from textual.screen import Screen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import Order, OrderRequest, Role, TxKind
@@ -30,16 +28,10 @@ from orderproc.tui.screens.trade import TradeScreen
 from orderproc.tui.widgets.asset_table import AssetTable
 from orderproc.tui.widgets.order_ticket import OrderTicket
 from orderproc.tui.widgets.positions_table import PositionsTable
-from tui_helpers import MakeApp, MemoryStore, sign_up, wait_until
-
-S = TypeVar("S", bound=Screen[Any])
+from tui_helpers import MakeApp, MemoryStore, on_page, open_ticket, sign_up, text, wait_until
 
 PASSWORD = "hunter22"  # short: every character is a keystroke
 SIZE = (80, 24)  # the smallest screen the terminal supports: every click must reach its target
-
-
-def text(app: App[Any], selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
 
 
 def cell(table: DataTable[Any], row: str, column: str) -> str:
@@ -50,33 +42,12 @@ def row_texts(table: DataTable[Any]) -> list[list[str]]:
     return [[str(getattr(v, "plain", v)) for v in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-async def on_page(pilot: Pilot[None], kind: type[S]) -> S:
-    app = pilot.app
-    await wait_until(pilot, lambda: isinstance(app.screen, kind))
-    screen = app.screen
-    assert isinstance(screen, kind)
-    return screen
-
-
 async def logged_in(engine: LocalEngine, username: str = "alice", cash: str | None = None) -> str:
     await engine.register(username, PASSWORD)
     token = (await engine.login(username, PASSWORD)).token
     if cash is not None:
         await engine.deposit(token, Decimal(cash))
     return token
-
-
-async def open_ticket(pilot: Pilot[None], symbol: str = "BTC") -> OrderTicket:
-    """From anywhere: Trade (t), `/` and the symbol if it is another; its quote shown, the amount focused."""
-    await pilot.press("t")
-    screen = await on_page(pilot, TradeScreen)
-    ticket = screen.query_one(OrderTicket)
-    amount = screen.query_one("#ticket-amount", Input)
-    await wait_until(pilot, lambda: ticket.symbol and amount.has_focus)
-    if ticket.symbol != symbol:
-        await pilot.press("slash", *symbol, "enter")  # the symbol field selects all on focus
-    await wait_until(pilot, lambda: ticket.symbol == symbol and ticket.quote is not None and amount.has_focus)
-    return ticket
 
 
 async def filled(pilot: Pilot[None]) -> str:

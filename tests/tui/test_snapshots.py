@@ -26,7 +26,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 import orderproc.formatting
-from orderproc.engine.schemas import OrderRequest, Role, Side
+from orderproc.engine.schemas import OrderRequest, OrderType, Role, Side
 from orderproc.engine.service import OPERATOR, LocalEngine
 from orderproc.tui.app import OrderprocApp
 from orderproc.tui.screens.account import AccountScreen
@@ -35,6 +35,7 @@ from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.leaderboard import LeaderboardScreen
 from orderproc.tui.screens.login import LoginScreen
 from orderproc.tui.screens.markets import MarketsScreen
+from orderproc.tui.screens.orders import OrdersScreen
 from orderproc.tui.screens.portfolio import PortfolioScreen
 from orderproc.tui.screens.profile import ProfileScreen
 from orderproc.tui.screens.trade import TradeScreen
@@ -76,8 +77,8 @@ def pinned_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 async def ledger(engine: LocalEngine, clock: Clock) -> dict[str, str]:
-    """alice: a deposit, three buys and a sell, a minute apart; bob: a deposit and a buy; root:
-    an admin. Their tokens."""
+    """alice: a deposit, three buys and a sell, a minute apart, then a limit buy and a stop sell
+    resting far from the price; bob: a deposit and a buy; root: an admin. Their tokens."""
     await engine.register("alice", PASSWORD)
     alice = (await engine.login("alice", PASSWORD)).token
     await engine.deposit(alice, Decimal("10000"))
@@ -85,6 +86,15 @@ async def ledger(engine: LocalEngine, clock: Clock) -> dict[str, str]:
     for symbol, side, quantity in trades:
         clock.advance(60)
         await engine.place_order(alice, OrderRequest(symbol=symbol, side=side, quantity=Decimal(quantity)))
+    clock.advance(60)
+    resting = [
+        OrderRequest(symbol="ETH", side=Side.BUY, type=OrderType.LIMIT, quantity=Decimal("0.2"),
+                     limit_price=Decimal("3000")),
+        OrderRequest(symbol="SOL", side=Side.SELL, type=OrderType.STOP, quantity=Decimal("4"),
+                     stop_price=Decimal("120")),
+    ]
+    for request in resting:
+        await engine.place_order(alice, request)
     await engine.register("bob", PASSWORD)
     bob = (await engine.login("bob", PASSWORD)).token
     await engine.deposit(bob, Decimal("5000"))
@@ -123,8 +133,9 @@ def _text(pilot: Pilot[None], selector: str) -> str:
 
 
 def _idle(pilot: Pilot[None]) -> bool:
-    """Every engine call has come back (the price feed never does: it sleeps between fetches)."""
-    return all(worker.is_finished for worker in pilot.app.workers if worker.group != "prices")
+    """Every engine call has come back (the price feed and the price loop never do: they sleep
+    between passes)."""
+    return all(worker.is_finished for worker in pilot.app.workers if worker.group not in ("prices", "price-loop"))
 
 
 async def _settle(pilot: Pilot[None]) -> None:
@@ -190,6 +201,23 @@ async def at_trade(pilot: Pilot[None]) -> None:
     await _settle(pilot)
 
 
+async def at_trade_limit(pilot: Pilot[None]) -> None:
+    """The ticket drafting a limit buy below the price: what it reserves and when it fills."""
+    await _open(pilot, "t", TradeScreen)
+    await wait_until(pilot, lambda: "$" in _text(pilot, "#ticket-quote") and _rows(pilot, "#trade-orders") > 0)
+    await pilot.press(*"0.01", "k", "tab", *"100000")
+    await wait_until(
+        pilot, lambda: "Reserves" in _text(pilot, "#ticket-preview") and _chart_loaded(pilot, "#trade-chart")
+    )
+    await _settle(pilot)
+
+
+async def at_orders(pilot: Pilot[None]) -> None:
+    await _open(pilot, "o", OrdersScreen)
+    await wait_until(pilot, lambda: _rows(pilot, "#open-orders") == 2 and _rows(pilot, "#order-history") == 4)
+    await _settle(pilot)
+
+
 async def at_portfolio(pilot: Pilot[None]) -> None:
     await _open(pilot, "p", PortfolioScreen)
     await wait_until(pilot, lambda: _rows(pilot, "#positions-table") == 3)
@@ -198,7 +226,10 @@ async def at_portfolio(pilot: Pilot[None]) -> None:
 
 async def at_account(pilot: Pilot[None]) -> None:
     await _open(pilot, "a", AccountScreen)
-    await wait_until(pilot, lambda: "$" in _text(pilot, "#cash-balance") and _rows(pilot, "#history-table") == 5)
+    await wait_until(
+        pilot,
+        lambda: "reserved" in _text(pilot, "#cash-reserved") and _rows(pilot, "#history-table") == 5,
+    )
     await _settle(pilot)
 
 
@@ -225,6 +256,8 @@ PAGES: list[Any] = [
     pytest.param("alice", at_dashboard, id="dashboard"),
     pytest.param("alice", at_markets, id="markets"),
     pytest.param("alice", at_trade, id="trade"),
+    pytest.param("alice", at_trade_limit, id="trade-limit"),
+    pytest.param("alice", at_orders, id="orders"),
     pytest.param("alice", at_portfolio, id="portfolio"),
     pytest.param("alice", at_account, id="account"),
     pytest.param("alice", at_profile, id="profile"),

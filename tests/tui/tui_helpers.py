@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 
+from textual.app import App
 from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Input, Static
 
 from orderproc.tui.app import OrderprocApp
+from orderproc.tui.screens.trade import TradeScreen
+from orderproc.tui.widgets.order_ticket import OrderTicket
 
 MakeApp = Callable[..., OrderprocApp]
+S = TypeVar("S", bound=Screen[Any])
 
 
 class MemoryStore:
@@ -53,3 +60,31 @@ async def sign_up(pilot: Pilot[None], username: str = "alice", password: str = "
     await pilot.press(*password)
     await pilot.press("ctrl+r")
     await wait_until(pilot, lambda: getattr(pilot.app, "token", None))
+
+
+def text(app: App[Any], selector: str) -> str:
+    """What a Static of the current screen says."""
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def on_page(pilot: Pilot[None], kind: type[S]) -> S:
+    """Wait for the screen of `kind` and return it."""
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, kind))
+    screen = app.screen
+    assert isinstance(screen, kind)
+    return screen
+
+
+async def open_ticket(pilot: Pilot[None], symbol: str = "BTC") -> OrderTicket:
+    """From anywhere: Trade (t), `/` and the symbol if it is another; its quote shown, the amount
+    focused."""
+    await pilot.press("t")
+    screen = await on_page(pilot, TradeScreen)
+    ticket = screen.query_one(OrderTicket)
+    amount = screen.query_one("#ticket-amount", Input)
+    await wait_until(pilot, lambda: ticket.symbol and amount.has_focus)
+    if ticket.symbol != symbol:
+        await pilot.press("slash", *symbol, "enter")  # the symbol field selects all on focus
+    await wait_until(pilot, lambda: ticket.symbol == symbol and ticket.quote is not None and amount.has_focus)
+    return ticket

@@ -1,4 +1,8 @@
-"""The Account page: cash balance, deposit and withdraw forms, the transaction history."""
+"""The Account page: cash balance, deposit and withdraw forms, the transaction history.
+
+The balance is all the cash; when open buy orders hold some of it back, the heading says how
+much and what is left to spend or withdraw.
+"""
 
 from __future__ import annotations
 
@@ -90,6 +94,7 @@ class AccountScreen(Page):
                     yield Label("Account", classes="page-title")
                     yield Label("Cash", classes="muted", id="cash-caption")
                     yield Static("…", id="cash-balance")
+                    yield Static("", id="cash-reserved", classes="muted")
                 with Horizontal(id="cash-forms"):
                     yield CashForm("deposit")
                     yield CashForm("withdraw")
@@ -121,6 +126,11 @@ class AccountScreen(Page):
         if balance is not None:
             self.cash = usd(balance.cash)
             self.query_one("#cash-balance", Static).update(self.cash)
+            reserved = f"{usd(balance.reserved)} reserved · {usd(balance.available)} available"
+            self.query_one("#cash-reserved", Static).update(reserved if balance.reserved else "")
+
+    def orders_changed(self) -> None:
+        self.refresh_data()  # a fill moved cash: the balance and the history
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._fit_page_size)

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from orderproc.engine.schemas import Quote
-from orderproc.tui.messages import PricesUpdated
+from orderproc.tui.messages import OrdersChanged, PricesUpdated
 
 if TYPE_CHECKING:
     from orderproc.tui.app import OrderprocApp
@@ -49,6 +49,13 @@ class Page(Screen[None]):
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         """Called about once a second with fresh quotes while the page is shown."""
 
+    def on_orders_changed(self, message: OrdersChanged) -> None:
+        self.orders_changed()
+
+    def orders_changed(self) -> None:
+        """Called when open orders filled or were rejected while the page is shown (cash and
+        holdings moved)."""
+
 
 class LivePage(Page, Generic[T]):
     """A page showing one engine read that follows the prices: loaded when shown, then again
@@ -72,6 +79,9 @@ class LivePage(Page, Generic[T]):
         raise NotImplementedError
 
     def refresh_data(self) -> None:
+        self.load()
+
+    def orders_changed(self) -> None:
         self.load()
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:

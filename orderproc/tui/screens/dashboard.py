@@ -125,6 +125,10 @@ class DashboardScreen(Page):
         if self._chart_chosen and self._chart_symbol is not None:
             self.load_chart(self._chart_symbol)
 
+    def orders_changed(self) -> None:
+        self._start_valuation(quiet=True)
+        self.load_orders()
+
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         self.query_one(TopMovers).show(quotes)
         if self._portfolio is not None:

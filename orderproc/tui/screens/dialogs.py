@@ -21,15 +21,17 @@ class ConfirmDialog(ModalScreen[bool]):
     AUTO_FOCUS = ""
 
     BINDINGS = [
-        Binding("y", "answer(True)", "Confirm"),
-        Binding("n,escape", "answer(False)", "Cancel"),
+        # yes and no, not confirm and cancel: the question may be whether to cancel an order
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, title: str, body: str, confirm_label: str = "Confirm") -> None:
+    def __init__(self, title: str, body: str, confirm_label: str = "Confirm", cancel_label: str = "Cancel") -> None:
         super().__init__()
         self._title = title
         self._body = body
         self._confirm_label = confirm_label
+        self._cancel_label = cancel_label  # "Keep" where "Cancel" would mean the opposite
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -37,7 +39,7 @@ class ConfirmDialog(ModalScreen[bool]):
             yield Static(self._body, classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._confirm_label, variant="primary", id="confirm")
-                yield Button("Cancel", id="cancel")
+                yield Button(self._cancel_label, id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

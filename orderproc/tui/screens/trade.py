@@ -1,8 +1,11 @@
-"""The Trade page: the order ticket, a confirmation, the fill; beside it the asset's chart.
+"""The Trade page: the order ticket, a confirmation, the result; beside it the asset's chart,
+the user's position and recent orders in it.
 
 Flow: the `OrderTicket` posts `Submitted` with a draft; `place` (a worker) asks for
-confirmation, places the order with the ticket's idempotency key and hands the fill or the
-error back to the ticket, which shows it next to the field concerned.
+confirmation (saying what a resting order reserves and when it trades), places the order with
+the ticket's idempotency key and hands what became of it (filled, resting, expired) or the
+error back to the ticket, which shows it next to the field concerned. A resting order is
+handed to the app, which announces its fill; the Orders page (`o`) lists and cancels them.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from orderproc.engine import errors
-from orderproc.engine.schemas import Asset, Position, Quote, Side
-from orderproc.formatting import price, qty, signed, usd, when
+from orderproc.engine.schemas import Asset, OrderStatus, OrderType, Position, Quote, Side
+from orderproc.formatting import price, qty, signed, usd
+from orderproc.tui.order_words import outcome
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ConfirmDialog
+from orderproc.tui.widgets.order_tables import OrderHistoryTable
 from orderproc.tui.widgets.order_ticket import Draft, OrderTicket
 from orderproc.tui.widgets.price_chart import PriceChart
 
@@ -28,16 +33,20 @@ from orderproc.tui.widgets.price_chart import PriceChart
 WIDE = 120
 RECENT_ORDERS = 8
 CENT = Decimal("0.01")
+# "b s Side" in the footer: at 80 columns it has no room for "b Buy s Sell" beside the rest
+SIDE_KEYS = Binding.Group("Side")
 
 
 class TradeScreen(Page):
     CSS_PATH = "../styles/trade.tcss"
     BINDINGS = [
         Binding("enter", "review", "Review", show=False),
-        Binding("escape", "leave_field", "Leave field", tooltip="Leave the field: the page keys work again"),
-        Binding("b", "side('buy')", "Buy"),
-        Binding("s", "side('sell')", "Sell"),
+        Binding("escape", "leave_field", "Back", tooltip="Leave the field: the page keys work again"),
+        Binding("b", "side('buy')", "Buy", group=SIDE_KEYS),
+        Binding("s", "side('sell')", "Sell", group=SIDE_KEYS),
+        Binding("k", "cycle_kind", "Type", tooltip="Order type: market, limit, stop, stop-limit"),
         Binding("dollar_sign", "toggle_amount", "Qty/USD", key_display="$"),
+        Binding("i", "toggle_tif", "GTC/IOC", tooltip="Good till canceled, or immediate or cancel"),
         Binding("slash", "focus_symbol", "Symbol", key_display="/"),
         Binding("n", "new_ticket", "New", tooltip="A new ticket (a new idempotency key)"),
         Binding("r", "reload", "Refresh", show=False),
@@ -57,14 +66,12 @@ class TradeScreen(Page):
                 yield PriceChart(id="trade-chart")
                 yield Static("", id="trade-position")
                 yield Static("", id="trade-orders-title", classes="section-title")
-                yield DataTable[Text](id="trade-orders", cursor_type="row", zebra_stripes=True, show_cursor=False)
+                yield OrderHistoryTable(with_symbol=False, id="trade-orders")
 
     def on_mount(self) -> None:
         self._lay_out(self.app.size.width)
         orders = self.query_one("#trade-orders", DataTable)
-        for key, label in (("id", "#"), ("at", "Time"), ("side", "Side"), ("quantity", "Quantity"),
-                           ("price", "Price"), ("notional", "Total")):
-            orders.add_column(label, key=key)
+        orders.show_cursor = False
         orders.display = False
 
     def on_resize(self, event: events.Resize) -> None:
@@ -88,6 +95,7 @@ class TradeScreen(Page):
         self.query_one("#ticket-amount", Input).focus()
         self.load_assets()
         self.load_portfolio()
+        self.load_settings()
 
     def on_screen_suspend(self) -> None:
         # `t` brings the ticket back as it was left; `open_trade` from another page overrides it
@@ -106,8 +114,21 @@ class TradeScreen(Page):
         portfolio = await self.oapp.call(lambda token: self.oapp.engine.portfolio(token))
         if portfolio is not None:
             self.positions = {p.symbol: p for p in portfolio.positions}
-            self.ticket.set_holdings(portfolio.cash, {p.symbol: p.quantity for p in portfolio.positions})
+            self.ticket.set_holdings(
+                portfolio.cash,
+                {p.symbol: p.quantity for p in portfolio.positions},
+                reserved_cash=portfolio.reserved_cash,
+                reserved={p.symbol: p.reserved for p in portfolio.positions if p.reserved},
+            )
             self._show_position()
+
+    @work(exclusive=True, group="trade-settings", exit_on_error=False)
+    async def load_settings(self) -> None:
+        """Whether the ledger's fills pay a spread, slippage or fees (the ticket's preview is before them)."""
+        settings = await self.oapp.call(lambda token: self.oapp.engine.ledger_settings(token), quiet=True)
+        if settings is not None:
+            self.ticket.set_friction(any((settings.maker_fee_bps, settings.taker_fee_bps, settings.spread_bps,
+                                          settings.slippage_bps_per_1000_usd)))
 
     def _show_position(self) -> None:
         """The user's position in the ticket's asset, valued at the live price."""
@@ -124,9 +145,11 @@ class TradeScreen(Page):
         now = quote.price if quote is not None else position.price
         value = (position.quantity * now).quantize(CENT)
         pnl = value - position.cost_basis
+        in_orders = f" ({qty(position.reserved)} in open orders)" if position.reserved else ""
         card.update(Text.assemble(
             Text("Your position  ", style="bold"),
-            f"{qty(position.quantity)} {symbol} · average cost {price(position.average_cost)} · value {usd(value)} · P&L ",
+            f"{qty(position.quantity)} {symbol}{in_orders} · average cost {price(position.average_cost)} · "
+            f"value {usd(value)} · P&L ",
             signed(pnl),
         ))
 
@@ -138,30 +161,34 @@ class TradeScreen(Page):
         self.ticket.set_quote(quote)
         chart = self.query_one(PriceChart)
         chart.set_points(symbol, await engine.price_history(symbol, hours=24, points=96))
+        if symbol == self.ticket.symbol:
+            self._show_position()
+            self.load_orders(symbol)
+
+    @work(exclusive=True, group="trade-orders", exit_on_error=False)
+    async def load_orders(self, symbol: str) -> None:
+        """The user's recent orders in the asset, open ones included."""
+        engine = self.oapp.engine
         page = await self.oapp.call(lambda token: engine.orders(token, symbol=symbol, limit=RECENT_ORDERS))
         if symbol != self.ticket.symbol:
             return
-        self._show_position()
         title = self.query_one("#trade-orders-title", Static)
-        table = self.query_one("#trade-orders", DataTable)
-        table.clear()
+        table = self.query_one(OrderHistoryTable)
         if page is None or not page.items:
+            table.show([])
             title.update(Text(f"No {symbol} orders yet.", style="dim"))
             table.display = False
             return
-        title.update(f"Your recent {symbol} orders")
-        for order in page.items:
-            buying = order.side is Side.BUY
-            table.add_row(
-                Text(str(order.id), justify="right"),
-                Text(when(order.created_at)),
-                signed(Decimal(1 if buying else -1), order.side.value),
-                Text(qty(order.quantity), justify="right"),
-                Text(price(order.price), justify="right"),
-                Text(usd(order.notional), justify="right"),
-                key=str(order.id),
-            )
+        open_count = sum(o.is_open for o in page.items)
+        title.update(f"Your recent {symbol} orders" + (f" · {open_count} open (o: Orders)" if open_count else ""))
+        table.show(page.items)
         table.display = True
+
+    def orders_changed(self) -> None:
+        """Resting orders filled: the cash, holdings and this asset's orders moved."""
+        self.load_portfolio()
+        if self.ticket.symbol:
+            self.load_orders(self.ticket.symbol)
 
     @on(OrderTicket.SymbolChanged)
     def _symbol_changed(self, event: OrderTicket.SymbolChanged) -> None:
@@ -184,12 +211,30 @@ class TradeScreen(Page):
     @work(exclusive=True, group="trade-order", exit_on_error=False)
     async def place(self, draft: Draft) -> None:
         ticket = self.ticket
+        engine = self.oapp.engine
         try:
+            token = self.oapp.token
+            if token is None:
+                self.oapp.signed_out()
+                return
+            # the confirmation shows the engine's own figures: fees, spread, what it reserves
+            try:
+                draft = draft.with_preview(await engine.preview_order(token, draft.request))
+            except errors.AuthRequired as exc:
+                self.notify(exc.message, title=exc.code, severity="warning")
+                self.oapp.signed_out()
+                return
+            except errors.OrderprocError as exc:
+                ticket.show_error(exc)
+                self.notify(exc.message, title=exc.code, severity="error")
+                return
             confirmed = await self.app.push_screen_wait(
                 ConfirmDialog(
-                    f"Confirm {'buy' if draft.side is Side.BUY else 'sell'}",
-                    f"{draft.summary()}?\n\n{draft.guard()}",
-                    confirm_label="Buy" if draft.side is Side.BUY else "Sell",
+                    draft.title(),
+                    f"{draft.summary()}?\n\n{draft.explanation()}",
+                    confirm_label=(
+                        ("Buy" if draft.side is Side.BUY else "Sell") if draft.fills_now else "Place order"
+                    ),
                 )
             )
             if not confirmed:
@@ -201,7 +246,7 @@ class TradeScreen(Page):
                 return
             ticket.show_placing()
             try:
-                order = await self.oapp.engine.place_order(token, draft.request)
+                order = await engine.place_order(token, draft.request)
             except errors.AuthRequired as exc:
                 self.notify(exc.message, title=exc.code, severity="warning")
                 self.oapp.signed_out()
@@ -211,14 +256,16 @@ class TradeScreen(Page):
                 ticket.show_error(exc)
                 self.notify(exc.message, title=exc.code, severity="error")
                 return
-            ticket.show_fill(order)
-            verb = "Bought" if order.side is Side.BUY else "Sold"
+            ticket.show_result(order)
+            self.oapp.track_orders([order])
+            status = "resting" if order.is_open else order.status.value
             self.notify(
-                f"{verb} {qty(order.quantity)} {order.symbol} at {price(order.price)} for {usd(order.notional)}",
-                title=f"order #{order.id} filled",
+                outcome(order),
+                title=f"order #{order.id} {status}",
+                severity="warning" if order.status in (OrderStatus.EXPIRED, OrderStatus.REJECTED) else "information",
             )
             self.load_portfolio()
-            self.load_asset(order.symbol)
+            self.load_orders(order.symbol)
         finally:
             self._placing = False
             if ticket.pending:
@@ -242,6 +289,28 @@ class TradeScreen(Page):
 
     def action_toggle_amount(self) -> None:
         self.ticket.toggle_amount_in()
+
+    def action_cycle_kind(self) -> None:
+        self.ticket.cycle_kind()
+
+    def action_toggle_tif(self) -> None:
+        self.ticket.toggle_tif()
+
+    @on(OrderTicket.KindChanged)
+    def _kind_changed(self, event: OrderTicket.KindChanged) -> None:
+        event.stop()
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave_field":
+            return isinstance(self.focused, Input)
+        # only the keys the order type takes are shown: USD amounts are for market orders,
+        # a time in force for limit orders
+        if action in ("toggle_amount", "toggle_tif"):
+            tickets = self.query(OrderTicket)
+            kind = tickets.first().kind if tickets else OrderType.MARKET
+            return kind is (OrderType.MARKET if action == "toggle_amount" else OrderType.LIMIT)
+        return True
 
     def action_focus_symbol(self) -> None:
         self.query_one("#ticket-symbol", Input).focus()

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from orderproc.engine.schemas import Portfolio, Position, Quote
 from orderproc.formatting import pct, signed_usd, usd
-from orderproc.tui.widgets.summary import SummaryTile
+from orderproc.tui.widgets.summary import SummaryTile, reserved_note
 
 TODAY_CAPTION = "Today's change: your current positions revalued by each asset's 24 h change"
 
@@ -50,6 +50,9 @@ class EquityCards(Vertical):
         height: auto;
         padding: 0 1;
     }
+    EquityCards.-noted .summary-tile {
+        min-height: 3;  /* a tile with a note is a line taller: the row keeps one height */
+    }
     EquityCards .summary-caption {
         color: $text-muted;
     }
@@ -64,6 +67,12 @@ class EquityCards(Vertical):
     }
     EquityCards .summary-value.-negative {
         color: $error;
+    }
+    EquityCards .summary-note {
+        color: $text-muted;
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     EquityCards > .equity-cards-caption {
         color: $text-muted;
@@ -84,7 +93,10 @@ class EquityCards(Vertical):
 
     def show(self, portfolio: Portfolio, quotes: Mapping[str, Quote]) -> None:
         self.query_one("#card-equity", SummaryTile).set_value(usd(portfolio.equity))
-        self.query_one("#card-cash", SummaryTile).set_value(usd(portfolio.cash))
+        cash = self.query_one("#card-cash", SummaryTile)
+        cash.set_value(usd(portfolio.cash))
+        cash.set_note(*reserved_note(portfolio))
+        self.set_class(bool(portfolio.reserved_cash), "-noted")
         pnl = portfolio.unrealized_pnl
         self.query_one("#card-pnl", SummaryTile).set_value(signed_usd(pnl), pnl)
         if portfolio.positions and not quotes:

@@ -1,4 +1,8 @@
-"""RecentOrders: the user's last few orders, compact when narrow, with price and status when wide."""
+"""RecentOrders: the user's last few orders, compact when narrow, with price and status when wide.
+
+An open order has no fill price or total yet: the wide layout shows its limit or stop instead
+and a dash for the total; the narrow ones say its status where the total would be.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from orderproc.engine.schemas import Order, OrderStatus, Side
-from orderproc.formatting import price, qty, signed, usd, when
+from orderproc.formatting import qty, signed, usd
+from orderproc.tui.order_words import NONE, STATUS_WORDS, short_terms, short_when
+from orderproc.tui.widgets.order_tables import order_cell
 
 # How many columns the table needs for each layout: full (with price and status), with the
 # quantity, or the bare minimum (when, what, how much).
@@ -79,24 +85,28 @@ class RecentOrders(Vertical):
         self._layout = layout = _layout(self.size.width)
         table.clear(columns=True)
         if layout == "full":
-            table.add_columns("When", "Side", "Symbol", "Qty", "Price", "Total", "Status")
+            table.add_columns("When", "Order", "Symbol", "Qty", "Price", "Total", "Status")
         elif layout == "qty":
             table.add_columns("When", "Order", "Qty", "Total")
         else:
             table.add_columns("When", "Order", "Total")
         for order in orders:
-            side = signed(Decimal(1 if order.side is Side.BUY else -1), order.side.value)
-            filled = order.status is OrderStatus.FILLED
-            total = usd(order.notional) if filled or layout == "full" else order.status.value
+            side = order_cell(order) if layout == "full" else signed(
+                Decimal(1 if order.side is Side.BUY else -1), order.side.value)
+            filled = order.status is OrderStatus.FILLED and order.notional is not None
+            status = STATUS_WORDS[order.status]
+            # an order not filled has no total: the narrow layouts say its status instead
+            total: str | Text = usd(order.notional) if filled and order.notional is not None else (
+                Text(NONE, style="dim") if layout == "full" else Text(status, style="bold" if order.is_open else "dim"))
             cells: tuple[object, ...]
             if layout == "full":
-                status = Text(order.status.value, style="" if filled else "dim")
-                cells = (when(order.created_at), side, order.symbol, qty(order.quantity), price(order.price), total,
-                         status)
+                cells = (short_when(order.created_at), side, order.symbol, qty(order.quantity),
+                         Text(short_terms(order), style="" if order.price is not None else "dim"), total,
+                         Text(status, style="bold" if order.is_open else "" if filled else "dim"))
             elif layout == "qty":
-                cells = (when(order.created_at), side + Text(f" {order.symbol}"), qty(order.quantity), total)
+                cells = (short_when(order.created_at), side + Text(f" {order.symbol}"), qty(order.quantity), total)
             else:
-                cells = (when(order.created_at), side + Text(f" {order.symbol}"), total)
+                cells = (short_when(order.created_at), side + Text(f" {order.symbol}"), total)
             table.add_row(*cells, key=str(order.id))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
