@@ -300,8 +300,8 @@ def post_entry(
 
 def _insufficient(conn: Conn, account_id: int, asset: str) -> InsufficientFunds:
     held, _, reserved = balance(conn, account_id, asset)
-    free = held - reserved
-    available = format(from_units(free, USD_PRECISION), "f") if asset == USD else str(free)
+    row = conn.execute("SELECT precision FROM assets WHERE symbol = ?", (asset,)).fetchone()
+    available = format(from_units(held - reserved, USD_PRECISION if asset == USD else row[0] if row else 0), "f")
     return InsufficientFunds(
         f"insufficient funds: {available} {asset} available", {"asset": asset, "available": available}
     )
