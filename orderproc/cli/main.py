@@ -170,6 +170,18 @@ def _read_secret(from_stdin: bool, env: str, prompt: str, *, confirm: bool = Fal
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
+def _show(ctx: typer.Context, call: Callable[[Engine, str], Awaitable[Any]], view: str, json_out: bool) -> None:
+    """Run a private read and print its result: one JSON document, or `render.<view>` for people."""
+
+    async def body(engine: Engine) -> None:
+        from orderproc.cli import render
+
+        result = await _private(engine, lambda token: call(engine, token))
+        render.emit_json(result) if json_out else getattr(render, view)(result)
+
+    _run(ctx, body)
+
+
 def _remember(engine: Engine, username: str, token: str) -> None:
     from orderproc.sessions import save_token
 
@@ -329,16 +341,8 @@ AccountName = Annotated[str, typer.Argument(help="The account's name: 1-32 lette
 @accounts_app.callback(invoke_without_command=True)
 def accounts(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your paper accounts; * marks the one your commands trade."""
-    if ctx.invoked_subcommand is not None:
-        return
-
-    async def body(engine: Engine) -> None:
-        from orderproc.cli import render
-
-        found = await _private(engine, engine.accounts)
-        render.emit_json(found) if json_out else render.accounts(found)
-
-    _run(ctx, body)
+    if ctx.invoked_subcommand is None:
+        _show(ctx, lambda engine, token: engine.accounts(token), "accounts", json_out)
 
 
 @accounts_app.command("create")
@@ -596,14 +600,7 @@ def orders_show(
     json_out: JsonOpt = False,
 ) -> None:
     """One of your orders (another user's reads as not found)."""
-
-    async def body(engine: Engine) -> None:
-        from orderproc.cli import render
-
-        order = await _private(engine, lambda t: engine.get_order(t, order_id))
-        render.emit_json(order) if json_out else render.order_details(order)
-
-    _run(ctx, body)
+    _show(ctx, lambda engine, token: engine.get_order(token, order_id), "order_details", json_out)
 
 
 @orders_app.command("cancel")
@@ -641,40 +638,19 @@ def lots(
     json_out: JsonOpt = False,
 ) -> None:
     """Your lots: what each buy added, its cost, what remains and its unrealized P&L."""
-
-    async def body(engine: Engine) -> None:
-        from orderproc.cli import render
-
-        found = await _private(engine, lambda t: engine.lots(t, symbol=symbol, closed=closed))
-        render.emit_json(found) if json_out else render.lots(found)
-
-    _run(ctx, body)
+    _show(ctx, lambda engine, token: engine.lots(token, symbol=symbol, closed=closed), "lots", json_out)
 
 
 @app.command()
 def pnl(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Realized and unrealized P&L by asset; the total reconciles with equity minus net deposits."""
-
-    async def body(engine: Engine) -> None:
-        from orderproc.cli import render
-
-        report = await _private(engine, engine.pnl)
-        render.emit_json(report) if json_out else render.pnl(report)
-
-    _run(ctx, body)
+    _show(ctx, lambda engine, token: engine.pnl(token), "pnl", json_out)
 
 
 @app.command()
 def portfolio(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your positions at live prices, cash and total equity."""
-
-    async def body(engine: Engine) -> None:
-        from orderproc.cli import render
-
-        p = await _private(engine, engine.portfolio)
-        render.emit_json(p) if json_out else render.portfolio(p)
-
-    _run(ctx, body)
+    _show(ctx, lambda engine, token: engine.portfolio(token), "portfolio", json_out)
 
 
 @app.command()

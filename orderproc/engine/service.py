@@ -897,21 +897,8 @@ class LocalEngine:
     async def place_order(self, token: str, request: OrderRequest) -> Order:
         claims = self._claims(token)
         _check_type(request, OrderRequest, "request")
-        info = self._asset(request.symbol)
-        side = Side(request.side)
-        kind = OrderType(request.type)
+        info, side, kind, tif, units, cash, guard, limit, stop, lot_id = self._parse_order(request)
         key = _check_key(request.client_order_id)
-        tif = _check_order_shape(request, kind)
-        if kind is OrderType.MARKET and (request.quantity is None) == (request.notional is None):
-            raise errors.InvalidAmount("give either a quantity or a USD amount", {"field": "quantity"})
-        units = to_units(request.quantity, info.precision, "quantity") if request.quantity is not None else None
-        cash = cash_to_cents(request.notional, "notional") if request.notional is not None else None
-        guard = _order_price(request.price_limit, "price_limit")
-        limit = _order_price(request.limit_price, "limit_price")
-        stop = _order_price(request.stop_price, "stop_price")
-        lot_id = request.lot_id
-        if lot_id is not None and side is not Side.SELL:
-            raise errors.ValidationError("only a sell closes a lot: lot_id goes with side sell", {"field": "lot_id"})
         # equal requests hash alike however their numbers were written ("100" and "100.0")
         parts: list[object] = ["order", info.symbol, side, units, cash, guard.normalize() if guard else None]
         if kind is not OrderType.MARKET:
@@ -993,6 +980,24 @@ class LocalEngine:
                     conn, _iso(self._clock()), "order_rejected", actor_id=actor.user_id, actor=actor.username,
                     detail=detail))
             raise
+
+    def _parse_order(self, request: OrderRequest) -> tuple[
+            AssetInfo, Side, OrderType, TimeInForce, int | None, int | None, Decimal | None, Decimal | None,
+            Decimal | None, int | None]:
+        """An order's fields checked and in minor units: (asset, side, type, time in force,
+        quantity units, USD cents, price guard, limit, stop, lot id)."""
+        info = self._asset(request.symbol)
+        side, kind = Side(request.side), OrderType(request.type)
+        tif = _check_order_shape(request, kind)
+        if kind is OrderType.MARKET and (request.quantity is None) == (request.notional is None):
+            raise errors.InvalidAmount("give either a quantity or a USD amount", {"field": "quantity"})
+        units = to_units(request.quantity, info.precision, "quantity") if request.quantity is not None else None
+        cash = cash_to_cents(request.notional, "notional") if request.notional is not None else None
+        if request.lot_id is not None and side is not Side.SELL:
+            raise errors.ValidationError("only a sell closes a lot: lot_id goes with side sell", {"field": "lot_id"})
+        return (info, side, kind, tif, units, cash, _order_price(request.price_limit, "price_limit"),
+                _order_price(request.limit_price, "limit_price"), _order_price(request.stop_price, "stop_price"),
+                request.lot_id)
 
     @staticmethod
     def _trade(conn: Conn, account: int, info: AssetInfo, side: Side, qty: int, cents: int) -> None:
@@ -1163,15 +1168,20 @@ class LocalEngine:
 
         found = await self._priced(events)
 
-        def job(conn: Conn) -> int:
+        def job(conn: Conn) -> int | None:
             done = repo.matched_through(conn)
             if done is not None and done >= end:
                 return 0  # another process matched these ticks
+            if repo.book_moved(conn, seq, _iso(end)):
+                return None  # an order that acts by `end` was placed after the read: read again
             changed = sum(self._apply_event(conn, e) for e in found if done is None or e.tick > done)
             repo.set_meta(conn, "matched_through", str(end))
             return changed
 
-        return await self._writer.run(job), end < math.floor(self._clock())
+        changed = await self._writer.run(job)
+        if changed is None:
+            return 0, True
+        return changed, end < math.floor(self._clock())
 
     def _apply_event(self, conn: Conn, event: Event) -> bool:
         """Apply one matcher event in the ledger, if the order is still open (exactly once)."""
@@ -1452,15 +1462,7 @@ class LocalEngine:
         it would reserve while it rests. Nothing is placed or checked against the balances."""
         claims = self._claims(token)
         _check_type(request, OrderRequest, "request")
-        info = self._asset(request.symbol)
-        side, kind = Side(request.side), OrderType(request.type)
-        _check_order_shape(request, kind)
-        if kind is OrderType.MARKET and (request.quantity is None) == (request.notional is None):
-            raise errors.InvalidAmount("give either a quantity or a USD amount", {"field": "quantity"})
-        units = to_units(request.quantity, info.precision, "quantity") if request.quantity is not None else None
-        cash = cash_to_cents(request.notional, "notional") if request.notional is not None else None
-        limit = _order_price(request.limit_price, "limit_price")
-        stop = _order_price(request.stop_price, "stop_price")
+        info, side, kind, _, units, cash, _, limit, stop, _ = self._parse_order(request)
 
         def job(conn: Conn) -> dict[str, str]:
             self._customer(conn, claims)
