@@ -207,7 +207,8 @@ class OrderRequest(Model):
         except ValueError:
             raise errors.ValidationError("side must be buy or sell", {"field": "side"}) from None
         for field, kind in (("type", OrderType), ("time_in_force", TimeInForce)):
-            if data.get(field) is not None:
+            # a time in force may be null (the type's default); a type given as null is no type
+            if data.get(field) is not None or (field == "type" and field in data):
                 try:
                     data[field] = kind(data[field])
                 except ValueError:

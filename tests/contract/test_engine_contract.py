@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 import httpx
@@ -21,7 +21,7 @@ from orderproc.config import Settings
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
 from orderproc.engine.remote import RemoteEngine
-from orderproc.engine.schemas import OrderRequest, ProfileUpdate, Role, Side, TxKind
+from orderproc.engine.schemas import OrderRequest, OrderStatus, ProfileUpdate, Role, Side, TxKind
 from orderproc.engine.service import OPERATOR, LocalEngine
 from orderproc.server.app import create_app
 
@@ -317,3 +317,104 @@ async def test_concurrent_clients_each_see_their_own_effects_once(api: Engine) -
                            for t in tokens for n in range(3)])
     for t in tokens:
         assert (await api.orders(t)).total == 3
+
+
+# -- resting orders ----------------------------------------------------------------------------------
+
+
+def _limit(symbol: str, side: str, quantity: str, price: Decimal, **fields: Any) -> OrderRequest:
+    return OrderRequest.model_validate({"symbol": symbol, "side": side, "quantity": quantity, "type": "limit",
+                                        "limit_price": price, **fields})
+
+
+def _first_low(engine: LocalEngine, symbol: str, now: float) -> tuple[int, Decimal]:
+    """The first tick after `now` whose price is below every price since: a limit buy there fills then."""
+    low = engine.market.price(symbol, now)
+    for tick in range(int(now) + 1, int(now) + 1800):
+        price = engine.market.price(symbol, tick)
+        if price < low:
+            return tick, price
+    raise AssertionError(f"{symbol} makes no new low")
+
+
+async def test_a_limit_order_rests_and_reads_back_as_the_same_order_on_both(api: Engine, engine: LocalEngine) -> None:
+    token = await _user(api, cash="1000")
+    price = (await api.quote("DOGE")).price
+    placed = await api.place_order(token, _limit("DOGE", "buy", "1000", price / 2, client_order_id="rest-1"))
+    assert (placed.status.value, placed.type.value, placed.time_in_force.value) == ("new", "limit", "gtc")
+    assert (placed.limit_price, placed.price, placed.notional) == (price / 2, None, None)
+    assert placed.reserved == (1000 * price / 2).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+    assert await api.get_order(token, placed.id) == placed == await engine.get_order(token, placed.id)
+    assert await api.place_order(token, _limit("DOGE", "buy", "1000", price / 2, client_order_id="rest-1")) == placed
+    balance = await api.balance(token)
+    assert (balance.reserved, balance.available) == (placed.reserved, Decimal("1000.00") - placed.reserved)
+    assert (await api.portfolio(token)).reserved_cash == placed.reserved
+    with pytest.raises(errors.InsufficientFunds):
+        await api.withdraw(token, "1000")
+
+
+async def test_open_orders_are_listed_apart_from_closed_ones(api: Engine) -> None:
+    token = await _user(api, cash="1000")
+    price = (await api.quote("SOL")).price
+    market = await api.place_order(token, _buy("SOL", quantity="1"))
+    resting = await api.place_order(token, _limit("SOL", "buy", "1", price / 2))
+    expired = await api.place_order(token, _limit("SOL", "buy", "1", price / 2, time_in_force="ioc"))
+    assert expired.status.value == "expired"
+    assert [o.id for o in (await api.orders(token, open=True)).items] == [resting.id]
+    assert [o.id for o in (await api.orders(token, open=False)).items] == [expired.id, market.id]
+    assert [o.id for o in (await api.orders(token, status=OrderStatus.EXPIRED)).items] == [expired.id]
+    assert (await api.orders(token, status=OrderStatus.NEW, open=False)).total == 0
+
+
+async def test_a_resting_order_fills_when_the_price_reaches_it_and_reads_so_on_both(
+    api: Engine, engine: LocalEngine, clock: Clock
+) -> None:
+    token = await _user(api, cash="1000")
+    tick, low = _first_low(engine, "DOGE", clock())
+    placed = await api.place_order(token, _limit("DOGE", "buy", "100", low))
+    clock.now = tick + 0.5
+    filled = await api.get_order(token, placed.id)
+    assert (filled.status.value, filled.price, filled.reserved) == ("filled", low, 0)
+    assert filled == await engine.get_order(token, placed.id)
+    assert (await api.balance(token)).cash == Decimal("1000.00") - filled.notional  # type: ignore[operator]
+
+
+async def test_cancel_one_and_cancel_all_release_what_the_orders_held(api: Engine) -> None:
+    token = await _user(api, cash="1000")
+    await api.place_order(token, _buy("ETH", quantity="0.1"))
+    doge, eth = (await api.quote("DOGE")).price, (await api.quote("ETH")).price
+    first = await api.place_order(token, _limit("DOGE", "buy", "100", doge / 2))
+    second = await api.place_order(token, _limit("DOGE", "buy", "200", doge / 2))
+    sell = await api.place_order(token, _limit("ETH", "sell", "0.1", eth * 2))
+
+    canceled = await api.cancel_order(token, first.id)
+    assert (canceled.id, canceled.status.value, canceled.reserved) == (first.id, "canceled", 0)
+    by_symbol = await api.cancel_orders(token, symbol="DOGE")
+    assert [(o.id, o.status.value) for o in by_symbol] == [(second.id, "canceled")]
+    rest = await api.cancel_orders(token)
+    assert [(o.id, o.status.value) for o in rest] == [(sell.id, "canceled")]
+    assert await api.cancel_orders(token) == []
+    assert (await api.balance(token)).reserved == 0
+    assert [p.reserved for p in (await api.portfolio(token)).positions] == [0]
+
+
+async def test_an_order_that_is_not_open_or_not_yours_cannot_be_canceled_alike_on_both(api: Engine) -> None:
+    alice = await _user(api, "alice", cash="1000")
+    bob = await _user(api, "bob", cash="1000")
+    price = (await api.quote("DOGE")).price
+    filled = await api.place_order(alice, _buy("DOGE", quantity="10"))
+    resting = await api.place_order(alice, _limit("DOGE", "buy", "10", price / 2))
+    await api.cancel_order(alice, resting.id)
+    for done in (filled, resting):
+        with pytest.raises(errors.OrderNotOpen) as refused:
+            await api.cancel_order(alice, done.id)
+        assert refused.value.details["order_id"] == done.id
+    theirs = await api.place_order(bob, _limit("DOGE", "buy", "10", price / 2))
+    with pytest.raises(errors.NotFound):
+        await api.cancel_order(alice, theirs.id)
+    with pytest.raises(errors.UnknownAsset):
+        await api.cancel_orders(alice, symbol="NOPE")
+    with pytest.raises(errors.InvalidAmount):  # a buy stop at or below the price
+        await api.place_order(alice, OrderRequest.model_validate(
+            {"symbol": "DOGE", "side": "buy", "quantity": "10", "type": "stop", "stop_price": price / 2}))
+    assert (await api.get_order(bob, theirs.id)).status.value == "new"

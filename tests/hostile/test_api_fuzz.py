@@ -36,11 +36,14 @@ from orderproc.engine.service import OPERATOR, LocalEngine
 from orderproc.server.app import create_app
 
 USER, ADMIN = "fuzz-user", "fuzz-admin"  # names a generated path parameter will not hit by chance
-EXAMPLES = 25  # per operation and mode: about 1,300 requests in all
+EXAMPLES = 25  # per operation and mode: about 1,800 requests in all
 TIMEOUT = 10.0  # seconds for one request: a hang fails the test instead of stalling CI
 
 OPERATIONS = [
-    ("POST", "/v1/orders"), ("GET", "/v1/orders"), ("GET", "/v1/orders/{order_id}"), ("GET", "/v1/cash"),
+    ("POST", "/v1/orders"), ("GET", "/v1/orders"), ("GET", "/v1/orders/{order_id}"), ("DELETE", "/v1/orders"),
+    ("DELETE", "/v1/orders/{order_id}"), ("POST", "/v1/orders/preview"), ("GET", "/v1/lots"), ("GET", "/v1/pnl"),
+    ("GET", "/v1/accounts"), ("POST", "/v1/accounts"), ("POST", "/v1/accounts/switch"), ("POST", "/v1/accounts/reset"),
+    ("GET", "/v1/settings"), ("PATCH", "/v1/admin/settings"), ("GET", "/v1/cash"),
     ("POST", "/v1/cash/deposit"), ("POST", "/v1/cash/withdraw"), ("GET", "/v1/transactions"),
     ("GET", "/v1/portfolio"), ("GET", "/v1/leaderboard"), ("GET", "/v1/assets"), ("GET", "/v1/assets/{symbol}"),
     ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/quotes"), ("GET", "/v1/quotes/{symbol}"),

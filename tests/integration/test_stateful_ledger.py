@@ -2,10 +2,16 @@
 
 The model is plain Python in exact integers (cents, asset units). It computes every fill from
 the same market price the engine uses (read before the step; the clock only moves in the
-`time_passes` rule), with the documented rounding rule recomputed with Fractions: a buyer pays
-quantity x price rounded up to the cent, a seller receives it rounded down. After every step
-each user's cash, positions, order count and journal size must equal the model's exactly, and
-the ledger checker must pass. A rejected step must raise the expected code and change nothing.
+`time_passes` rule and before a retry), with the documented rounding rule recomputed with
+Fractions: a buyer pays quantity x price rounded up to the cent, a seller receives it rounded down.
+
+Limit, stop and stop-limit orders rest in the model too, holding what they could spend; when the
+clock moves the model replays every tick since the last one from the market's prices, as the
+documented matching rules say (the engine matches at its next read, after the step), and fills,
+triggers and rejects them itself. After every step each user's cash, reserved cash and quantities,
+positions, order count, journal size and each resting order's status, fill price and times must
+equal the model's exactly, and the ledger checker must pass. A rejected step must raise the
+expected code and change nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 from math import ceil, floor
 from pathlib import Path
@@ -27,8 +34,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from orderproc.engine import errors
+from orderproc.engine.domain.money import round_price
 from orderproc.engine.schemas import Order, OrderRequest, Side, Transaction
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import MATCH_HORIZON, OPERATOR, LocalEngine
 
 T = TypeVar("T")
 
@@ -139,6 +147,27 @@ order_shapes = mostly(st.sampled_from(["quantity", "usd"]), st.sampled_from(["bo
 guards = mostly(st.none(), st.sampled_from(["1.001", "0.999", "1.001", "0.999", "bad"]), odds=5)
 
 
+RESTING_KINDS = ("limit", "limit", "stop", "stop_limit")
+# a limit or stop price: a coming tick's (reached then or before), a share of the price now, or
+# one the engine must refuse
+order_prices = mostly(
+    st.one_of(st.tuples(st.just("tick"), st.integers(1, 90)),
+              st.tuples(st.just("factor"), st.sampled_from(["0.5", "0.98", "0.999", "1", "1.001", "1.02", "2"]))),
+    st.tuples(st.just("hostile"), st.sampled_from(["0", "-1", "NaN", "0.1234567890123", "abc", "1e-40"])),
+    odds=12,
+)
+# which fields the request gives: what its type needs, or one missing, one refused, an amount in USD
+shapes = mostly(st.just("ok"), st.sampled_from(["missing", "extra", "notional", "price_limit"]), odds=8)
+# "auto": the side on which the order waits for its price (a buy below the price, a stop buy above)
+sides = st.sampled_from(["auto", "auto", "auto", Side.BUY, Side.SELL])
+# a quantity worth about so many dollars, a share of what the user holds and no order holds, or
+# all that the available cash (or the free quantity) allows
+sizes = st.one_of(st.tuples(st.just("usd"), st.sampled_from([1, 50, 500, 5000, 50000])),
+                  st.tuples(st.just("share"), st.sampled_from(["part", "free", "one_more"])), st.just(("all", None)))
+resting_keys = st.sampled_from([None] * 12 + list(KEYS))  # keyed now and then: most keys are taken soon
+waits = st.sampled_from([0, 0, 0, 10, 100])
+
+
 def canonical_symbol(text: str) -> str | None:
     if not 1 <= len(text) <= 16:
         return None
@@ -159,6 +188,45 @@ class Remembered:
 
 
 @dataclass
+class Resting:
+    """A limit, stop or stop-limit order that rested: what it holds, and what became of it."""
+
+    id: int
+    symbol: str
+    side: Side
+    kind: str
+    units: int
+    limit: Decimal | None
+    stop: Decimal | None
+    since: int  # the first tick it acts on
+    held: int  # cents (a buy) or units (a sell)
+    status: str = "new"
+    price: Decimal | None = None
+    triggered: int | None = None
+    closed_at: float | None = None
+
+    def view(self) -> tuple[Any, ...]:
+        """What the engine's Order must show of it."""
+        return (self.status, self.price, self.held if self.status == "new" else 0,
+                None if self.triggered is None else datetime.fromtimestamp(self.triggered, UTC),
+                None if self.closed_at is None else datetime.fromtimestamp(self.closed_at, UTC))
+
+
+CHANGING = ("status", "price", "notional", "reserved", "reason", "triggered_at", "closed_at", "realized_pnl",
+            "receipt")
+
+
+def changing(order: Order) -> dict[str, Any]:
+    """The fields of an order that change after it is placed (a fill, a cancel)."""
+    return {name: getattr(order, name) for name in CHANGING}
+
+
+def shown(order: Order, precision: int) -> tuple[Any, ...]:
+    held = order.reserved.scaleb(2 if order.side is Side.BUY else precision)
+    return (order.status.value, order.price, int(held), order.triggered_at, order.closed_at)
+
+
+@dataclass
 class Account:
     username: str
     # A second session never logged out, used to read the account after every step: logging out
@@ -170,6 +238,18 @@ class Account:
     orders: int = 0
     entries: int = 0
     keys: dict[str, Remembered] = field(default_factory=dict)
+    reserved_cash: int = 0  # held by open buy orders
+    reserved_units: dict[str, int] = field(default_factory=dict)  # held by open sell orders
+    resting: dict[int, Resting] = field(default_factory=dict)  # every order that rested, open or not
+    closed: list[int] = field(default_factory=list)  # orders that never rested (filled at once, expired)
+    changed: set[int] = field(default_factory=set)  # resting orders that changed since the last check
+
+    @property
+    def available(self) -> int:
+        return self.cash - self.reserved_cash
+
+    def free_units(self, symbol: str) -> int:
+        return self.units.get(symbol, 0) - self.reserved_units.get(symbol, 0)
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -182,6 +262,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.precision = {s: self.run(self.engine.get_asset(s)).precision for s in SYMBOLS}
         self.accounts: dict[str, Account] = {}
         self.stale_tokens: list[str] = ["garbage", "", "x" * 5000]
+        self.matched = floor(self.clock())  # the last tick the model has matched
 
     def teardown(self) -> None:
         try:
@@ -290,6 +371,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(seconds=st.one_of(st.integers(1, 5), st.sampled_from([60, 3600])))
     def time_passes(self, seconds: int) -> None:
         self.clock.now += seconds
+        self.match_resting()
 
     # -- cash ------------------------------------------------------------------------------------
 
@@ -312,7 +394,7 @@ class LedgerMachine(RuleBasedStateMachine):
             replay = account.keys[key]
             if replay.signature != signature:
                 expected.add("conflict")
-        if not expected and replay is None and kind == "withdrawal" and cents is not None and cents > account.cash:
+        if not expected and replay is None and kind == "withdrawal" and cents is not None and cents > account.available:
             expected.add("insufficient_funds")
         tx, code = self.attempt(self.cash_call(kind, account.token, value, key))
         self.expect(code, expected, f"{kind} of {value!r} with cash {account.cash} key {key!r}")
@@ -348,10 +430,10 @@ class LedgerMachine(RuleBasedStateMachine):
     )
     def withdraw(self, who: int, amount: tuple[str, Any, str], mode: str, key: str | None) -> None:
         account = self.pick(who)
-        if mode == "everything" and account.cash > 0:
-            value, cents = realise(("valid", account.cash, "plain"), 2)
+        if mode == "everything" and account.available > 0:  # all the cash no open order holds
+            value, cents = realise(("valid", account.available, "plain"), 2)
         elif mode == "a_cent_more":
-            value, cents = realise(("valid", account.cash + 1, "plain"), 2)
+            value, cents = realise(("valid", account.available + 1, "plain"), 2)
         else:
             value, cents = realise(amount, 2)
         self.move_cash(account, "withdrawal", value, cents, key)
@@ -394,9 +476,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 cost = ceil(exact) if side is Side.BUY else floor(exact)
                 if side is Side.SELL and cost <= 0:
                     expected.add("invalid_amount")
-                if side is Side.BUY and cost > account.cash:
+                if side is Side.BUY and cost > account.available:
                     expected.add("insufficient_funds")
-                if side is Side.SELL and qty > account.units.get(symbol, 0):
+                if side is Side.SELL and qty > account.free_units(symbol):
                     expected.add("insufficient_funds")
         order, code = self.attempt(self.send_order(account.token, request))
         self.expect(code, expected, f"order {request} at {price} with cash {account.cash} units {account.units}")
@@ -418,6 +500,7 @@ class LedgerMachine(RuleBasedStateMachine):
             account.units[symbol] -= qty
         account.orders += 1
         account.entries += 1
+        account.closed.append(order.id)
         if key is not None:
             again = dict(request)
             if parsed["units"] is not None:
@@ -528,6 +611,362 @@ class LedgerMachine(RuleBasedStateMachine):
                   "limit": limit}
         self.place(account, request, parsed)
 
+    # -- resting orders ----------------------------------------------------------------------------
+
+    def order_price(self, symbol: str | None, spec: tuple[str, Any]) -> tuple[object, Decimal | None]:
+        """(value to send, the price it is, or None when the engine must refuse it)."""
+        kind, value = spec
+        if kind == "hostile":
+            return value, None
+        if symbol is None:
+            return "1", Decimal(1)
+        if kind in ("tick", "coarse"):  # the price a coming tick will have: reached then, or before
+            price = self.engine.market.price(symbol, floor(self.clock()) + value)
+            if kind == "coarse":  # to five significant digits, down
+                price = price.quantize(Decimal(1).scaleb(price.adjusted() - 4), rounding=ROUND_FLOOR)
+        else:
+            price = round_price(self.price(symbol) * Decimal(value))
+        return price, price
+
+    def wait(self, seconds: int) -> None:
+        """The user waits for the price to come (the rules that place orders do, now and then:
+        Hypothesis leaves some rules out of each example, `time_passes` among them)."""
+        if seconds:
+            self.clock.now += seconds
+            self.match_resting()
+
+    @precondition(lambda self: self.logged_in())
+    @rule(who=st.integers(0, 2), symbol=st.sampled_from(SYMBOLS), side=sides, offset=st.integers(1, 90),
+          tif=st.sampled_from([None, None, "gtc", "ioc"]), size=sizes, key=resting_keys, wait=waits)
+    def place_limit_order(
+        self, who: int, symbol: str, side: Side | str, offset: int, tif: str | None, size: tuple[str, Any],
+        key: str | None, wait: int,
+    ) -> None:
+        """A limit order at the price of a coming tick: it rests until then (or less), or the price
+        is already there and it fills at once."""
+        at = ("tick", offset)
+        self.place_resting(self.pick(who), symbol, side, "limit", tif, at, at, size, "ok", key)
+        self.wait(wait)
+
+    @precondition(lambda self: self.logged_in())
+    @rule(who=st.integers(0, 2), symbol=st.sampled_from(SYMBOLS), side=sides,
+          kind=st.sampled_from(["stop", "stop_limit"]), offset=st.integers(1, 90), limit_offset=st.integers(1, 120),
+          size=sizes, key=resting_keys, wait=waits)
+    def place_stop_order(
+        self, who: int, symbol: str, side: Side | str, kind: str, offset: int, limit_offset: int,
+        size: tuple[str, Any], key: str | None, wait: int,
+    ) -> None:
+        """A stop (or stop-limit) order a little below the price of a coming tick (and a limit at
+        another tick's): a stop buy may fill above its stop, costing more than it held."""
+        self.place_resting(self.pick(who), symbol, side, kind, None, ("tick", limit_offset), ("coarse", offset), size,
+                           "ok", key)
+        self.wait(wait)
+
+    @precondition(lambda self: self.logged_in())
+    @rule(who=st.integers(0, 2), symbol=st.sampled_from(SYMBOLS), offset=st.integers(1, 30))
+    def stop_buy_with_all_the_cash(self, who: int, symbol: str, offset: int) -> None:
+        """A stop buy holding all the available cash, below the price of a coming tick: when it
+        triggers above its stop the cash no longer covers the fill and it is rejected (unless
+        another fill freed some cash first)."""
+        self.place_resting(self.pick(who), symbol, Side.BUY, "stop", None, ("tick", 0), ("coarse", offset),
+                           ("all", None), "ok", None)
+        self.wait(100)
+
+    @precondition(lambda self: self.logged_in())
+    @rule(
+        who=st.integers(0, 2),
+        symbol_text=symbols,
+        side=st.sampled_from([Side.BUY, Side.SELL]),
+        kind=st.sampled_from(RESTING_KINDS),
+        tif=st.sampled_from([None, "gtc", "ioc"]),
+        limit=order_prices,
+        stop=order_prices,
+        quantity=amounts(quantity_units, HOSTILE_QUANTITY),
+        shape=shapes,
+        key=keys,
+    )
+    def place_any_resting_order(
+        self, who: int, symbol_text: str, side: Side, kind: str, tif: str | None, limit: tuple[str, Any],
+        stop: tuple[str, Any], quantity: tuple[str, Any, str], shape: str, key: str | None,
+    ) -> None:
+        """Any limit, stop or stop-limit request, hostile ones included."""
+        self.place_resting(self.pick(who), symbol_text, side, kind, tif, limit, stop, quantity, shape, key)
+
+    def place_resting(
+        self, account: Account, symbol_text: str, side: Side | str, kind: str, tif: str | None,
+        limit: tuple[str, Any], stop: tuple[str, Any], quantity: tuple[Any, ...], shape: str, key: str | None,
+    ) -> None:
+        """Send one limit, stop or stop-limit order and check it against the model: it fills at once,
+        expires (ioc), rests holding what it could spend, or is refused with the expected code."""
+        assert account.token is not None
+        symbol = canonical_symbol(symbol_text)
+        expected: set[str] = set() if symbol else {"unknown_asset"}
+        precision = self.precision[symbol] if symbol else 8
+        if side == "auto":  # the side on which the order waits for its price
+            assert symbol is not None
+            target = self.order_price(symbol, stop if kind != "limit" else limit)[1]
+            assert target is not None
+            rises = target > self.price(symbol)
+            side = Side.BUY if rises == (kind != "limit") else Side.SELL
+        assert isinstance(side, Side)
+        if quantity[0] == "usd":  # about that many dollars' worth
+            assert symbol is not None
+            units = max(1, floor(Fraction(quantity[1]) * 10**precision / Fraction(self.price(symbol))))
+            quantity = ("valid", units, "plain")
+        elif quantity[0] == "share":  # a share of what no order holds yet
+            assert symbol is not None
+            free = account.free_units(symbol)
+            quantity = ("valid", {"part": free // 3, "free": free, "one_more": free + 1}[quantity[1]] or 1, "plain")
+        request: dict[str, Any] = {"symbol": symbol_text, "side": side, "type": kind}
+        prices: dict[str, Decimal | None] = {"limit_price": None, "stop_price": None}
+        needs = {"limit": ["limit_price"], "stop": ["stop_price"], "stop_limit": ["limit_price", "stop_price"]}[kind]
+        for name, spec in (("limit_price", limit), ("stop_price", stop)):
+            if name in needs and not (shape == "missing" and name == needs[0]):
+                request[name], prices[name] = self.order_price(symbol, spec)
+                if prices[name] is None:
+                    expected.add("invalid_amount")
+        if quantity[0] == "all":  # as much as the available cash holds at its price, or every free unit
+            assert symbol is not None
+            at = prices["limit_price"] or prices["stop_price"] or self.price(symbol)
+            most = floor(Fraction(account.available) * 10 ** (precision - 2) / Fraction(at))
+            quantity = ("valid", max(1, most if side is Side.BUY else account.free_units(symbol)), "plain")
+        request["quantity"], units = realise(quantity, precision)
+        if units is None or units > MAX_UNITS:
+            units = None
+            expected.add("invalid_amount")
+        if shape == "missing":
+            expected.add("validation_error")
+        elif shape == "extra":  # the price field this type refuses, or a market order's guard
+            request["stop_price" if kind == "limit" else "limit_price" if kind == "stop" else "price_limit"] = "1"
+            expected.add("validation_error")
+        elif shape == "notional":
+            request["notional"] = "10"
+            expected.add("invalid_amount")
+        elif shape == "price_limit":
+            request["price_limit"] = "1"
+            expected.add("validation_error")
+        if tif is not None:
+            request["time_in_force"] = tif
+            if tif == "ioc" and kind != "limit":
+                expected.add("validation_error")
+        if key is not None:
+            request["client_order_id"] = key
+            if not (1 <= len(key) <= 128 and key.isprintable()):
+                expected.add("validation_error")
+        lim, stp, tif_ = prices["limit_price"], prices["stop_price"], tif or "gtc"
+        signature = ("resting", symbol, side, units, kind, tif_, lim, stp)
+        replay: Remembered | None = None
+        if not expected and key is not None and key in account.keys:
+            replay = account.keys[key]
+            if replay.signature != signature:
+                expected.add("conflict")
+        outcome = ""
+        price = Decimal(0)
+        qty = cost = held = 0
+        if not expected and replay is None:
+            assert symbol is not None and units is not None
+            price = self.price(symbol)
+            buy = side is Side.BUY
+            scale = Fraction(10) ** (precision - 2)
+            qty = units
+            if stp is not None and (stp <= price if buy else stp >= price):
+                expected.add("invalid_amount")  # a stop the price has already reached
+            elif kind == "limit" and (price <= lim if buy else price >= lim):  # type: ignore[operator]
+                outcome = "filled"  # at once, at the price, like a market order
+                exact = Fraction(units) * Fraction(price) / scale
+                cost = ceil(exact) if buy else floor(exact)
+                if not buy and cost <= 0:
+                    expected.add("invalid_amount")
+                elif buy and cost > account.available or not buy and units > account.free_units(symbol):
+                    expected.add("insufficient_funds")
+            elif tif_ == "ioc":
+                outcome = "expired"
+            else:
+                outcome = "new"
+                exact = Fraction(units) * Fraction(lim if lim is not None else stp) / scale  # type: ignore[arg-type]
+                if buy:
+                    held = ceil(exact)
+                    if held > account.available:
+                        expected.add("insufficient_funds")
+                elif floor(exact) <= 0:
+                    expected.add("invalid_amount")
+                elif units > account.free_units(symbol):
+                    expected.add("insufficient_funds")
+                else:
+                    held = units
+        order, code = self.attempt(self.send_order(account.token, request))
+        self.expect(code, expected, f"resting order {request} at {price} with cash {account.cash} reserved "
+                                    f"{account.reserved_cash} units {account.units} reserved {account.reserved_units}")
+        if order is None:
+            return
+        assert symbol is not None and units is not None
+        if replay is not None:
+            first = replay.result
+            if first.id in account.resting:
+                assert order.model_copy(update=changing(first)) == first, "a retried order is the first order"
+                assert shown(order, precision) == account.resting[first.id].view()
+            else:
+                assert order == first, "a retried order must return the first order"
+            return
+        assert (order.symbol, order.side, order.type.value, order.time_in_force.value) == (symbol, side, kind, tif_)
+        assert (order.quantity, order.limit_price, order.client_order_id) == (Decimal(units).scaleb(-precision), lim,
+                                                                              key)
+        assert order.status.value == outcome, (order, outcome)
+        account.orders += 1
+        if outcome == "filled":
+            assert (order.price, order.notional, order.reserved, order.stop_price) == (
+                price, Decimal(cost).scaleb(-2), 0, None)
+            account.cash += -cost if side is Side.BUY else cost
+            account.units[symbol] = account.units.get(symbol, 0) + (qty if side is Side.BUY else -qty)
+            account.entries += 1
+            account.closed.append(order.id)
+        elif outcome == "expired":
+            assert (order.price, order.notional, order.reserved, order.closed_at) == (None, None, 0, order.created_at)
+            account.closed.append(order.id)
+        else:
+            assert (order.stop_price, order.price, order.notional) == (stp, None, None)
+            account.resting[order.id] = Resting(order.id, symbol, side, kind, units, lim, stp,
+                                                floor(self.clock()) + 1, held)
+            if side is Side.BUY:
+                account.reserved_cash += held
+            else:
+                account.reserved_units[symbol] = account.reserved_units.get(symbol, 0) + held
+            assert shown(order, precision) == account.resting[order.id].view()
+        if key is not None:
+            again = {**request, "quantity": render(units, precision, "padded"), "time_in_force": tif_}
+            for name, value in prices.items():
+                if value is not None:
+                    again[name] = format(value, "f")
+
+            def resend(token: str, again: dict[str, Any] = again) -> Awaitable[Any]:
+                return self.send_order(token, again)
+
+            account.keys[key] = Remembered(signature, resend, order)
+
+    def resting_conflict(self, account: Account, key: str, signature: tuple[Any, ...], change: str) -> Awaitable[Any]:
+        """The key of a resting order with another request."""
+        assert account.token is not None
+        _, symbol, side, units, kind, tif, limit, stop = signature
+        precision = self.precision[symbol]
+        request: dict[str, Any] = {"symbol": symbol, "side": side, "type": kind, "time_in_force": tif,
+                                   "quantity": render(units, precision, "plain"), "limit_price": limit,
+                                   "stop_price": stop, "client_order_id": key}
+        if change == "kind":
+            return self.engine.deposit(account.token, "1.00", key=key)
+        if change == "amount":
+            request["quantity"] = render(units - 1 if units > 1 else 2, precision, "plain")
+        elif change == "side":
+            request["side"] = Side.SELL if side is Side.BUY else Side.BUY
+        elif change == "symbol":
+            request["symbol"] = "ETH" if symbol != "ETH" else "BTC"
+        elif kind == "limit":  # "guard": another time in force, or another stop
+            request["time_in_force"] = "ioc" if tif == "gtc" else "gtc"
+        else:
+            request["stop_price"] = round_price(stop * 2)
+        return self.send_order(account.token, request)
+
+    def match_resting(self) -> None:
+        """The price loop, in the model: every tick since the last match, in time order, and in a
+        tick the orders in the order they were placed (the engine matches at its next read)."""
+        end = floor(self.clock())
+        start = max(self.matched, end - MATCH_HORIZON)
+        self.matched = max(self.matched, end)
+        waiting = sorted(((r, a) for a in self.accounts.values() for r in a.resting.values() if r.status == "new"),
+                         key=lambda pair: pair[0].id)
+        if not waiting:
+            return
+        for tick in range(max(start + 1, min(r.since for r, _ in waiting)), end + 1):
+            prices: dict[str, Decimal] = {}
+            for order, account in waiting:
+                if order.status != "new" or tick < order.since:
+                    continue
+                if order.symbol not in prices:
+                    prices[order.symbol] = self.engine.market.price(order.symbol, tick)
+                self.act(account, order, tick, prices[order.symbol])
+
+    def act(self, account: Account, order: Resting, tick: int, price: Decimal) -> None:
+        """What one tick's price does to one open order."""
+        buy = order.side is Side.BUY
+
+        def within_limit() -> bool:
+            assert order.limit is not None
+            return price <= order.limit if buy else price >= order.limit
+
+        if order.kind == "limit" or order.triggered is not None:
+            if not within_limit():
+                return
+        else:
+            assert order.stop is not None
+            if not (price >= order.stop if buy else price <= order.stop):
+                return
+            order.triggered = tick
+            if order.kind == "stop_limit" and not within_limit():
+                return  # a limit order from now on
+        self.release(account, order)
+        exact = Fraction(order.units) * Fraction(price) / Fraction(10) ** (self.precision[order.symbol] - 2)
+        order.closed_at = tick
+        account.changed.add(order.id)
+        if buy and ceil(exact) <= account.available:
+            account.cash -= ceil(exact)
+            account.units[order.symbol] = account.units.get(order.symbol, 0) + order.units
+        elif not buy and floor(exact) > 0:
+            account.cash += floor(exact)
+            account.units[order.symbol] -= order.units
+        else:  # a stop buy whose fill the cash no longer covers (or a sale worth less than a cent)
+            order.status = "rejected"
+            return
+        order.status, order.price = "filled", price
+        account.entries += 1
+
+    @staticmethod
+    def release(account: Account, order: Resting) -> None:
+        if order.side is Side.BUY:
+            account.reserved_cash -= order.held
+        else:
+            account.reserved_units[order.symbol] -= order.held
+
+    @precondition(lambda self: self.logged_in())
+    @rule(who=st.integers(0, 2), pick=st.sampled_from(["open", "open", "open", "closed", "others", "missing"]),
+          which=st.integers(0, 50))
+    def cancel_one(self, who: int, pick: str, which: int) -> None:
+        """Cancel an open order; one that is not open is order_not_open, another user's not_found."""
+        account = self.pick(who)
+        assert account.token is not None
+        open_ids = sorted(i for i, r in account.resting.items() if r.status == "new")
+        closed_ids = sorted([*account.closed, *(i for i, r in account.resting.items() if r.status != "new")])
+        others = sorted(i for a in self.accounts.values() if a is not account for i in [*a.closed, *a.resting])
+        pool = {"open": open_ids, "closed": closed_ids, "others": others}.get(pick) or []
+        order_id = pool[which % len(pool)] if pool else 10**12 + which
+        expected = set() if order_id in open_ids else {"order_not_open"} if order_id in closed_ids else {"not_found"}
+        result, code = self.attempt(self.engine.cancel_order(account.token, order_id))
+        self.expect(code, expected, f"cancel of order {order_id} ({pick})")
+        if result is None:
+            return
+        self.canceled(account, result)
+
+    def canceled(self, account: Account, result: Order) -> None:
+        order = account.resting[result.id]
+        self.release(account, order)
+        order.status, order.closed_at = "canceled", self.clock()
+        account.changed.add(order.id)
+        assert shown(result, self.precision[order.symbol]) == order.view()
+
+    @precondition(lambda self: any(r.status == "new" for a in self.logged_in() for r in a.resting.values()))
+    @rule(who=st.integers(0, 2), symbol_text=st.sampled_from([None, None, None, *SYMBOLS, "btc", "NOPE"]))
+    def cancel_all(self, who: int, symbol_text: str | None) -> None:
+        """Cancel every open order of the user, or of the user in one asset."""
+        account = self.pick(who)
+        assert account.token is not None
+        symbol = canonical_symbol(symbol_text) if symbol_text else None
+        result, code = self.attempt(self.engine.cancel_orders(account.token, symbol=symbol_text))
+        self.expect(code, {"unknown_asset"} if symbol_text and not symbol else set(), f"cancel all {symbol_text!r}")
+        if result is None:
+            return
+        assert [o.id for o in result] == sorted(i for i, r in account.resting.items()
+                                                if r.status == "new" and symbol in (None, r.symbol))
+        for order in result:
+            self.canceled(account, order)
+
     # -- idempotent retries ----------------------------------------------------------------------
 
     def keyed(self) -> list[tuple[Account, str]]:
@@ -543,7 +982,15 @@ class LedgerMachine(RuleBasedStateMachine):
         remembered = account.keys[key]
         result, code = self.attempt(remembered.resend(account.token))
         self.expect(code, set(), f"retry of {remembered.signature} with key {key}")
-        assert result == remembered.result, "a retried request must return the first result and move nothing"
+        first = remembered.result
+        if isinstance(first, Order) and first.id in account.resting:
+            # the same order as it is now: a retry does not match, so as of the last read
+            assert isinstance(result, Order)
+            assert result.model_copy(update=changing(first)) == first, "a retried order is the first order"
+            assert shown(result, self.precision[first.symbol]) == account.resting[first.id].view()
+        else:
+            assert result == first, "a retried request must return the first result and move nothing"
+        self.match_resting()
 
     @precondition(lambda self: self.keyed())
     @rule(which=st.integers(0, 100), change=st.sampled_from(["amount", "kind", "side", "symbol", "guard"]))
@@ -552,7 +999,9 @@ class LedgerMachine(RuleBasedStateMachine):
         assert account.token is not None
         signature = account.keys[key].signature
         call: Awaitable[Any]
-        if signature[0] in ("deposit", "withdrawal"):
+        if signature[0] == "resting":
+            call = self.resting_conflict(account, key, signature, change)
+        elif signature[0] in ("deposit", "withdrawal"):
             kind, cents = signature
             if change == "kind":
                 kind = "withdrawal" if kind == "deposit" else "deposit"
@@ -608,6 +1057,23 @@ class LedgerMachine(RuleBasedStateMachine):
             assert held == {s: u for s, u in account.units.items() if u}, f"{account.username}'s positions"
             assert self.run(self.engine.orders(account.observer, limit=1)).total == account.orders
             assert self.run(self.engine.history(account.observer, limit=1)).total == account.entries
+            # what open orders hold, and what became of every order that rested
+            assert (balance.reserved, balance.available) == (Decimal(account.reserved_cash).scaleb(-2),
+                                                             Decimal(account.available).scaleb(-2))
+            assert portfolio.reserved_cash == balance.reserved
+            reserved = {p.symbol: int(p.reserved.scaleb(self.precision[p.symbol])) for p in portfolio.positions}
+            assert {s: u for s, u in reserved.items() if u} == {s: u for s, u in account.reserved_units.items() if u}
+            waiting = {i: r for i, r in account.resting.items() if r.status == "new"}
+            if waiting or account.changed:  # (with none open, a stray open order shows as a reservation)
+                found = {o.id: o for o in self.run(self.engine.orders(account.observer, open=True, limit=500)).items}
+                assert set(found) == set(waiting), f"{account.username}'s open orders"
+                for order in waiting.values():
+                    assert shown(found[order.id], self.precision[order.symbol]) == order.view(), order
+                for order_id in account.changed - set(waiting):  # closed since the last step: as the model closed it
+                    order = account.resting[order_id]
+                    got = self.run(self.engine.get_order(account.observer, order_id))
+                    assert shown(got, self.precision[order.symbol]) == order.view(), order
+            account.changed.clear()
 
     @invariant()
     def the_ledger_checker_passes(self) -> None:

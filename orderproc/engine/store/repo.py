@@ -462,6 +462,16 @@ def book_changes(conn: Conn, since_seq: int) -> tuple[int, list[Row]]:
     return last, rows
 
 
+def book_moved(conn: Conn, since_seq: int, before: str) -> bool:
+    """Whether an order changed after `since_seq` is open and acts on ticks before `before`
+    (placed or triggered earlier): a matcher whose read of the book missed it must read again."""
+    row = conn.execute(
+        "SELECT 1 FROM orders WHERE seq > ? AND status = 'new' AND COALESCE(triggered_at, created_at) < ? LIMIT 1",
+        (since_seq, before),
+    ).fetchone()
+    return row is not None
+
+
 def matched_through(conn: Conn) -> int | None:
     value = meta_value(conn, "matched_through")
     return int(value) if value is not None else None
