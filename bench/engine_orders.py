@@ -165,13 +165,35 @@ async def engine_run(path: Path, pairs: list[list[Spec]], warmup: list[list[Spec
 # -- bare sqlite3 --------------------------------------------------------------------------------
 
 USER_COLUMNS = "id, username, role, display_name, email, disabled, token_version, account_id, created_at"
-SESSION_SQL = f"SELECT {USER_COLUMNS}, (SELECT 1 FROM revoked_tokens WHERE jti = ?) FROM users WHERE id = ?"
+SESSION_SQL = (
+    f"SELECT {USER_COLUMNS}, (SELECT 1 FROM revoked_tokens WHERE jti = ?),"
+    " COALESCE((SELECT id FROM accounts WHERE id = ? AND user_id = users.id), CASE WHEN ? IS NULL THEN"
+    " account_id END) FROM users WHERE id = ?"
+)
 POSITION_SQL = "SELECT amount, cost, reserved FROM balances WHERE account_id = ? AND asset = ?"
 ORDER_SQL = (
     "INSERT INTO orders (user_id, account_id, symbol, side, type, time_in_force, status, quantity, limit_price,"
-    " price, notional, client_order_id, created_at, closed_at)"
-    " VALUES (?, ?, ?, ?, 'market', 'ioc', 'filled', ?, NULL, ?, ?, ?, ?, ?)"
+    " price, notional, lot_id, client_order_id, created_at, closed_at, liquidity, reference_price, spread, slippage,"
+    " fee_bps, fee) VALUES (?, ?, ?, ?, 'market', 'ioc', 'filled', ?, NULL, ?, ?, NULL, ?, ?, ?, 'taker', ?, '0', '0',"
+    " '0', 0)"
 )
+SETTINGS_SQL = (  # the ledger's cost method and friction profile, read by every order
+    "SELECT key, value FROM meta WHERE key IN ('cost_method', 'fee_account', 'maker_fee_bps', 'taker_fee_bps',"
+    " 'spread_bps', 'slippage_bps_per_1000_usd')"
+)
+LOT_SQL = (
+    "INSERT INTO lots (account_id, symbol, order_id, opened_at, quantity, cost, remaining, remaining_cost)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+OPEN_LOTS_SQL = (
+    "SELECT id, remaining, remaining_cost FROM lots WHERE account_id = ? AND symbol = ? AND remaining > 0 ORDER BY id"
+)
+TAKE_LOT_SQL = (
+    "UPDATE lots SET remaining = remaining - :units,"
+    " remaining_cost = CASE WHEN remaining = :units THEN 0 ELSE remaining_cost - :cost END WHERE id = :id"
+)
+CLOSE_SQL = "INSERT INTO lot_closes (order_id, lot_id, quantity, cost, proceeds) VALUES (?, ?, ?, ?, ?)"
+REALIZED_SQL = "UPDATE orders SET realized = ? WHERE id = ?"
 TAKE_SQL = (  # a customer's outgoing posting: guarded, never below what open orders hold
     "UPDATE balances SET amount = amount + :amount, cost = cost + :cost"
     " WHERE account_id = :account AND asset = :asset AND amount - reserved >= :need"
@@ -205,7 +227,9 @@ class Bare:
         for statement in schema_ddl():
             conn.execute(statement)
         conn.executemany("INSERT INTO accounts (id, kind, user_id, name) VALUES (?, ?, NULL, ?)",
-                         [(EXTERNAL, "external", "outside world"), (HOUSE, "house", "house")])
+                         [(EXTERNAL, "external", "outside world"), (HOUSE, "house", "house"), (3, "house", "fees")])
+        conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)",
+                         [("schema_version", "2"), ("cost_method", "fifo"), ("fee_account", "3")])
         now = iso(time.time())
         cents = int(Decimal(DEPOSIT) * 100)
         self.users: list[tuple[int, int, str]] = []  # (user id, account id, jti)
@@ -247,9 +271,10 @@ class Bare:
         now = iso(time.time())
         conn.execute("BEGIN IMMEDIATE")
         try:
-            row = conn.execute(SESSION_SQL, (jti, user_id)).fetchone()
-            if row is None or row[-1] is not None or row[5]:
+            row = conn.execute(SESSION_SQL, (jti, None, None, user_id)).fetchone()
+            if row is None or row[-2] is not None or row[5]:
                 raise RuntimeError("session check failed")
+            settings = dict(conn.execute(SETTINGS_SQL).fetchall())
             if s.side == "buy":
                 cost = cents
                 out = {"amount": -cents, "cost": 0, "account": account, "asset": "USD", "need": cents}
@@ -260,13 +285,21 @@ class Bare:
                 held, held_cost, _ = conn.execute(POSITION_SQL, (account, s.symbol)).fetchone() or (0, 0, 0)
                 if held < units:
                     raise RuntimeError("insufficient position")
-                cost = held_cost if units >= held else held_cost * units // held
+                assert settings["cost_method"] == "fifo"
+                takes, left = [], units  # FIFO: the oldest lots first
+                for lot_id, remaining, remaining_cost in conn.execute(OPEN_LOTS_SQL, (account, s.symbol)).fetchall():
+                    n = min(left, remaining)
+                    takes.append((lot_id, n, remaining_cost if n == remaining else remaining_cost * n // remaining))
+                    left -= n
+                    if not left:
+                        break
+                cost = sum(t[2] for t in takes)
                 out = {"amount": -units, "cost": -cost, "account": account, "asset": s.symbol, "need": units}
                 adds = [(HOUSE, s.symbol, units, 0), (HOUSE, "USD", -cents, 0), (account, "USD", cents, 0)]
                 postings = [(account, s.symbol, -units), (HOUSE, s.symbol, units), (HOUSE, "USD", -cents),
                             (account, "USD", cents)]
             order_id = conn.execute(
-                ORDER_SQL, (user_id, account, s.symbol, s.side, units, str(price), cents, None, now, now)
+                ORDER_SQL, (user_id, account, s.symbol, s.side, units, str(price), cents, None, now, now, str(price))
             ).lastrowid
             if conn.execute(TAKE_SQL, out).rowcount != 1:
                 raise RuntimeError("insufficient funds")
@@ -274,6 +307,12 @@ class Bare:
                 conn.execute(ADD_SQL, add)
             entry_id = conn.execute(ENTRY_SQL, (s.side, account, order_id, None, now)).lastrowid
             conn.executemany(POSTING_SQL, [(entry_id, *p) for p in postings])
+            if s.side == "buy":
+                conn.execute(LOT_SQL, (account, s.symbol, order_id, now, units, cents, units, cents))
+            else:
+                conn.executemany(TAKE_LOT_SQL, [{"units": n, "cost": c, "id": i} for i, n, c in takes])
+                conn.executemany(CLOSE_SQL, [(order_id, i, n, c, cents * n // units) for i, n, c in takes])
+                conn.execute(REALIZED_SQL, (cents - cost, order_id))
             detail = json.dumps({"symbol": s.symbol, "side": s.side, "price": str(price)}, sort_keys=True)
             conn.execute(AUDIT_SQL, (now, user_id, f"trader{s.user}", "order_placed", str(order_id), detail, None))
             conn.execute("COMMIT")

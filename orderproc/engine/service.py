@@ -671,6 +671,7 @@ class LocalEngine:
         cents = cash_to_cents(amount)
         key = _check_key(key)
         request_hash = _request_hash(kind, cents) if key is not None else ""
+        await self._catch_up()  # a resting order the price already filled holds no cash any more
 
         def job(conn: Conn) -> Transaction:
             actor = self._customer(conn, claims)
@@ -906,6 +907,7 @@ class LocalEngine:
         if lot_id is not None:
             parts.append(f"lot {lot_id}")
         request_hash = _request_hash(*parts) if key is not None else ""
+        await self._catch_up()
         actor_seen: list[Actor] = []
 
         def job(conn: Conn) -> Order:

@@ -26,6 +26,7 @@ from orderproc.engine.domain.money import round_price
 BPS = Decimal(10_000)
 MAX_BPS = Decimal(1_000)  # 10%: any single setting
 MAX_SLIPPAGE_BPS = Decimal(1_000)  # a trade never slips more than 10%
+_ZERO = Decimal(0)
 SETTINGS = ("maker_fee_bps", "taker_fee_bps", "spread_bps", "slippage_bps_per_1000_usd")
 
 
@@ -63,7 +64,9 @@ class Friction:
     def execution(self, reference: Decimal, buy: bool, size_usd: Decimal, *, taker: bool) -> Execution:
         """The fill price of a trade worth about `size_usd` at `reference`."""
         if not taker:
-            return Execution(reference, Decimal(0), Decimal(0), reference, self.maker_fee_bps, False)
+            return Execution(reference, _ZERO, _ZERO, reference, self.maker_fee_bps, False)
+        if not (self.spread_bps or self.slippage_bps_per_1000_usd):
+            return Execution(reference, _ZERO, _ZERO, reference, self.taker_fee_bps, True)
         half = round_price(reference * self.spread_bps / BPS / 2)
         slip_bps = min(MAX_SLIPPAGE_BPS, self.slippage_bps_per_1000_usd * size_usd / 1000)
         slip = round_price(reference * slip_bps / BPS)
@@ -74,4 +77,6 @@ class Friction:
 
 def fee_cents(notional_cents: int, fee_bps: Decimal) -> int:
     """The fee on a fill of `notional_cents`, rounded up to the cent."""
+    if not fee_bps:
+        return 0
     return int((notional_cents * fee_bps / BPS).to_integral_value(rounding=ROUND_CEILING))
