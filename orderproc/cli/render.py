@@ -12,7 +12,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from orderproc.formatting import price, qty, reserved, signed, signed_usd, terms, usd, when
+from orderproc.formatting import (
+    bps,
+    held,
+    price,
+    qty,
+    receipt_rows,
+    reserved,
+    signed,
+    signed_usd,
+    terms,
+    trader,
+    usd,
+    when,
+)
 
 if TYPE_CHECKING:
     from orderproc.engine.schemas import (
@@ -29,7 +42,6 @@ if TYPE_CHECKING:
         PnlReport,
         Portfolio,
         Quote,
-        Receipt,
         Transaction,
         User,
         VerifyReport,
@@ -134,32 +146,18 @@ def order(o: Order) -> None:
         out.print(f"{kind.capitalize()} {o.side.value} of {what} {o.status.value}{reason} (order #{o.id})")
 
 
-def _receipt_rows(r: Receipt) -> list[tuple[str, str]]:
-    """A fill's receipt: from the ledger price to what the account paid or received."""
-    return [
-        ("Liquidity", r.liquidity),
-        ("Ledger price", price(r.reference_price)),
-        ("Spread", f"{price(r.spread)} a unit"),
-        ("Slippage", f"{price(r.slippage)} a unit"),
-        ("Fill price", price(r.price)),
-        ("Fee", f"{usd(r.fee)} ({format(r.fee_bps.normalize(), 'f')} bps)"),
-        ("Total", usd(r.total)),
-    ]
-
-
 def preview(p: OrderPreview) -> None:
     kind = p.type.value.replace("_", "-")
     out.print(f"Preview of a {kind} {p.side.value} of {p.symbol} at a ledger price of {price(p.reference_price)}:")
     if p.rests:
         assert p.reserved is not None
-        held = usd(p.reserved) if p.side.value == "buy" else f"{qty(p.reserved)} {p.symbol}"
-        out.print(f"  it would rest until the price reaches it, reserving {held}")
+        out.print(f"  it would rest until the price reaches it, reserving {held(p.side, p.symbol, p.reserved)}")
         return
     assert p.receipt is not None
     table = Table(show_header=False, show_edge=False, pad_edge=False, box=None)
     table.add_column(style="bold")
     table.add_column()
-    for label, value in [("Quantity", qty(p.receipt.quantity)), *_receipt_rows(p.receipt)]:
+    for label, value in [("Quantity", qty(p.receipt.quantity)), *receipt_rows(p.receipt)]:
         table.add_row(f"  {label}", value)
     out.print(table)
 
@@ -168,7 +166,7 @@ def settings(s: LedgerSettings) -> None:
     out.print(f"cost method: {s.cost_method}")
     for label, value in (("maker fee", s.maker_fee_bps), ("taker fee", s.taker_fee_bps), ("spread", s.spread_bps),
                          ("slippage per $1,000", s.slippage_bps_per_1000_usd)):
-        out.print(f"{label}: {format(value.normalize(), 'f')} bps")
+        out.print(f"{label}: {bps(value)}")
 
 
 def canceled(items: Sequence[Order]) -> None:
@@ -193,7 +191,7 @@ def order_details(o: Order) -> None:
     if o.price is not None and o.notional is not None:
         rows += [("Price", price(o.price)), ("Notional", usd(o.notional))]
     if o.receipt is not None:
-        rows += _receipt_rows(o.receipt)
+        rows += receipt_rows(o.receipt)
     if o.realized_pnl is not None:
         rows.append(("Realized P&L", signed_usd(o.realized_pnl)))
     if o.closed_at is not None and o.closed_at != o.created_at:
@@ -271,9 +269,7 @@ def pnl(report: PnlReport) -> None:
 def leaderboard(rows: Sequence[LeaderboardEntry]) -> None:
     table = _table("#", "Username", "Equity", "Net deposits", "P&L", "Return", title="Leaderboard")
     for r in rows:
-        who = r.username if r.account == "main" else f"{r.username}/{r.account}"
-        name = who if not r.display_name else f"{who} ({r.display_name})"
-        table.add_row(str(r.rank), name, usd(r.equity), usd(r.net_deposits), signed(r.pnl, signed_usd(r.pnl)),
+        table.add_row(str(r.rank), trader(r), usd(r.equity), usd(r.net_deposits), signed(r.pnl, signed_usd(r.pnl)),
                       pct(r.return_pct))
     out.print(table if rows else "Nobody has deposited yet.")
 

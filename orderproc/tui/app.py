@@ -6,6 +6,10 @@ titled with its stable code and an ended session into the login screen; anything
 reaches `on_worker_state_changed`, which shows it in an error dialog instead of a traceback.
 Prices arrive through one app-level worker that posts `PricesUpdated` to the active screen.
 
+A session trades one of the user's paper accounts (the header names it). Switching to another
+(`use_session`, from the Account page) replaces the token here and in the session store, and
+rebuilds every page, so nothing the previous account showed stays on screen.
+
 Two more app-level workers follow the orders. The price loop (`Engine.run_price_loop`) fills the
 ledger's resting orders as the price reaches them while the terminal is open: an embedded
 ledger has no server to do it (a remote engine's returns at once: its server runs one). And
@@ -34,6 +38,7 @@ from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Order, OrderStatus, Quote, Role, Session, User
 from orderproc.tui.messages import OrdersChanged, PricesUpdated
 from orderproc.tui.order_words import outcome
+from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ErrorDialog
 from orderproc.tui.screens.login import LoginScreen
 
@@ -45,8 +50,8 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "markets": ("m", "Markets", "Every asset with live prices: search, filter, sort"),
     "trade": ("t", "Trade", "The order ticket: market, limit, stop and stop-limit orders"),
     "orders": ("o", "Orders", "Your open orders (cancel one or all) and your order history"),
-    "portfolio": ("p", "Portfolio", "Your positions, their value and P&L"),
-    "account": ("a", "Account", "Cash, deposits, withdrawals and your transaction history"),
+    "portfolio": ("p", "Portfolio", "Your positions, P&L by asset (realized, unrealized, fees) and lots"),
+    "account": ("a", "Account", "Cash, deposits, withdrawals, history; your accounts: open, switch, reset"),
     "leaderboard": ("l", "Leaders", "Everyone on this ledger ranked by equity or return"),
     "profile": ("u", "Profile", "Your details, password and logout"),
     "admin": ("x", "Admin", "Users, audit log and ledger verification (admins only)"),
@@ -135,6 +140,7 @@ class OrderprocApp(App[None]):
         self.price_interval = price_interval
         self.token: str | None = None
         self.user: User | None = None
+        self.account: str | None = None  # the name of the paper account the session trades
         self.quotes: dict[str, Quote] = {}
         self.connected = True
         self.trade_symbol = "BTC"  # the asset the Trade ticket opens on
@@ -166,23 +172,53 @@ class OrderprocApp(App[None]):
                 if self.store is not None:
                     self.store.forget()
             else:
-                self.signed_in(Session.model_construct(token=token, user=user, expires_at=None))
+                # a cached token may trade another account than "main" (switched last time)
+                account = await self._current_account(token)
+                self.signed_in(Session.model_construct(token=token, user=user, expires_at=None, account=account))
                 return
         await self.push_screen(LoginScreen())
 
+    async def _current_account(self, token: str) -> str:
+        try:
+            accounts = await self.engine.accounts(token)
+        except errors.OrderprocError:
+            return "main"
+        return next((a.name for a in accounts if a.current), "main")
+
     def signed_in(self, session: Session) -> None:
         """Called by the login screen (or a resumed session): show the dashboard, start prices."""
-        self.token = session.token
-        self.user = session.user
-        if self.store is not None:
-            self.store.save(session.user.username, session.token)
-        self._update_header()
+        self._start_session(session)
         while isinstance(self.screen, LoginScreen):
             self.pop_screen()
         self.switch_mode("dashboard")
-        self.open_orders = {}
         self._price_feed()
+
+    def use_session(self, session: Session) -> None:
+        """Trade another of the user's accounts (`Engine.switch_account`'s session) from now on:
+        the page shown reloads, every other page is built again when next shown."""
+        self._start_session(session)
+        for screen in self.screen_stack:
+            if isinstance(screen, Page):
+                screen.refresh_data()
+
+    def _start_session(self, session: Session) -> None:
+        self.token = session.token
+        self.user = session.user
+        self.account = session.account
+        if self.store is not None:
+            self.store.save(session.user.username, session.token)
+        self._update_header()
+        self._forget_pages()
+        self.open_orders = {}
         self._watch_orders()
+
+    def _forget_pages(self) -> None:
+        """Drop every page but the one shown: another user or account must not see this one's
+        figures, even for the moment a page takes to reload."""
+        for mode in PAGES:
+            if mode != self.current_mode:
+                self.remove_mode(mode)
+                self.add_mode(mode, _page(mode))
 
     def signed_out(self) -> None:
         """The session ended (logout, revoked, expired): back to the login screen."""
@@ -190,6 +226,7 @@ class OrderprocApp(App[None]):
             self.store.forget()
         self.token = None
         self.user = None
+        self.account = None
         self._update_header()
         self.workers.cancel_group(self, "prices")
         self.workers.cancel_group(self, "order-watch")
@@ -202,6 +239,7 @@ class OrderprocApp(App[None]):
             who = "not logged in"
         else:
             who = self.user.username + (" [admin]" if self.user.role is Role.ADMIN else "")
+            who += f" · {self.account or 'main'}"
         state = "live" if self.connected else "offline"
         self.sub_title = f"{who} · {self.ledger_label} · {state}"
 
@@ -281,11 +319,16 @@ class OrderprocApp(App[None]):
             return
         self._watching = True
         try:
-            await self._look_at_orders()
+            while True:
+                token = self.token
+                await self._look_at_orders()
+                if self.token is None or self.token == token:
+                    break  # else the account changed meanwhile: look again with the new session
         finally:
             self._watching = False
 
     async def _look_at_orders(self) -> None:
+        token = self.token
         page = await self.call(lambda token: self.engine.orders(token, open=True, limit=WATCHED_ORDERS), quiet=True)
         if page is None:
             return
@@ -295,8 +338,8 @@ class OrderprocApp(App[None]):
             order = await self._read_order(order_id)
             if order is not None:
                 closed.append(order)
-        if self.token is None:
-            return
+        if self.token is None or self.token != token:
+            return  # signed out, or another account now: these orders are not its
         self.open_orders = now_open
         for order in closed:
             if order.status is OrderStatus.FILLED:

@@ -1,8 +1,9 @@
-"""How the terminal words an order: its kind ("limit buy"), when it trades ("when ETH ≤ $3,000.00"),
-what it holds back ("$1,500.00", "0.5 ETH") and what became of it.
+"""How the terminal words an order: its kind ("limit buy"), when it trades ("fills when ETH ≤
+$3,000.00"), its price in a table cell and what became of it.
 
 One place, so the ticket's preview, the confirmation, the result, the open orders and the
-notifications all say the same thing.
+notifications all say the same thing. What the CLI says too (the comparison signs, an order's
+terms, what it holds back, a receipt) is in `orderproc.formatting`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from orderproc.engine.schemas import Order, OrderStatus, OrderType, Side
-from orderproc.formatting import price, qty, usd, when
+from orderproc.formatting import price, qty, reserved, sign, signed_usd, usd, when
 
 TYPE_LABELS: dict[OrderType, str] = {
     OrderType.MARKET: "Market",
@@ -43,13 +44,6 @@ def kind_of(kind: OrderType, side: Side) -> str:
     return f"{TYPE_LABELS[kind].lower()} {side.value}"
 
 
-def sign(side: Side, *, stop: bool) -> str:
-    """The comparison that makes an order act: a buy limit waits for the price to fall to it (≤),
-    a buy stop for the price to rise to it (≥); sells the other way round."""
-    buying = side is Side.BUY
-    return ("≥" if buying else "≤") if stop else ("≤" if buying else "≥")
-
-
 def conditions(
     symbol: str, side: Side, kind: OrderType, limit: Decimal | None, stop: Decimal | None, *, triggered: bool = False
 ) -> str:
@@ -70,11 +64,6 @@ def conditions(
 def order_conditions(order: Order) -> str:
     return conditions(order.symbol, order.side, order.type, order.limit_price, order.stop_price,
                       triggered=order.triggered_at is not None)
-
-
-def held(side: Side, symbol: str, amount: Decimal) -> str:
-    """What an order holds back: cash for a buy, the asset for a sell."""
-    return usd(amount) if side is Side.BUY else f"{qty(amount)} {symbol}"
 
 
 def short_terms(order: Order) -> str:
@@ -99,16 +88,20 @@ def price_lines(order: Order) -> str:
 
 
 def outcome(order: Order) -> str:
-    """What became of an order, in one sentence (a fill, a resting order, an expiry...)."""
+    """What became of an order, in one sentence (a fill, a resting order, an expiry...); a sale's
+    realized P&L on a line of its own."""
     what = f"{qty(order.quantity)} {order.symbol}"
     if order.status is OrderStatus.FILLED and order.price is not None and order.notional is not None:
         verb = "Bought" if order.side is Side.BUY else "Sold"
         fee = order.receipt.fee if order.receipt is not None else Decimal(0)
         paid = f" ({'+' if order.side is Side.BUY else '-'}{usd(fee)} fee)" if fee else ""
-        return f"{verb} {what} at {price(order.price)} for {usd(order.notional)}{paid}"
+        realized = ""
+        if order.realized_pnl is not None:  # the engine's is before fees: say so when one was paid
+            realized = f"\nRealized P&L {signed_usd(order.realized_pnl)}{' before the fee' if fee else ''}"
+        return f"{verb} {what} at {price(order.price)} for {usd(order.notional)}{paid}{realized}"
     if order.is_open:
         return (f"{kind_of(order.type, order.side).capitalize()} {what}: {order_conditions(order)} · "
-                f"{held(order.side, order.symbol, order.reserved)} reserved")
+                f"{reserved(order)} reserved")
     if order.status is OrderStatus.EXPIRED:
         return f"{kind_of(order.type, order.side).capitalize()} {what} expired: {order.reason or 'nothing traded'}"
     reason = f": {order.reason}" if order.reason else ""

@@ -46,7 +46,7 @@ async def test_a_terminal_on_a_server_trades_and_sees_the_others_within_a_second
         app = OrderprocApp(mine, ledger_label=url, store=store)
         async with app.run_test(size=(120, 36)) as pilot:
             await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.quotes)
-            assert app.sub_title == f"alice · {url} · live"
+            assert app.sub_title == f"alice · main · {url} · live"
 
             # a trade from the ticket, through the server
             await pilot.press("t")

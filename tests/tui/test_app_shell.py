@@ -23,7 +23,7 @@ async def test_a_new_ledger_offers_registration_and_lands_on_the_dashboard(make_
         await sign_up(pilot, "alice", PASSWORD)
         await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         assert app.user is not None and app.user.username == "alice"
-        assert app.sub_title == "alice · ledger.db · live"
+        assert app.sub_title == "alice · main · ledger.db · live"
         assert store.token == app.token
 
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from orderproc.tui.app import OrderprocApp
 from orderproc.tui.screens.trade import TradeScreen
@@ -88,3 +88,14 @@ async def open_ticket(pilot: Pilot[None], symbol: str = "BTC") -> OrderTicket:
         await pilot.press("slash", *symbol, "enter")  # the symbol field selects all on focus
     await wait_until(pilot, lambda: ticket.symbol == symbol and ticket.quote is not None and amount.has_focus)
     return ticket
+
+
+def cell(table: DataTable[Any], row: str, column: str) -> str:
+    """What a table cell says, as plain text."""
+    value = table.get_cell(row, column)
+    return str(getattr(value, "plain", value))
+
+
+def notified(app: App[Any], title: str) -> list[str]:
+    """The messages of the notifications whose title starts with `title`."""
+    return [n.message for n in app._notifications if (n.title or "").startswith(title)]

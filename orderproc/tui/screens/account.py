@@ -1,42 +1,92 @@
-"""The Account page: cash balance, deposit and withdraw forms, the transaction history.
+"""The Account page: cash balance, deposit and withdraw forms, the transaction history, and
+(`v`) the user's paper accounts, to open another, switch to one or reset the current one.
 
 The balance is all the cash; when open buy orders hold some of it back, the heading says how
-much and what is left to spend or withdraw.
+much and what is left to spend or withdraw. Everything on the page is the account the session
+trades (its name is in the heading and the header). Switching hands the new session to the app,
+which reloads every page; resetting asks for the starting cash, then says what it does.
 """
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Literal
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, ContentSwitcher, DataTable, Input, Label, Select, Static
 
 from orderproc.engine import errors
-from orderproc.engine.schemas import Transaction, TxKind
-from orderproc.formatting import usd
+from orderproc.engine.domain.money import cash_to_cents, cents_to_cash
+from orderproc.engine.schemas import Portfolio, Transaction, TxKind
+from orderproc.formatting import qty, usd
 from orderproc.tui.screens.base import Page
+from orderproc.tui.screens.dialogs import ConfirmDialog, PromptDialog
+from orderproc.tui.widgets.accounts_table import AccountsTable
 from orderproc.tui.widgets.history_table import HistoryTable
 
 CashKind = Literal["deposit", "withdraw"]
 PAGE_SIZE = 20  # rows per history page; more when the table has room for more
 # Actions whose keys an amount field types instead: hidden from the footer while one has focus.
-TYPED_IN_FIELDS = {"focus_amount", "next_kind", "page", "reload"}
+TYPED_IN_FIELDS = {"focus_amount", "next_kind", "page", "reload", "show_view", "new_account", "switch_account",
+                   "reset_account"}
+HISTORY_ACTIONS = {"next_kind", "page"}  # the keys of the history view
+ACCOUNTS_ACTIONS = {"new_account", "switch_account", "reset_account"}  # and of the accounts view
 KIND_FILTERS: list[tuple[str, str]] = [
     ("All kinds", "all"),
     ("Deposits", TxKind.DEPOSIT.value),
     ("Withdrawals", TxKind.WITHDRAWAL.value),
     ("Buys", TxKind.BUY.value),
     ("Sells", TxKind.SELL.value),
+    ("Resets", TxKind.RESET.value),
 ]
+ACCOUNT_NAME_CHARS = r"[A-Za-z0-9_.\-]*"  # the engine's rule: 1-32 of these
+# grouped in the footer ("+ - Cash", "[ ] Prev/next"): at 80 columns it has no room for more
+CASH_KEYS = Binding.Group("Cash")
+PAGE_KEYS = Binding.Group("Prev/next")
 
 
 def clean_amount(text: str) -> str:
     """What people type ("$1,000.50 ") as the engine reads it ("1000.50")."""
     return text.strip().replace("$", "").replace(",", "").replace("_", "").replace(" ", "")
+
+
+def starting_cash(text: str) -> Decimal:
+    """A starting cash as typed, checked by the engine's rules for cash; raises InvalidAmount."""
+    amount = clean_amount(text)
+    if not amount:
+        raise errors.InvalidAmount("enter the starting cash in USD, e.g. 10000")
+    return cents_to_cash(cash_to_cents(amount, "the starting cash"))
+
+
+def cash_problem(text: str) -> str | None:
+    try:
+        starting_cash(text)
+    except errors.InvalidAmount as exc:
+        return exc.message
+    return None
+
+
+def reset_summary(portfolio: Portfolio, open_orders: int, cash: Decimal) -> str:
+    """What a reset does to the account as it is now, in the confirmation's words."""
+    parts = []
+    if open_orders:
+        parts.append(f"its {open_orders} open order{'s are' if open_orders != 1 else ' is'} canceled")
+    held = [f"{qty(p.quantity)} {p.symbol}" for p in portfolio.positions]
+    if portfolio.cash:
+        held.append(f"{usd(portfolio.cash)} cash")
+    if held:
+        listed = held[0] if len(held) == 1 else ", ".join(held[:-1]) + " and " + held[-1]
+        parts.append(f"what it holds ({listed}) goes back")
+    parts.append(f"{usd(cash)} is deposited as its starting cash")
+    first = "; ".join(parts)
+    return (
+        f"{first[0].upper()}{first[1:]}.\n\nIts history stays. Its P&L and its place on the leaderboard "
+        "count from the reset. Your other accounts are not touched."
+    )
 
 
 class CashForm(Horizontal):
@@ -60,19 +110,25 @@ class CashForm(Horizontal):
 
 
 class AccountScreen(Page):
-    """Ids: #cash-balance, #deposit-amount, #deposit (button), #deposit-error, #withdraw-amount,
-    #withdraw (button), #withdraw-error, #history-kind (Select), #history-table,
-    #history-prev, #history-next (buttons), #history-range ("1-20 of 57")."""
+    """Ids: #account-name, #cash-balance, #deposit-amount, #deposit (button), #deposit-error,
+    #withdraw-amount, #withdraw (button), #withdraw-error, #history-kind (Select), #history-table,
+    #history-prev, #history-next (buttons), #history-range ("1-20 of 57"), #accounts-table."""
 
     CSS_PATH = "../styles/account.tcss"
     AUTO_FOCUS = "#history-table"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
-        Binding("plus,equals_sign", "focus_amount('deposit')", "Deposit", key_display="+"),
-        Binding("minus", "focus_amount('withdraw')", "Withdraw", key_display="-"),
+        Binding("plus,equals_sign", "focus_amount('deposit')", "Deposit", key_display="+", group=CASH_KEYS),
+        Binding("minus", "focus_amount('withdraw')", "Withdraw", key_display="-", group=CASH_KEYS),
         Binding("f", "next_kind", "Filter"),
-        Binding("left_square_bracket", "page(-1)", "Prev", key_display="["),
-        Binding("right_square_bracket", "page(1)", "Next", key_display="]"),
+        Binding("left_square_bracket", "page(-1)", "Previous page", key_display="[", group=PAGE_KEYS),
+        Binding("right_square_bracket", "page(1)", "Next page", key_display="]", group=PAGE_KEYS),
+        Binding("v", "show_view('accounts')", "Accounts", tooltip="Your paper accounts: open, switch, reset"),
+        Binding("v", "show_view('history')", "History", tooltip="This account's transactions"),
+        Binding("n", "new_account", "New", tooltip="Open another paper account"),
+        Binding("w", "switch_account", "Switch", tooltip="Trade the highlighted account (also Enter)"),
+        Binding("R", "reset_account", "Reset",
+                tooltip="Start the account you trade again with a starting cash (asks first)"),
         Binding("r", "reload", "Refresh", show=False),
         Binding("escape", "leave_form", "Back to history", show=False),
     ]
@@ -84,6 +140,7 @@ class AccountScreen(Page):
         self.page_offset = 0
         self.total = 0
         self.page_size = PAGE_SIZE
+        self.view: Literal["history", "accounts"] = "history"
         self._keys: dict[CashKind, tuple[str, str]] = {}  # kind -> (amount, idempotency key)
         self._busy: set[CashKind] = set()
 
@@ -91,7 +148,9 @@ class AccountScreen(Page):
         with Horizontal(id="account-body"):
             with Vertical(id="cash-panel"):
                 with Horizontal(id="cash-heading"):
-                    yield Label("Account", classes="page-title")
+                    with Horizontal(id="account-title"):
+                        yield Label("Account", classes="page-title")
+                        yield Label("", id="account-name")
                     yield Label("Cash", classes="muted", id="cash-caption")
                     yield Static("…", id="cash-balance")
                     yield Static("", id="cash-reserved", classes="muted")
@@ -104,21 +163,38 @@ class AccountScreen(Page):
                     id="cash-help",
                     classes="muted",
                 )
-            with Vertical(id="history-panel"):
-                with Horizontal(id="history-bar"):
-                    yield Label("History", classes="page-title", id="history-title")
-                    yield Select(KIND_FILTERS, value="all", allow_blank=False, id="history-kind")
-                    yield Button("‹", id="history-prev", classes="pager", tooltip="Previous page ([)")
-                    yield Static("", id="history-range")
-                    yield Button("›", id="history-next", classes="pager", tooltip="Next page (])")
-                yield HistoryTable(id="history-table")
-                yield Static("", id="history-empty", classes="muted")
+            with ContentSwitcher(initial="history-panel", id="account-switcher"):
+                with Vertical(id="history-panel"):
+                    with Horizontal(id="history-bar"):
+                        yield Label("History", classes="page-title", id="history-title")
+                        yield Select(KIND_FILTERS, value="all", allow_blank=False, id="history-kind")
+                        yield Button("‹", id="history-prev", classes="pager", tooltip="Previous page ([)")
+                        yield Static("", id="history-range")
+                        yield Button("›", id="history-next", classes="pager", tooltip="Next page (])")
+                    yield HistoryTable(id="history-table")
+                    yield Static("", id="history-empty", classes="muted")
+                with Vertical(id="accounts-panel"):
+                    with Horizontal(id="accounts-bar"):
+                        yield Label("Accounts", classes="page-title", id="accounts-title")
+                        yield Static("n new · Enter switch · R reset the one you trade", id="accounts-keys",
+                                     classes="muted")
+                    yield AccountsTable(id="accounts-table")
+                    yield Static(
+                        "Each account has its own cash, positions, orders and P&L; ▸ marks the one "
+                        "you trade (the header names it). Reset starts it again with a starting cash: "
+                        "its history stays, its P&L and leaderboard place count from then.",
+                        id="accounts-help",
+                        classes="muted",
+                    )
 
     # -- loading -----------------------------------------------------------------------------
 
     def refresh_data(self) -> None:
+        self.query_one("#account-name", Label).update(self.oapp.account or "")
         self.load_balance()
         self.load_history()
+        if self.view == "accounts":
+            self.load_accounts()
 
     @work(exclusive=True, group="balance", exit_on_error=False)
     async def load_balance(self) -> None:
@@ -247,8 +323,8 @@ class AccountScreen(Page):
         self._set_error(kind, "")
         field = self.query_one(f"#{kind}-amount", Input)
         field.value = ""
-        if field.has_focus:  # done: back to the history, where the page keys work again
-            self.query_one(HistoryTable).focus()
+        if field.has_focus:  # done: back to the table, where the page keys work again
+            self._view_table().focus()
         moved = usd(abs(tx.cash))
         self.notify(f"{'Deposited' if kind == 'deposit' else 'Withdrew'} {moved}", title=kind)
         self.page_offset = 0
@@ -296,18 +372,131 @@ class AccountScreen(Page):
         select.value = values[(values.index(current) + 1) % len(values)]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        in_field = isinstance(self.focused, Input)
-        if action in TYPED_IN_FIELDS:
-            return not in_field  # the field would type the key: hide it from the footer
+        if action in TYPED_IN_FIELDS and isinstance(self.focused, Input):
+            return False  # the field would type the key: hide it from the footer
+        if action == "show_view":
+            return bool(parameters) and parameters[0] != self.view  # `v` shows the other view
+        if action in HISTORY_ACTIONS:
+            return self.view == "history"
+        if action in ACCOUNTS_ACTIONS:
+            return self.view == "accounts"
         if action == "leave_form":
-            return not isinstance(self.focused, HistoryTable)
+            return not isinstance(self.focused, HistoryTable | AccountsTable)
         return True
 
     def action_focus_amount(self, kind: CashKind) -> None:
         self.query_one(f"#{kind}-amount", Input).focus()
 
     def action_leave_form(self) -> None:
-        self.query_one(HistoryTable).focus()
+        self._view_table().focus()
+
+    def _view_table(self) -> HistoryTable | AccountsTable:
+        return self.query_one(AccountsTable) if self.view == "accounts" else self.query_one(HistoryTable)
 
     def action_reload(self) -> None:
         self.refresh_data()
+
+    # -- accounts ----------------------------------------------------------------------------
+
+    def action_show_view(self, view: str) -> None:
+        """The history of the account traded, or the list of the user's accounts."""
+        self.view = "accounts" if view == "accounts" else "history"
+        self.query_one(ContentSwitcher).current = f"{self.view}-panel"
+        self._view_table().focus()
+        if self.view == "accounts":
+            self.load_accounts()
+        self.refresh_bindings()
+
+    @work(exclusive=True, group="accounts", exit_on_error=False)
+    async def load_accounts(self, select: str | None = None) -> None:
+        accounts = await self.oapp.call(lambda token: self.oapp.engine.accounts(token))
+        if accounts is not None:
+            table = self.query_one(AccountsTable)
+            table.show(accounts)
+            if select is not None:
+                table.select(select)
+
+    def action_new_account(self) -> None:
+        self.new_account()
+
+    @work(exclusive=True, group="account-change", exit_on_error=False)
+    async def new_account(self) -> None:
+        """Ask for a name, open the account; the user switches to it when they choose."""
+        name = await self.app.push_screen_wait(PromptDialog(
+            "Open another account",
+            "An account of its own: cash, positions, orders and P&L. Name it with letters, digits, "
+            "'_', '.' or '-'.",
+            placeholder="e.g. scalping",
+            restrict=ACCOUNT_NAME_CHARS,
+            max_length=32,
+            confirm_label="Open",
+            check=lambda value: None if value else "type a name",
+        ))
+        if not name:
+            return
+        made = await self.oapp.call(lambda token: self.oapp.engine.create_account(token, name))
+        if made is not None:
+            self.notify(f"Opened {made.name}: Enter to trade it, then deposit or reset it", title="account")
+            self.load_accounts(select=made.name)
+
+    def action_switch_account(self) -> None:
+        name = self.query_one(AccountsTable).selected_name
+        if name is None:
+            self.notify("No account highlighted", severity="warning")
+            return
+        self.switch_to(name)
+
+    @on(DataTable.RowSelected, "#accounts-table")
+    def _account_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_switch_account()
+
+    @work(exclusive=True, group="account-change", exit_on_error=False)
+    async def switch_to(self, name: str) -> None:
+        """Trade the account `name`: the app takes the new session and reloads every page."""
+        if name == self.oapp.account:
+            self.notify(f"You are trading {name} already", title="account")
+            return
+        session = await self.oapp.call(lambda token: self.oapp.engine.switch_account(token, name))
+        if session is not None:
+            self.page_offset = 0
+            self.oapp.use_session(session)
+            self.notify(f"Now trading {session.account}", title="account")
+
+    def action_reset_account(self) -> None:
+        self.reset_account()
+
+    @work(exclusive=True, group="account-change", exit_on_error=False)
+    async def reset_account(self) -> None:
+        """Ask for the starting cash, say what the reset does to the account as it is, reset it."""
+        name = self.oapp.account or "main"
+        typed = await self.app.push_screen_wait(PromptDialog(
+            f"Reset {name}",
+            f"Start the account {name} again with this much cash (USD). You confirm on the next step.",
+            value="10000",
+            restrict=r"[0-9$,._ ]*",
+            max_length=20,
+            confirm_label="Next",
+            check=cash_problem,
+        ))
+        if typed is None:
+            return
+        cash = starting_cash(typed)
+        engine = self.oapp.engine
+        portfolio = await self.oapp.call(lambda token: engine.portfolio(token))
+        orders = await self.oapp.call(lambda token: engine.orders(token, open=True, limit=1))
+        if portfolio is None or orders is None:
+            return
+        confirmed = await self.app.push_screen_wait(ConfirmDialog(
+            f"Reset {name} to {usd(cash)}?",
+            reset_summary(portfolio, orders.total, cash),
+            confirm_label="Reset",
+            cancel_label="Keep",
+        ))
+        if not confirmed:
+            return
+        deposit = await self.oapp.call(lambda token: engine.reset_account(token, cash))
+        if deposit is not None:
+            self.notify(f"{name} starts again with {usd(deposit.cash)}", title="reset")
+            self.page_offset = 0
+            self.refresh_data()

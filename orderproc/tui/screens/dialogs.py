@@ -1,14 +1,15 @@
-"""Modal dialogs: a yes/no confirmation and the dialog for unexpected errors."""
+"""Modal dialogs: a yes/no confirmation, a question with one field, the dialog for unexpected errors."""
 
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -69,4 +70,71 @@ class ErrorDialog(ModalScreen[None]):
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
+        self.dismiss(None)
+
+
+class PromptDialog(ModalScreen[str | None]):
+    """Ask for one value (a name, an amount): Enter answers with what was typed, Escape with None.
+
+    `check` says what is wrong with a value (None: nothing), shown under the field.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self,
+        title: str,
+        body: str,
+        *,
+        placeholder: str = "",
+        value: str = "",
+        restrict: str | None = None,
+        max_length: int = 0,
+        confirm_label: str = "OK",
+        check: Callable[[str], str | None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+        self._input = Input(value=value, placeholder=placeholder, restrict=restrict, max_length=max_length,
+                            id="prompt-value")
+        self._confirm_label = confirm_label
+        self._check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield Static(self._body, classes="dialog-body")
+            yield self._input
+            yield Static("", id="prompt-error", classes="field-error")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self._confirm_label, variant="primary", id="confirm")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self._input.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._answer()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#prompt-error", Static).update("")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "confirm":
+            self._answer()
+        else:
+            self.dismiss(None)
+
+    def _answer(self) -> None:
+        value = self._input.value.strip()
+        problem = self._check(value) if self._check is not None else None
+        if problem:
+            self.query_one("#prompt-error", Static).update(problem)
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
         self.dismiss(None)

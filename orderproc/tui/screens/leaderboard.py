@@ -1,7 +1,9 @@
 """The Leaderboard page: everyone on this ledger ranked by equity or by return, live.
 
 On a shared ledger (a server) this is where a class or a team sees who is ahead; another
-terminal's trade shows here within a second, as the page reloads with each price tick.
+terminal's trade shows here within a second, as the page reloads with each price tick. Each of a
+trader's paper accounts has its own line (`alice/scalping`; `main` goes unnamed); ▸ marks the
+account this session trades.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
 from orderproc.engine.schemas import LeaderboardEntry
-from orderproc.formatting import pct, signed, signed_usd, usd
+from orderproc.formatting import pct, signed, signed_usd, trader, usd
 from orderproc.tui.screens.base import LivePage
-from orderproc.tui.widgets.positions_table import right
+from orderproc.tui.widgets.figure_table import right
 
 COLUMNS = (("#", "rank"), ("Trader", "trader"), ("Equity", "equity"), ("Net deposits", "net"), ("P&L", "pnl"),
            ("Return", "return"))
@@ -53,24 +55,28 @@ class LeaderboardScreen(LivePage[list[LeaderboardEntry]]):
 
     def show(self, rows: list[LeaderboardEntry]) -> None:
         table = self.query_one(DataTable)
-        me = self.oapp.user.username if self.oapp.user else None
+        me = (self.oapp.user.username, self.oapp.account or "main") if self.oapp.user else None
         cursor = table.cursor_row
         table.clear()
         for r in rows:
-            name = r.username if not r.display_name else f"{r.username} ({r.display_name})"
-            if r.username == me:
+            name = trader(r)
+            if (r.username, r.account) == me:
                 name = f"▸ {name}"
             table.add_row(
                 right(str(r.rank)), name, right(usd(r.equity)), right(usd(r.net_deposits)),
                 right(signed(r.pnl, signed_usd(r.pnl))), right(signed(r.return_pct, pct(r.return_pct))),
-                key=r.username,
+                key=f"{r.username}/{r.account}",
             )
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
         table.display = bool(rows)
         self.query_one("#leaderboard-empty").display = not rows
         by = "equity" if self.sort == "equity" else "return since first deposit"
-        self.query_one("#leaderboard-note", Static).update(f"{len(rows)} traders · by {by} · s: sort")
+        traders = len({r.username for r in rows})
+        count = f"{traders} trader{'s' * (traders != 1)}"
+        if len(rows) != traders:
+            count += f" · {len(rows)} accounts"
+        self.query_one("#leaderboard-note", Static).update(f"{count} · by {by} · s: sort")
 
     def action_toggle_sort(self) -> None:
         self.sort = "return" if self.sort == "equity" else "equity"

@@ -4,7 +4,8 @@ An open (resting) order waits for the price and holds back what it could spend: 
 buy, the asset for a sell. The page says how much, and reloads with the prices, so an order
 the price reaches moves from the open orders to the history within a second or so. Canceling
 asks first; the engine's refusal (an order that filled meanwhile: `order_not_open`) is a
-notification titled with its code, like every error.
+notification titled with its code, like every error. Enter on an order shows it in full, with
+the receipt of its fill (`OrderDetails`), and from there trades its asset or cancels it.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
 from orderproc.engine.schemas import Order, Side
-from orderproc.formatting import qty, usd
-from orderproc.tui.order_words import held, kind_of, order_conditions
+from orderproc.formatting import qty, reserved, usd
+from orderproc.tui.order_words import kind_of, order_conditions
 from orderproc.tui.screens.base import LivePage
 from orderproc.tui.screens.dialogs import ConfirmDialog
+from orderproc.tui.screens.order_details import OrderDetails
 from orderproc.tui.widgets.order_tables import OpenOrdersTable, OrderHistoryTable
 
 OPEN_LIMIT = 500  # the engine's largest page: more open orders than anyone keeps
@@ -81,10 +83,10 @@ class OrdersScreen(LivePage[OrdersView]):
     def on_mount(self) -> None:
         box = self.query_one("#open-orders-box")
         box.border_title = "Open orders"
-        box.border_subtitle = "c cancel · C cancel all · Enter: trade"
+        box.border_subtitle = "c cancel · C cancel all · Enter: details"
         history = self.query_one("#order-history-box")
         history.border_title = "History"
-        history.border_subtitle = "Enter: trade"
+        history.border_subtitle = "Enter: details and receipt"
         self.query_one("#open-orders").display = False
         self.query_one("#order-history").display = False
 
@@ -157,7 +159,7 @@ class OrdersScreen(LivePage[OrdersView]):
             title = f"Cancel order #{order.id}?"
             body = (
                 f"{kind_of(order.type, order.side).capitalize()} {qty(order.quantity)} {order.symbol}: "
-                f"{order_conditions(order)}.\n\nThat releases {held(order.side, order.symbol, order.reserved)}."
+                f"{order_conditions(order)}.\n\nThat releases {reserved(order)}."
             )
         label = "Cancel orders" if every and len(orders) > 1 else "Cancel order"
         if not await self.app.push_screen_wait(ConfirmDialog(title, body, confirm_label=label, cancel_label="Keep")):
@@ -186,7 +188,19 @@ class OrdersScreen(LivePage[OrdersView]):
         event.stop()
         table = event.data_table
         if isinstance(table, OpenOrdersTable | OrderHistoryTable) and (order := table.selected_order) is not None:
+            self.show_order(order.id)
+
+    @work(exclusive=True, group="orders-details", exit_on_error=False)
+    async def show_order(self, order_id: int) -> None:
+        """The order as it is now, in full; then what the user chose: trade its asset or cancel it."""
+        order = await self.oapp.call(lambda token: self.oapp.engine.get_order(token, order_id))
+        if order is None:
+            return
+        step = await self.app.push_screen_wait(OrderDetails(order))
+        if step == "trade":
             self.oapp.open_trade(order.symbol, order.side.value)
+        elif step == "cancel" and order.is_open:
+            self.cancel([order], every=False)
 
     def action_reload(self) -> None:
         self.load()

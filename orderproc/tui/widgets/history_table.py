@@ -13,6 +13,7 @@ KIND_LABELS: dict[TxKind, str] = {
     TxKind.WITHDRAWAL: "Withdrawal",
     TxKind.BUY: "Buy",
     TxKind.SELL: "Sell",
+    TxKind.RESET: "Reset",
 }
 
 

@@ -12,9 +12,9 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from orderproc.engine.schemas import Order, OrderStatus, OrderType, Side
-from orderproc.formatting import qty, signed, usd
-from orderproc.tui.order_words import NONE, STATUS_WORDS, held, kind_of, price_lines, short_when
-from orderproc.tui.widgets.positions_table import right
+from orderproc.formatting import qty, reserved, signed, usd
+from orderproc.tui.order_words import NONE, STATUS_WORDS, kind_of, price_lines, short_when
+from orderproc.tui.widgets.figure_table import right
 
 
 def order_cell(order: Order) -> Text:
@@ -98,7 +98,7 @@ class OpenOrdersTable(OrdersTable):
             "order": order_cell(order),
             "quantity": right(f"{qty(order.quantity)} {order.symbol}"),
             "price": right(terms),
-            "reserved": right(held(order.side, order.symbol, order.reserved)),
+            "reserved": right(reserved(order)),
             "placed": Text(short_when(order.created_at)),
         }
 

@@ -56,8 +56,8 @@ from orderproc.engine.schemas import (
     Side,
     TimeInForce,
 )
-from orderproc.formatting import price, qty, usd, when
-from orderproc.tui.order_words import TYPE_LABELS, conditions, held, kind_of, outcome, sign
+from orderproc.formatting import held, price, qty, sign, usd, when
+from orderproc.tui.order_words import TYPE_LABELS, conditions, kind_of, outcome
 from orderproc.tui.widgets.quote_bar import QuoteBar
 
 AmountIn = Literal["quantity", "usd"]
