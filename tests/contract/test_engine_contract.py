@@ -9,52 +9,19 @@ through the ledger's LocalEngine as its operator.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-import httpx
 import pytest
 from conftest import PASSWORD, Clock
 
-from orderproc.config import Settings
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
-from orderproc.engine.remote import RemoteEngine
 from orderproc.engine.schemas import OrderRequest, OrderStatus, ProfileUpdate, Role, Side, TxKind
 from orderproc.engine.service import OPERATOR, LocalEngine
-from orderproc.server.app import create_app
+from contract_helpers import api, ledger_checks_out, signed_up  # noqa: F401 - fixtures
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture(params=["local", "remote"])
-async def api(request: pytest.FixtureRequest, engine: LocalEngine) -> AsyncIterator[Engine]:
-    """The engine under test: the ledger itself, or a RemoteEngine over the HTTP app on it."""
-    if request.param == "local":
-        yield engine
-        return
-    app = create_app(engine, Settings(rate_limit=0, login_limit=0, log_requests=False))
-    remote = RemoteEngine("http://orderproc.test", transport=httpx.ASGITransport(app=app))
-    try:
-        yield remote
-    finally:
-        await remote.close()
-
-
-@pytest.fixture(autouse=True)
-async def _ledger_checks_out_after_each_test(engine: LocalEngine) -> AsyncIterator[None]:
-    yield
-    report = await engine.admin_verify(OPERATOR)
-    assert report.ok, report.problems
-
-
-async def _user(api: Engine, name: str = "alice", cash: str | None = None) -> str:
-    await api.register(name, PASSWORD)
-    token = (await api.login(name, PASSWORD)).token
-    if cash is not None:
-        await api.deposit(token, cash, key=f"{name}-first-deposit")
-    return token
 
 
 def _buy(symbol: str, **amount: Any) -> OrderRequest:
@@ -97,7 +64,7 @@ async def test_a_bad_username_is_a_validation_error(api: Engine) -> None:
 
 
 async def test_a_token_stops_working_after_logout(api: Engine) -> None:
-    token = await _user(api)
+    token = await signed_up(api)
     await api.logout(token)
     with pytest.raises(errors.AuthRequired):
         await api.whoami(token)
@@ -109,14 +76,14 @@ async def test_a_garbage_token_is_auth_required(api: Engine) -> None:
 
 
 async def test_the_profile_is_updated_and_read_back(api: Engine) -> None:
-    token = await _user(api)
+    token = await signed_up(api)
     user = await api.update_profile(token, ProfileUpdate(display_name="Alice A.", email="alice@example.com"))
     assert (user.display_name, user.email) == ("Alice A.", "alice@example.com")
     assert (await api.whoami(token)).display_name == "Alice A."
 
 
 async def test_a_password_change_ends_the_old_session_and_opens_a_new_one(api: Engine) -> None:
-    token = await _user(api)
+    token = await signed_up(api)
     with pytest.raises(errors.InvalidCredentials):
         await api.change_password(token, "not the password", NEW_PASSWORD)
     session = await api.change_password(token, PASSWORD, NEW_PASSWORD)
@@ -130,7 +97,7 @@ async def test_a_password_change_ends_the_old_session_and_opens_a_new_one(api: E
 
 
 async def test_deposits_and_withdrawals_move_cash_to_the_cent(api: Engine) -> None:
-    token = await _user(api)
+    token = await signed_up(api)
     await api.deposit(token, "100.10")
     await api.deposit(token, Decimal("0.20"))
     tx = await api.withdraw(token, "50.05")
@@ -140,21 +107,21 @@ async def test_deposits_and_withdrawals_move_cash_to_the_cent(api: Engine) -> No
 
 @pytest.mark.parametrize("amount", ["abc", "-5", "0", "0.001", "1.2.3", "NaN", "１０"])
 async def test_a_bad_amount_is_refused_with_a_stable_code_and_moves_nothing(api: Engine, amount: str) -> None:
-    token = await _user(api, cash="10")
+    token = await signed_up(api, cash="10")
     with pytest.raises(errors.InvalidAmount):
         await api.deposit(token, amount)
     assert (await api.balance(token)).cash == Decimal("10.00")
 
 
 async def test_withdrawing_more_than_the_balance_is_insufficient_funds(api: Engine) -> None:
-    token = await _user(api, cash="10")
+    token = await signed_up(api, cash="10")
     with pytest.raises(errors.InsufficientFunds):
         await api.withdraw(token, "10.01")
     assert (await api.balance(token)).cash == Decimal("10.00")
 
 
 async def test_a_repeated_key_has_one_effect_and_another_request_with_it_conflicts(api: Engine) -> None:
-    token = await _user(api)
+    token = await signed_up(api)
     first = await api.deposit(token, "25", key="pay-1")
     again = await api.deposit(token, "25.00", key="pay-1")
     assert again.id == first.id
@@ -164,7 +131,7 @@ async def test_a_repeated_key_has_one_effect_and_another_request_with_it_conflic
 
 
 async def test_history_pages_newest_first_and_filters_by_kind(api: Engine) -> None:
-    token = await _user(api)
+    token = await signed_up(api)
     for amount in ("1", "2", "3"):
         await api.deposit(token, amount)
     await api.withdraw(token, "1")
@@ -175,7 +142,7 @@ async def test_history_pages_newest_first_and_filters_by_kind(api: Engine) -> No
 
 
 async def test_a_bad_page_is_a_validation_error(api: Engine) -> None:
-    token = await _user(api)
+    token = await signed_up(api)
     with pytest.raises(errors.ValidationError):
         await api.history(token, limit=0)
 
@@ -222,7 +189,7 @@ async def test_quotes_stream_from_the_engine(engine: LocalEngine) -> None:
 
 
 async def test_a_buy_by_quantity_and_a_sell_by_usd_fill_at_the_ledger_price(api: Engine, clock: Clock) -> None:
-    token = await _user(api, cash="10000")
+    token = await signed_up(api, cash="10000")
     price = (await api.quote("ETH")).price
     bought = await api.place_order(token, _buy("ETH", quantity="1.5", client_order_id="b1"))
     assert (bought.price, bought.quantity) == (price, Decimal("1.5"))
@@ -235,7 +202,7 @@ async def test_a_buy_by_quantity_and_a_sell_by_usd_fill_at_the_ledger_price(api:
 
 
 async def test_a_price_guard_refuses_a_fill_past_it(api: Engine) -> None:
-    token = await _user(api, cash="1000")
+    token = await signed_up(api, cash="1000")
     price = (await api.quote("BTC")).price
     with pytest.raises(errors.PriceMoved):
         await api.place_order(token, _buy("BTC", quantity="0.001", price_limit=str(price / 2)))
@@ -243,7 +210,7 @@ async def test_a_price_guard_refuses_a_fill_past_it(api: Engine) -> None:
 
 
 async def test_an_order_beyond_the_cash_or_the_holding_is_insufficient_funds(api: Engine) -> None:
-    token = await _user(api, cash="10")
+    token = await signed_up(api, cash="10")
     with pytest.raises(errors.InsufficientFunds):
         await api.place_order(token, _buy("BTC", quantity="1"))
     with pytest.raises(errors.InsufficientFunds):
@@ -252,7 +219,7 @@ async def test_an_order_beyond_the_cash_or_the_holding_is_insufficient_funds(api
 
 
 async def test_a_repeated_order_key_fills_once(api: Engine) -> None:
-    token = await _user(api, cash="1000")
+    token = await signed_up(api, cash="1000")
     first = await api.place_order(token, _buy("SOL", quantity="1", client_order_id="o-1"))
     again = await api.place_order(token, _buy("SOL", quantity="1", client_order_id="o-1"))
     assert again.id == first.id
@@ -260,8 +227,8 @@ async def test_a_repeated_order_key_fills_once(api: Engine) -> None:
 
 
 async def test_orders_page_and_read_one_but_never_another_users(api: Engine) -> None:
-    alice = await _user(api, "alice", cash="1000")
-    bob = await _user(api, "bob", cash="1000")
+    alice = await signed_up(api, "alice", cash="1000")
+    bob = await signed_up(api, "bob", cash="1000")
     mine = [await api.place_order(alice, _buy(s, quantity="1", client_order_id=s)) for s in ("XRP", "DOGE", "ADA")]
     theirs = await api.place_order(bob, _buy("XRP", quantity="1", client_order_id="x"))
     page = await api.orders(alice, limit=2)
@@ -273,9 +240,9 @@ async def test_orders_page_and_read_one_but_never_another_users(api: Engine) -> 
 
 
 async def test_the_leaderboard_ranks_traders_by_equity_or_return(api: Engine) -> None:
-    alice = await _user(api, "alice", cash="1000")
-    await _user(api, "bob", cash="5000")
-    await _user(api, "carol")  # no deposit: not ranked
+    alice = await signed_up(api, "alice", cash="1000")
+    await signed_up(api, "bob", cash="5000")
+    await signed_up(api, "carol")  # no deposit: not ranked
     by_equity = await api.leaderboard(alice)
     assert [(r.rank, r.username) for r in by_equity] == [(1, "bob"), (2, "alice")]
     assert by_equity[0].equity == Decimal("5000.00") and by_equity[0].return_pct == Decimal("0.00")
@@ -288,7 +255,7 @@ async def test_the_leaderboard_ranks_traders_by_equity_or_return(api: Engine) ->
 
 
 async def test_a_customer_gets_forbidden_from_every_admin_call(api: Engine) -> None:
-    token = await _user(api)
+    token = await signed_up(api)
     calls = [api.admin_users(token), api.admin_audit(token), api.admin_verify(token),
              api.admin_set_role(token, "alice", Role.ADMIN), api.admin_set_disabled(token, "alice", True)]
     for call in calls:
@@ -298,10 +265,10 @@ async def test_a_customer_gets_forbidden_from_every_admin_call(api: Engine) -> N
 
 
 async def test_an_admin_lists_disables_audits_and_verifies(api: Engine, engine: LocalEngine) -> None:
-    await _user(api, "root")
+    await signed_up(api, "root")
     await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
     root = (await api.login("root", PASSWORD)).token
-    bob = await _user(api, "bob", cash="10")
+    bob = await signed_up(api, "bob", cash="10")
     assert {u.username for u in await api.admin_users(root)} == {"root", "bob"}
     assert (await api.admin_set_disabled(root, "bob", True)).disabled
     with pytest.raises((errors.Forbidden, errors.AuthRequired)):
@@ -312,7 +279,7 @@ async def test_an_admin_lists_disables_audits_and_verifies(api: Engine, engine: 
 
 
 async def test_concurrent_clients_each_see_their_own_effects_once(api: Engine) -> None:
-    tokens = [await _user(api, f"trader{i}", cash="1000") for i in range(4)]
+    tokens = [await signed_up(api, f"trader{i}", cash="1000") for i in range(4)]
     await asyncio.gather(*[api.place_order(t, _buy("ETH", notional="100", client_order_id=f"k{n}"))
                            for t in tokens for n in range(3)])
     for t in tokens:
@@ -338,7 +305,7 @@ def _first_low(engine: LocalEngine, symbol: str, now: float) -> tuple[int, Decim
 
 
 async def test_a_limit_order_rests_and_reads_back_as_the_same_order_on_both(api: Engine, engine: LocalEngine) -> None:
-    token = await _user(api, cash="1000")
+    token = await signed_up(api, cash="1000")
     price = (await api.quote("DOGE")).price
     placed = await api.place_order(token, _limit("DOGE", "buy", "1000", price / 2, client_order_id="rest-1"))
     assert (placed.status.value, placed.type.value, placed.time_in_force.value) == ("new", "limit", "gtc")
@@ -354,7 +321,7 @@ async def test_a_limit_order_rests_and_reads_back_as_the_same_order_on_both(api:
 
 
 async def test_open_orders_are_listed_apart_from_closed_ones(api: Engine) -> None:
-    token = await _user(api, cash="1000")
+    token = await signed_up(api, cash="1000")
     price = (await api.quote("SOL")).price
     market = await api.place_order(token, _buy("SOL", quantity="1"))
     resting = await api.place_order(token, _limit("SOL", "buy", "1", price / 2))
@@ -369,7 +336,7 @@ async def test_open_orders_are_listed_apart_from_closed_ones(api: Engine) -> Non
 async def test_a_resting_order_fills_when_the_price_reaches_it_and_reads_so_on_both(
     api: Engine, engine: LocalEngine, clock: Clock
 ) -> None:
-    token = await _user(api, cash="1000")
+    token = await signed_up(api, cash="1000")
     tick, low = _first_low(engine, "DOGE", clock())
     placed = await api.place_order(token, _limit("DOGE", "buy", "100", low))
     clock.now = tick + 0.5
@@ -380,7 +347,7 @@ async def test_a_resting_order_fills_when_the_price_reaches_it_and_reads_so_on_b
 
 
 async def test_cancel_one_and_cancel_all_release_what_the_orders_held(api: Engine) -> None:
-    token = await _user(api, cash="1000")
+    token = await signed_up(api, cash="1000")
     await api.place_order(token, _buy("ETH", quantity="0.1"))
     doge, eth = (await api.quote("DOGE")).price, (await api.quote("ETH")).price
     first = await api.place_order(token, _limit("DOGE", "buy", "100", doge / 2))
@@ -399,8 +366,8 @@ async def test_cancel_one_and_cancel_all_release_what_the_orders_held(api: Engin
 
 
 async def test_an_order_that_is_not_open_or_not_yours_cannot_be_canceled_alike_on_both(api: Engine) -> None:
-    alice = await _user(api, "alice", cash="1000")
-    bob = await _user(api, "bob", cash="1000")
+    alice = await signed_up(api, "alice", cash="1000")
+    bob = await signed_up(api, "bob", cash="1000")
     price = (await api.quote("DOGE")).price
     filled = await api.place_order(alice, _buy("DOGE", quantity="10"))
     resting = await api.place_order(alice, _limit("DOGE", "buy", "10", price / 2))

@@ -11,7 +11,6 @@ loop) goes through the LocalEngine as its operator.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -22,42 +21,12 @@ from conftest import PASSWORD, Clock
 from orderproc.config import Settings
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
-from orderproc.engine.remote import RemoteEngine
 from orderproc.engine.schemas import OrderRequest, OrderStatus, Role, SettingsUpdate, TxKind
 from orderproc.engine.service import OPERATOR, LocalEngine
 from orderproc.server.app import create_app
+from contract_helpers import api, ledger_checks_out, signed_up  # noqa: F401 - fixtures
 
 CENT = Decimal("0.01")
-QUIET = Settings(rate_limit=0, login_limit=0, log_requests=False)
-
-
-@pytest.fixture(params=["local", "remote"])
-async def api(request: pytest.FixtureRequest, engine: LocalEngine) -> AsyncIterator[Engine]:
-    """The engine under test: the ledger itself, or a RemoteEngine over the HTTP app on it."""
-    if request.param == "local":
-        yield engine
-        return
-    app = create_app(engine, QUIET)
-    remote = RemoteEngine("http://orderproc.test", transport=httpx.ASGITransport(app=app))
-    try:
-        yield remote
-    finally:
-        await remote.close()
-
-
-@pytest.fixture(autouse=True)
-async def _ledger_checks_out_after_each_test(engine: LocalEngine) -> AsyncIterator[None]:
-    yield
-    report = await engine.admin_verify(OPERATOR)
-    assert report.ok, report.problems
-
-
-async def _user(api: Engine, name: str = "alice", cash: str | None = None) -> str:
-    await api.register(name, PASSWORD)
-    token = (await api.login(name, PASSWORD)).token
-    if cash is not None:
-        await api.deposit(token, cash)
-    return token
 
 
 def _order(symbol: str, side: str, **fields: Any) -> OrderRequest:
@@ -79,7 +48,7 @@ def _low(engine: LocalEngine, clock: Clock, symbol: str) -> tuple[int, Decimal]:
 
 
 async def test_lots_close_oldest_first_and_a_named_lot_first_alike(api: Engine, engine: LocalEngine, clock: Clock) -> None:
-    token = await _user(api, cash="10000")
+    token = await signed_up(api, cash="10000")
     first = await api.place_order(token, _order("ETH", "buy", quantity="0.5"))
     clock.advance(3600)
     second = await api.place_order(token, _order("ETH", "buy", quantity="0.75"))
@@ -115,7 +84,7 @@ async def test_lots_close_oldest_first_and_a_named_lot_first_alike(api: Engine, 
 async def test_pnl_reconciles_and_reads_the_same_through_every_engine(
     api: Engine, engine: LocalEngine, clock: Clock
 ) -> None:
-    token = await _user(api, cash="20000")
+    token = await signed_up(api, cash="20000")
     await api.withdraw(token, "999.99")
     await api.place_order(token, _order("ETH", "buy", quantity="1.2"))
     await api.place_order(token, _order("BTC", "buy", notional="3000"))
@@ -142,7 +111,7 @@ async def test_a_preview_is_the_receipt_of_the_order_placed_in_the_same_second(
 ) -> None:
     await engine.admin_update_settings(OPERATOR, SettingsUpdate(
         taker_fee_bps=Decimal(15), spread_bps=Decimal(12), slippage_bps_per_1000_usd=Decimal(2)))
-    token = await _user(api, cash="10000")
+    token = await signed_up(api, cash="10000")
     for request in (_order("ETH", "buy", quantity="0.6"), _order("SOL", "buy", notional="1234.56"),
                     _order("ETH", "sell", quantity="0.2")):
         preview = await api.preview_order(token, request)
@@ -170,7 +139,7 @@ async def test_a_resting_limit_buy_fills_as_a_maker_and_its_fee_reaches_the_fee_
 ) -> None:
     await engine.admin_update_settings(OPERATOR, SettingsUpdate(maker_fee_bps=Decimal(4), taker_fee_bps=Decimal(9),
                                                                 spread_bps=Decimal(20)))
-    token = await _user(api, cash="5000")
+    token = await signed_up(api, cash="5000")
     tick, low = _low(engine, clock, "SOL")
     order = await api.place_order(token, _order("SOL", "buy", type="limit", quantity="3", limit_price=str(low)))
     clock.now = tick
@@ -187,8 +156,8 @@ async def test_a_resting_limit_buy_fills_as_a_maker_and_its_fee_reaches_the_fee_
 
 
 async def test_settings_are_read_by_anyone_and_changed_by_an_admin_only(api: Engine, engine: LocalEngine) -> None:
-    customer = await _user(api, "carol")
-    admin = await _user(api, "root")
+    customer = await signed_up(api, "carol")
+    admin = await signed_up(api, "root")
     await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
     settings = await api.ledger_settings(customer)
     assert settings == await engine.ledger_settings(OPERATOR)
@@ -218,7 +187,7 @@ async def test_bad_settings_bodies_get_a_validation_error_over_http(engine: Loca
     await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
     token = (await engine.login("root", PASSWORD)).token
     before = await engine.ledger_settings(OPERATOR)
-    app = create_app(engine, QUIET)
+    app = create_app(engine, Settings(rate_limit=0, login_limit=0, log_requests=False))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
         for body, code in (({"cost_method": "lifo"}, "validation_error"), ({"rebate_bps": "1"}, "validation_error"),
                            ({"taker_fee_bps": 2.5}, "invalid_amount"), ({"taker_fee_bps": "NaN"}, "invalid_amount"),
@@ -233,7 +202,7 @@ async def test_bad_settings_bodies_get_a_validation_error_over_http(engine: Loca
 
 
 async def test_accounts_are_created_switched_and_listed_alike(api: Engine, engine: LocalEngine) -> None:
-    main = await _user(api, cash="300")
+    main = await signed_up(api, cash="300")
     made = await api.create_account(main, "swing")
     assert (made.name, made.current, made.cash) == ("swing", False, 0)
     session = await api.switch_account(main, "swing")
@@ -254,7 +223,7 @@ async def test_accounts_are_created_switched_and_listed_alike(api: Engine, engin
     assert bad.value.code == "validation_error"
     with pytest.raises(errors.NotFound):
         await api.switch_account(main, "nope")
-    bob = await _user(api, "bob")
+    bob = await signed_up(api, "bob")
     await api.create_account(bob, "bobs")
     with pytest.raises(errors.NotFound):
         await api.switch_account(main, "bobs")
@@ -269,7 +238,7 @@ async def test_accounts_are_created_switched_and_listed_alike(api: Engine, engin
 
 
 async def test_a_reset_reads_the_same_through_every_engine(api: Engine, engine: LocalEngine, clock: Clock) -> None:
-    token = await _user(api, cash="8000")
+    token = await signed_up(api, cash="8000")
     await api.place_order(token, _order("ETH", "buy", quantity="1"))
     tick, low = _low(engine, clock, "SOL")
     await api.place_order(token, _order("SOL", "buy", type="limit", quantity="2", limit_price=str(low)))

@@ -1,0 +1,47 @@
+"""What both contract suites share: the engine under test (the ledger's LocalEngine, or a
+RemoteEngine over the HTTP app on it), the ledger check after each test, a user with cash."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from conftest import PASSWORD
+
+from orderproc.config import Settings
+from orderproc.engine.protocol import Engine
+from orderproc.engine.remote import RemoteEngine
+from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.server.app import create_app
+
+
+@pytest.fixture(params=["local", "remote"])
+async def api(request: pytest.FixtureRequest, engine: LocalEngine) -> AsyncIterator[Engine]:
+    """The engine under test: the ledger itself, or a RemoteEngine over the HTTP app on it."""
+    if request.param == "local":
+        yield engine
+        return
+    app = create_app(engine, Settings(rate_limit=0, login_limit=0, log_requests=False))
+    remote = RemoteEngine("http://orderproc.test", transport=httpx.ASGITransport(app=app))
+    try:
+        yield remote
+    finally:
+        await remote.close()
+
+
+@pytest.fixture(autouse=True)
+async def ledger_checks_out(engine: LocalEngine) -> AsyncIterator[None]:
+    """After each test, the ledger's checker passes (imported, it runs for the whole module)."""
+    yield
+    report = await engine.admin_verify(OPERATOR)
+    assert report.ok, report.problems
+
+
+async def signed_up(api: Engine, name: str = "alice", cash: str | None = None) -> str:
+    """`name` registered and logged in (with `cash` deposited, under a key of its own): the token."""
+    await api.register(name, PASSWORD)
+    token = (await api.login(name, PASSWORD)).token
+    if cash is not None:
+        await api.deposit(token, cash, key=f"{name}-first-deposit")
+    return token
