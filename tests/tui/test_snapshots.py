@@ -151,15 +151,21 @@ def _idle(pilot: Pilot[None], waiting: tuple[str, ...] = ()) -> bool:
 async def _settle(pilot: Pilot[None], waiting: tuple[str, ...] = ()) -> None:
     await wait_until(pilot, lambda: _idle(pilot, waiting))
     _still(pilot)
-    # Lay the page out once more, as the next price tick would: a DataTable with `height: auto`
-    # filled after its first layout can be left 0 rows high until something else re-lays out
-    # the screen (seen on the Dashboard's recent orders at 80x24; reported, not ours to fix).
-    pilot.app.screen.refresh(layout=True)
-    await pilot.pause(0.1)
+    # Lay the page out again, as the next price tick would, until no filled table is 0 rows high:
+    # a DataTable with `height: auto` filled after its first layout can be left so until
+    # something re-lays out the screen (seen on the Dashboard's recent orders at 80x24).
+    def collapsed() -> list[DataTable[Any]]:
+        return [table for table in pilot.app.screen.query(DataTable)
+                if all(node.display for node in table.ancestors_with_self if isinstance(node, Widget))
+                and table.row_count and table.region.height == 0]
+
+    for _ in range(20):
+        pilot.app.screen.refresh(layout=True)
+        await pilot.pause(0.1)
+        if not collapsed():
+            break
     assert _idle(pilot, waiting)
-    for table in pilot.app.screen.query(DataTable):
-        shown = all(node.display for node in table.ancestors_with_self if isinstance(node, Widget))
-        assert not (shown and table.row_count and table.region.height == 0), f"{table} is 0 rows high"
+    assert not collapsed(), f"{collapsed()} stayed 0 rows high"
 
 
 async def _open(pilot: Pilot[None], key: str, screen: type[Screen[Any]]) -> None:
