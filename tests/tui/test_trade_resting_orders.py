@@ -328,7 +328,10 @@ async def test_a_limit_buy_fills_when_the_price_reaches_it_while_the_terminal_is
         await on_page(pilot, ConfirmDialog)
         await pilot.press("y")
         await wait_until(pilot, lambda: "Resting as order #1" in text(app, "#ticket-result"))
-        assert 1 in app.open_orders
+        [resting] = (await engine.orders(token, open=True)).items
+        # the terminal keeps the order it placed among those it watches for a fill
+        assert list(app.open_orders) == [resting.id]
+        assert app.open_orders[resting.id].limit_price == limit
 
         clock.advance(wait)  # the price comes down to the limit: the price loop fills the order
         await wait_until(pilot, lambda: notified(app, "order #1 filled"))
