@@ -328,13 +328,15 @@ def withdraw(ctx: typer.Context, amount: AmountArg, key: KeyOpt = None, json_out
     _move_cash(ctx, "withdraw", amount, key, json_out)
 
 
-accounts_app = typer.Typer(
-    help="Your paper accounts (`main` and any you open): list, create, switch, reset.",
-    invoke_without_command=True,
-    no_args_is_help=False,
-    rich_markup_mode=None,
-)
-app.add_typer(accounts_app, name="accounts")
+def _listing_group(name: str, help: str) -> typer.Typer:
+    """A command group that lists its things when given no subcommand (`orders`, `accounts`)."""
+    group = typer.Typer(help=help, invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None)
+    app.add_typer(group, name=name)
+    return group
+
+
+accounts_app = _listing_group(
+    "accounts", "Your paper accounts (`main` and any you open): list, create, switch, reset.")
 AccountName = Annotated[str, typer.Argument(help="The account's name: 1-32 letters, digits, '_', '.' or '-'.")]
 
 
@@ -554,13 +556,8 @@ def sell(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, us
     _order(ctx, "sell", symbol, quantity, usd, min_price, limit, stop, ioc, key, json_out, preview, lot)
 
 
-orders_app = typer.Typer(
-    help="Your orders, newest first; `orders show ID` for one, `orders cancel ID` to cancel one.",
-    invoke_without_command=True,
-    no_args_is_help=False,
-    rich_markup_mode=None,
-)
-app.add_typer(orders_app, name="orders")
+orders_app = _listing_group(
+    "orders", "Your orders, newest first; `orders show ID` for one, `orders cancel ID` to cancel one.")
 
 
 @orders_app.callback(invoke_without_command=True)

@@ -103,6 +103,14 @@ def meta_value(conn: Conn, key: str) -> str | None:
     return row[0] if row else None
 
 
+def friction_meta(conn: Conn) -> dict[str, str]:
+    """The ledger's settings: cost method, friction profile, fee account."""
+    return dict(conn.execute(
+        "SELECT key, value FROM meta WHERE key IN ('cost_method', 'fee_account', 'maker_fee_bps', 'taker_fee_bps',"
+        " 'spread_bps', 'slippage_bps_per_1000_usd')"
+    ).fetchall())
+
+
 def set_meta(conn: Conn, key: str, value: str) -> None:
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -131,7 +139,7 @@ def asset_rows(conn: Conn) -> list[Row]:
     ).fetchall()
 
 
-# -- users -------------------------------------------------------------------------------
+# -- users and their paper accounts ---------------------------------------------------
 
 USER_COLUMNS = "id, username, role, display_name, email, disabled, token_version, account_id, created_at"
 
@@ -477,15 +485,55 @@ def matched_through(conn: Conn) -> int | None:
     return int(value) if value is not None else None
 
 
-# -- lots ------------------------------------------------------------------------------------
+def order(conn: Conn, order_id: int, user_id: int, *, account_id: int | None = None) -> Row | None:
+    """One of the user's orders (of one of their accounts, if given)."""
+    row: Row | None = conn.execute(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ? AND user_id = ? AND account_id = COALESCE(?, account_id)",
+        (order_id, user_id, account_id),
+    ).fetchone()
+    return row
 
 
-def friction_meta(conn: Conn) -> dict[str, str]:
-    """The ledger's settings: cost method, friction profile, fee account."""
-    return dict(conn.execute(
-        "SELECT key, value FROM meta WHERE key IN ('cost_method', 'fee_account', 'maker_fee_bps', 'taker_fee_bps',"
-        " 'spread_bps', 'slippage_bps_per_1000_usd')"
-    ).fetchall())
+def orders_page(
+    conn: Conn, account_id: int, symbol: str | None, statuses: Sequence[str] | None, offset: int, limit: int
+) -> tuple[int, list[Row]]:
+    where = "account_id = ?"
+    params: list[Any] = [account_id]
+    if symbol:
+        where += " AND symbol = ?"
+        params.append(symbol)
+    if statuses:
+        where += f" AND status IN ({', '.join('?' * len(statuses))})"
+        params.extend(statuses)
+    total = conn.execute(f"SELECT COUNT(*) FROM orders WHERE {where}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT {ORDER_COLUMNS} FROM orders WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    return total, rows
+
+
+def leaderboard_rows(conn: Conn) -> tuple[list[Row], list[Row]]:
+    """Every active user's accounts' non-zero balances (account id, asset, amount), and per
+    account with cash movements since its last reset: (account id, username, display name,
+    account name, deposited cents, withdrawn cents, first deposit time)."""
+    balances = conn.execute(
+        "SELECT a.id, b.asset, b.amount FROM users u JOIN accounts a ON a.user_id = u.id"
+        " JOIN balances b ON b.account_id = a.id WHERE u.disabled = 0 AND b.amount != 0"
+    ).fetchall()
+    flows = conn.execute(
+        "SELECT a.id, u.username, u.display_name, a.name,"
+        " SUM(CASE WHEN e.kind = 'deposit' THEN p.amount ELSE 0 END),"
+        " -SUM(CASE WHEN e.kind = 'withdrawal' THEN p.amount ELSE 0 END),"
+        " MIN(CASE WHEN e.kind = 'deposit' THEN e.created_at END)"
+        " FROM users u JOIN accounts a ON a.user_id = u.id JOIN entries e ON e.account_id = a.id"
+        " JOIN postings p ON p.entry_id = e.id AND p.account_id = a.id AND p.asset = 'USD'"
+        " WHERE u.disabled = 0 AND e.kind IN ('deposit', 'withdrawal') AND e.id > a.reset_entry GROUP BY a.id"
+    ).fetchall()
+    return balances, flows
+
+
+# -- lots and P&L ------------------------------------------------------------------------------
 
 
 def open_lot(conn: Conn, account_id: int, symbol: str, order_id: int, now: str, units: int, cents: int) -> None:
@@ -564,54 +612,6 @@ def pnl_rows(conn: Conn, account_id: int) -> tuple[list[Row], list[Row], tuple[i
         (account_id,),
     ).fetchone()
     return balances, realized, (flows[0], flows[1])
-
-
-def order(conn: Conn, order_id: int, user_id: int, *, account_id: int | None = None) -> Row | None:
-    """One of the user's orders (of one of their accounts, if given)."""
-    row: Row | None = conn.execute(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ? AND user_id = ? AND account_id = COALESCE(?, account_id)",
-        (order_id, user_id, account_id),
-    ).fetchone()
-    return row
-
-
-def orders_page(
-    conn: Conn, account_id: int, symbol: str | None, statuses: Sequence[str] | None, offset: int, limit: int
-) -> tuple[int, list[Row]]:
-    where = "account_id = ?"
-    params: list[Any] = [account_id]
-    if symbol:
-        where += " AND symbol = ?"
-        params.append(symbol)
-    if statuses:
-        where += f" AND status IN ({', '.join('?' * len(statuses))})"
-        params.extend(statuses)
-    total = conn.execute(f"SELECT COUNT(*) FROM orders WHERE {where}", params).fetchone()[0]
-    rows = conn.execute(
-        f"SELECT {ORDER_COLUMNS} FROM orders WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-    ).fetchall()
-    return total, rows
-
-
-def leaderboard_rows(conn: Conn) -> tuple[list[Row], list[Row]]:
-    """Every active user's accounts' non-zero balances (account id, asset, amount), and per
-    account with cash movements since its last reset: (account id, username, display name,
-    account name, deposited cents, withdrawn cents, first deposit time)."""
-    balances = conn.execute(
-        "SELECT a.id, b.asset, b.amount FROM users u JOIN accounts a ON a.user_id = u.id"
-        " JOIN balances b ON b.account_id = a.id WHERE u.disabled = 0 AND b.amount != 0"
-    ).fetchall()
-    flows = conn.execute(
-        "SELECT a.id, u.username, u.display_name, a.name,"
-        " SUM(CASE WHEN e.kind = 'deposit' THEN p.amount ELSE 0 END),"
-        " -SUM(CASE WHEN e.kind = 'withdrawal' THEN p.amount ELSE 0 END),"
-        " MIN(CASE WHEN e.kind = 'deposit' THEN e.created_at END)"
-        " FROM users u JOIN accounts a ON a.user_id = u.id JOIN entries e ON e.account_id = a.id"
-        " JOIN postings p ON p.entry_id = e.id AND p.account_id = a.id AND p.asset = 'USD'"
-        " WHERE u.disabled = 0 AND e.kind IN ('deposit', 'withdrawal') AND e.id > a.reset_entry GROUP BY a.id"
-    ).fetchall()
-    return balances, flows
 
 
 # -- idempotency keys ----------------------------------------------------------------------
