@@ -1,19 +1,45 @@
-"""The headless core of orderproc: the Engine protocol, its DTOs and errors, and how to open one.
+"""The headless core of orderproc: the Engine protocol, its DTOs and errors, its rules, and how
+to open one.
 
-Imports nothing of Textual, Typer, Rich, FastAPI or uvicorn.
+Surfaces (the CLI, the terminal, the server) reach the engine through these public modules and
+names only: `protocol`, `schemas`, `errors`, `rules`, `bound` (`Bound`, `bind`: a session-bound
+handle) and the `open_*` functions here (kept light: `orderproc --help` imports this package). Imports nothing of Textual, Typer, Rich, FastAPI or uvicorn, nor of the
+surfaces or their configuration (pyproject's import-linter contracts check it).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from orderproc.config import Settings
+    from orderproc.engine.bound import Bound
     from orderproc.engine.protocol import Engine
     from orderproc.engine.service import LocalEngine
 
+__all__ = ["EngineSettings", "open_engine", "open_local_engine", "open_operator"]
 
-def open_engine(settings: Settings) -> Engine:
+
+class EngineSettings(Protocol):
+    """What opening an engine reads of the settings (orderproc.config.Settings has it)."""
+
+    @property
+    def server(self) -> str | None: ...
+    @property
+    def db_path(self) -> Path: ...
+    @property
+    def hash_profile(self) -> str: ...
+    @property
+    def synchronous(self) -> str: ...
+    @property
+    def token_ttl_hours(self) -> float: ...
+    @property
+    def market_seed(self) -> int | None: ...
+    @property
+    def market_speed(self) -> float: ...
+
+
+def open_engine(settings: EngineSettings) -> Engine:
     """The engine the settings point at: a server (`--server`) or else a ledger file."""
     if settings.server:
         from orderproc.engine.remote import RemoteEngine
@@ -22,7 +48,7 @@ def open_engine(settings: Settings) -> Engine:
     return open_local_engine(settings)
 
 
-def open_local_engine(settings: Settings) -> LocalEngine:
+def open_local_engine(settings: EngineSettings) -> LocalEngine:
     """The embedded ledger file of the settings (what `orderproc serve` and operator commands use)."""
     from orderproc.engine.service import LocalEngine
 
@@ -34,3 +60,12 @@ def open_local_engine(settings: Settings) -> LocalEngine:
         market_seed=settings.market_seed,
         market_speed=settings.market_speed,
     )
+
+
+def open_operator(settings: EngineSettings) -> Bound:
+    """The owner of the ledger file acting on it directly (the `admin` commands with `--db`):
+    every admin call, no login. Close it with `.engine.close()`."""
+    from orderproc.engine.bound import bind
+
+    engine = open_local_engine(settings)
+    return bind(engine, engine.operator_token)

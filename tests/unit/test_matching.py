@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from orderproc.engine.domain.matching import FILL, TRIGGER, Book, Event
+from orderproc.engine.domain.matching import FILL, TRIGGER, Book, BookRow, Event
 
 T0 = 1_780_000_000  # the tick every order below is placed in
 
@@ -30,12 +30,12 @@ def row(
     placed: float = T0 + 0.5,
     triggered: float | None = None,
     seq: int = 1,
-) -> tuple[object, ...]:
+) -> BookRow:
     """An order as `repo.book_changes` reads it."""
-    return (order_id, symbol, side, kind, status, limit, stop, iso(placed), iso(triggered) if triggered else None, seq)
+    return BookRow(order_id, symbol, side, kind, status, limit, stop, iso(placed), iso(triggered) if triggered else None, seq)
 
 
-def book_of(*rows: tuple[object, ...]) -> Book:
+def book_of(*rows: BookRow) -> Book:
     book = Book()
     book.apply(rows)
     return book

@@ -18,12 +18,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import NamedTuple
 
 # what an event does; a stop-limit's trigger sorts before its fill in the same tick
 TRIGGER = 0
 FILL = 1
 _DONE = 2**62  # the `since` of an order filled during a match: it acts no more
+
+
+class BookRow(NamedTuple):
+    """What a matcher keeps of an order the ledger changed (the store reads them)."""
+
+    id: int
+    symbol: str
+    side: str
+    type: str
+    status: str
+    limit_price: str | None
+    stop_price: str | None
+    created_at: str
+    triggered_at: str | None
+    seq: int
 
 
 @dataclass(slots=True)
@@ -123,23 +138,23 @@ class Book:
         """The first tick any of this symbol's orders acts on."""
         return self._summarised(symbol)[1]
 
-    def apply(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Rows as `repo.book_changes` reads them: an open order is (re)placed, any other goes."""
-        for order_id, symbol, side, kind, status, limit, stop, created_at, triggered_at, _seq in rows:
-            self._drop(order_id)
-            if status != "new":
+    def apply(self, rows: Iterable[BookRow]) -> None:
+        """Orders the ledger changed since `seq`: an open one is (re)placed, any other goes."""
+        for row in rows:
+            self._drop(row.id)
+            if row.status != "new":
                 continue
-            self._symbols.setdefault(symbol, {})[order_id] = Resting(
-                id=order_id,
-                buy=side == "buy",
-                type=kind,
-                limit=Decimal(limit) if limit is not None else None,
-                stop=Decimal(stop) if stop is not None else None,
-                since=_tick(triggered_at or created_at) + 1,
-                triggered=triggered_at is not None,
+            self._symbols.setdefault(row.symbol, {})[row.id] = Resting(
+                id=row.id,
+                buy=row.side == "buy",
+                type=row.type,
+                limit=Decimal(row.limit_price) if row.limit_price is not None else None,
+                stop=Decimal(row.stop_price) if row.stop_price is not None else None,
+                since=_tick(row.triggered_at or row.created_at) + 1,
+                triggered=row.triggered_at is not None,
             )
-            self._where[order_id] = symbol
-            self._summary.pop(symbol, None)
+            self._where[row.id] = row.symbol
+            self._summary.pop(row.symbol, None)
 
     def _drop(self, order_id: int) -> None:
         symbol = self._where.pop(order_id, None)

@@ -46,7 +46,7 @@ def parse_decimal(value: object, field: str = "amount") -> Decimal:
         raise InvalidAmount(f"{field} must be a decimal", {"field": field})
     if not d.is_finite():
         raise InvalidAmount(f"{field} must be a finite number", {"field": field})
-    if d.adjusted() > 30 or d.as_tuple().exponent < -30:  # type: ignore[operator]
+    if d.adjusted() > 30 or d.as_tuple().exponent < -30:  # type: ignore[operator]  # finite: an int exponent
         raise InvalidAmount(f"{field} is out of range", {"field": field})
     return d
 

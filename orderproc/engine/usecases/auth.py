@@ -1,0 +1,173 @@
+"""Users and sessions: register, log in and out, who am I, profile, password.
+
+Password hashing runs on the context's hash pool, never on the event loop and never inside a
+write transaction.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from orderproc.engine import errors
+from orderproc.engine.schemas import ProfileUpdate, Session, User
+from orderproc.engine.security import PASSWORD_MAX, Claims, check_password, check_username, is_text, is_username
+from orderproc.engine.store import repo
+from orderproc.engine.store.rows import UserRow
+from orderproc.engine.usecases import actors, mapping
+from orderproc.engine.usecases.actors import OPERATOR, Operator
+from orderproc.engine.usecases.checks import check_type, shown
+from orderproc.engine.usecases.context import Context
+
+
+class Gate:
+    """Turns a token into claims: a session token (a signed JWT), or this process's operator
+    token (random, in memory only, made on first use: a server never makes one)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._operator: bytes | None = None
+
+    def operator_token(self) -> str:
+        if self._operator is None:
+            self._operator = secrets.token_urlsafe(32).encode()
+        return self._operator.decode()
+
+    def claims(self, token: str) -> Claims | Operator:
+        if self._operator is not None and isinstance(token, str) and hmac.compare_digest(
+                token.encode("utf-8", "surrogatepass"), self._operator):
+            return OPERATOR
+        return self._ctx.tokens.decode(token, self._ctx.clock())
+
+
+def session(ctx: Context, row: UserRow, account_id: int | None = None, account: str = "main") -> Session:
+    """A new session of the user of `row`, trading `account_id` (None: the user's first)."""
+    token, expires = ctx.tokens.issue(row.id, row.token_version, ctx.clock(), account_id)
+    return Session(token=token, user=mapping.user(row), expires_at=datetime.fromtimestamp(expires, UTC),
+                   account=account)
+
+
+async def register(ctx: Context, username: str, password: str, source: str | None) -> User:
+    check_username(username)
+    check_password(password)
+    hashed = await ctx.hash(ctx.hasher.hash, password)
+
+    def job(conn: repo.Conn) -> User:
+        now = ctx.now()
+        user_id = repo.insert_user(conn, username, hashed, now)
+        repo.audit(conn, now, "register", actor_id=user_id, actor=username, target=username, source=source)
+        return mapping.user(existing_user(conn, user_id))
+
+    return await ctx.writer.run(job)
+
+
+async def login(ctx: Context, username: str, password: str, source: str | None) -> Session:
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise errors.InvalidCredentials("wrong username or password")
+    name = shown(username[:64])  # as the audit log records it
+    # a password no account can have is refused without hashing it (a 1 MiB one costs
+    # nothing), but still counts as a failed login; a name no account can have (a
+    # look-alike such as the Kelvin sign for K) is never looked up, but costs a hash
+    plausible = len(password) <= PASSWORD_MAX and is_text(password)
+
+    def lookup(conn: repo.Conn) -> tuple[UserRow | None, str | None]:
+        found = repo.user_by_name(conn, username) if is_username(username) else None
+        return found, (repo.password_hash(conn, found.id) if found else None)
+
+    row, hashed = await ctx.readers.run(lookup)
+    ok = plausible and await ctx.hash(ctx.hasher.verify, password, hashed)
+    failure: errors.OrderprocError | None = None
+    if ok and row is not None and row.disabled:
+        failure = errors.Forbidden("this account is disabled")
+    elif not ok or row is None:
+        failure = errors.InvalidCredentials("wrong username or password")
+
+    def job(conn: repo.Conn) -> None:
+        detail = {} if failure is None else {"reason": failure.code}
+        repo.audit(conn, ctx.now(), "login" if failure is None else "login_failed",
+                   actor_id=row.id if row else None, actor=name, target=name, detail=detail, source=source)
+
+    await ctx.writer.run(job)
+    if failure is not None:
+        raise failure
+    assert row is not None
+    return session(ctx, row)
+
+
+async def logout(ctx: Context, claims: Claims | Operator) -> None:
+    def job(conn: repo.Conn) -> None:
+        who = actors.caller(conn, claims)
+        if isinstance(claims, Claims):
+            repo.revoke_token(conn, claims.jti, claims.expires_at, ctx.clock())
+        repo.audit(conn, ctx.now(), "logout", actor_id=who.actor_id, actor=who.username)
+
+    await ctx.writer.run(job)
+
+
+async def whoami(ctx: Context, claims: Claims | Operator) -> User:
+    def job(conn: repo.Conn) -> User:
+        return mapping.user(existing_user(conn, actors.customer(conn, claims).user_id))
+
+    return await ctx.readers.run(job)
+
+
+def _profile_fields(update: ProfileUpdate) -> dict[str, Any]:
+    check_type(update, ProfileUpdate, "update")
+    fields: dict[str, Any] = {}
+    if update.display_name is not None:
+        name = update.display_name.strip()
+        if len(name) > 64 or not name.isprintable():
+            raise errors.ValidationError("display name is at most 64 printable characters", {"field": "display_name"})
+        fields["display_name"] = name or None
+    if update.email is not None:
+        email = update.email.strip()
+        if email and (len(email) > 254 or email.count("@") != 1 or " " in email or not email.isprintable()
+                      or "." not in email.split("@")[1]):
+            raise errors.ValidationError("that is not an email address", {"field": "email"})
+        fields["email"] = email or None
+    if not fields:
+        raise errors.ValidationError("nothing to update: give a display name or an email")
+    return fields
+
+
+async def update_profile(ctx: Context, claims: Claims | Operator, update: ProfileUpdate) -> User:
+    fields = _profile_fields(update)
+
+    def job(conn: repo.Conn) -> User:
+        who = actors.customer(conn, claims)
+        repo.update_user(conn, who.user_id, **fields)
+        repo.audit(conn, ctx.now(), "profile_update", actor_id=who.user_id, actor=who.username,
+                   detail={"fields": sorted(fields)})
+        return mapping.user(existing_user(conn, who.user_id))
+
+    return await ctx.writer.run(job)
+
+
+async def change_password(ctx: Context, claims: Claims | Operator, old_password: str, new_password: str) -> Session:
+    check_password(new_password, "new password")
+    if not isinstance(claims, Claims):
+        raise errors.Forbidden("the operator has no password")
+    stored = await ctx.readers.run(lambda conn: repo.password_hash(conn, claims.user_id))
+    old_ok = is_text(old_password) and len(old_password) <= PASSWORD_MAX
+    if not (old_ok and await ctx.hash(ctx.hasher.verify, old_password, stored)):
+        raise errors.InvalidCredentials("the current password is wrong")
+    hashed = await ctx.hash(ctx.hasher.hash, new_password)
+
+    def job(conn: repo.Conn) -> tuple[UserRow, str]:
+        who = actors.customer(conn, claims)
+        row = existing_user(conn, who.user_id)
+        repo.update_user(conn, row.id, password_hash=hashed, token_version=row.token_version + 1)
+        repo.audit(conn, ctx.now(), "password_change", actor_id=row.id, actor=row.username)
+        return existing_user(conn, row.id), repo.account_name(conn, who.account_id)
+
+    row, account = await ctx.writer.run(job)
+    return session(ctx, row, claims.account, account)  # the session keeps trading the same account
+
+
+def existing_user(conn: repo.Conn, user_id: int) -> UserRow:
+    """A user the transaction knows exists."""
+    row = repo.user_by_id(conn, user_id)
+    assert row is not None
+    return row

@@ -1,0 +1,84 @@
+"""Assets and prices: the listing, one asset, quotes, price history, the quote stream. No
+session needed; prices come from the context's market (a pure function of time)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from orderproc.engine import errors
+from orderproc.engine.catalog import ASSET_SORT_FIELDS
+from orderproc.engine.schemas import Asset, PricePoint, Quote
+from orderproc.engine.usecases import mapping
+from orderproc.engine.usecases.checks import check_type
+from orderproc.engine.usecases.context import Context
+
+SORT_KEYS: dict[str, Callable[[Asset], Any]] = {
+    "rank": lambda a: (a.rank is None, a.rank or 0, a.symbol),
+    "symbol": lambda a: a.symbol,
+    "name": lambda a: a.name.lower(),
+    "price": lambda a: a.price,
+    "change": lambda a: a.change_24h,
+    "category": lambda a: (a.category, a.rank or 0),
+}
+
+
+async def list_assets(ctx: Context, search: str | None, category: str | None, sort: str,
+                      descending: bool) -> list[Asset]:
+    if sort not in ASSET_SORT_FIELDS:
+        raise errors.ValidationError(f"sort by one of: {', '.join(ASSET_SORT_FIELDS)}", {"field": "sort"})
+    check_type(search, (str, type(None)), "search")
+    check_type(category, (str, type(None)), "category")
+    check_type(descending, bool, "descending")
+    now = ctx.clock()
+    needle = (search or "").strip().lower()[:64]
+    chosen = [
+        info
+        for info in ctx.assets.values()
+        if info.symbol in ctx.enabled
+        and (not category or info.category == category.strip().lower())
+        and (not needle or needle in info.symbol.lower() or needle in info.name.lower())
+    ]
+    found = await ctx.priced(lambda: [mapping.asset(ctx.market, info, now, True) for info in chosen])
+    found.sort(key=SORT_KEYS[sort], reverse=descending)
+    return found
+
+
+async def get_asset(ctx: Context, symbol: str) -> Asset:
+    info = ctx.asset(symbol)
+    return mapping.asset(ctx.market, info, ctx.clock(), info.symbol in ctx.enabled)
+
+
+async def quote(ctx: Context, symbol: str) -> Quote:
+    return mapping.quote(ctx.market, ctx.asset(symbol), ctx.clock())
+
+
+async def quotes(ctx: Context, symbols: list[str] | None) -> list[Quote]:
+    check_type(symbols, (list, tuple, type(None)), "symbols")
+    now = ctx.clock()
+    infos = [ctx.asset(s) for s in symbols] if symbols else [
+        i for i in ctx.assets.values() if i.symbol in ctx.enabled
+    ]
+    return await ctx.priced(lambda: [mapping.quote(ctx.market, info, now) for info in infos])
+
+
+async def price_history(ctx: Context, symbol: str, hours: int, points: int) -> list[PricePoint]:
+    info = ctx.asset(symbol)
+    if not (isinstance(hours, int) and isinstance(points, int)) or not (1 <= hours <= 24 * 365 and 1 <= points <= 1000):
+        raise errors.ValidationError("hours must be 1-8760 and points 1-1000")
+    now = ctx.clock()
+    bars = await ctx.priced(lambda: ctx.market.history(info.symbol, now - hours * 3600, now, points))
+    return [
+        PricePoint(at=datetime.fromtimestamp(t, UTC), open=o, high=h, low=lo, close=c)
+        for t, o, h, lo, c in bars
+    ]
+
+
+async def stream_quotes(ctx: Context, interval: float) -> AsyncIterator[list[Quote]]:
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval <= 86400:
+        raise errors.ValidationError("interval is a number of seconds, at most a day", {"field": "interval"})
+    while True:
+        yield await quotes(ctx, None)
+        await asyncio.sleep(interval)

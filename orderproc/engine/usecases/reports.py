@@ -1,0 +1,178 @@
+"""Valuations at this second's prices: the portfolio, lots, P&L (reconciled with the cash
+journal), the leaderboard. Every value is `rules.value`: quantity x price to the cent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from orderproc.engine import errors, rules
+from orderproc.engine.domain import lots as cost_methods
+from orderproc.engine.domain.money import USD, cents_to_cash, from_units, round_price
+from orderproc.engine.prices import AssetInfo
+from orderproc.engine.schemas import LeaderboardEntry, Lot, PnlReport, Portfolio, Position
+from orderproc.engine.security import Claims
+from orderproc.engine.store import ledger, repo, trading
+from orderproc.engine.store.rows import AccountAssetRow, FlowRow, LotRow, PnlRows, PositionRow
+from orderproc.engine.usecases import actors, mapping
+from orderproc.engine.usecases.actors import Operator
+from orderproc.engine.usecases.checks import check_page
+from orderproc.engine.usecases.context import Context
+from orderproc.engine.usecases.matcher import catch_up
+
+LEADERBOARD_SORTS = ("equity", "return")
+ZERO = Decimal("0.00")
+
+
+def _pct(part: Decimal, whole: Decimal) -> Decimal:
+    return (part * 100 / whole).quantize(rules.CENT, ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    info: AssetInfo
+    quantity: Decimal
+    reserved: Decimal
+    cost: Decimal
+    price: Decimal
+    value: Decimal
+
+
+async def portfolio(ctx: Context, claims: Claims | Operator) -> Portfolio:
+    def job(conn: repo.Conn) -> list[PositionRow]:
+        return repo.positions(conn, actors.customer(conn, claims).account_id)
+
+    await catch_up(ctx)
+    rows = await ctx.readers.run(job)
+    now = ctx.clock()
+    cash = reserved_cash = ZERO
+    held: list[_Held] = []
+    for row in rows:
+        if row.asset == USD:
+            cash, reserved_cash = cents_to_cash(row.amount), cents_to_cash(row.reserved)
+            continue
+        info = ctx.assets[row.asset]
+        qty = from_units(row.amount, info.precision)
+        price = ctx.market.price(row.asset, now)
+        held.append(_Held(info, qty, from_units(row.reserved, info.precision), cents_to_cash(row.cost), price,
+                          rules.value(qty, price)))
+    market_value = sum((h.value for h in held), ZERO)
+    equity = cash + market_value
+    positions = [
+        Position(symbol=h.info.symbol, name=h.info.name, quantity=h.quantity, reserved=h.reserved,
+                 average_cost=round_price(h.cost / h.quantity) if h.quantity else Decimal(0), cost_basis=h.cost,
+                 price=h.price, market_value=h.value, unrealized_pnl=h.value - h.cost,
+                 allocation=_pct(h.value, equity) if equity else ZERO)
+        for h in sorted(held, key=lambda h: -h.value)
+    ]
+    return Portfolio(cash=cash, reserved_cash=reserved_cash, equity=equity, market_value=market_value,
+                     unrealized_pnl=sum((p.unrealized_pnl for p in positions), ZERO), positions=positions,
+                     as_of=datetime.fromtimestamp(now, UTC))
+
+
+async def lots(ctx: Context, claims: Claims | Operator, symbol: str | None, closed: bool) -> list[Lot]:
+    """This user's open lots (with `closed`, the fully sold ones too), by asset, oldest first."""
+    wanted = ctx.asset(symbol).symbol if symbol else None
+
+    def job(conn: repo.Conn) -> list[LotRow]:
+        who = actors.customer(conn, claims)
+        return trading.lots_of(conn, who.account_id, wanted, include_closed=bool(closed))
+
+    await catch_up(ctx)
+    rows = await ctx.readers.run(job)
+    now = ctx.clock()
+    out = []
+    for row in rows:
+        precision = ctx.assets[row.symbol].precision
+        price = ctx.market.price(row.symbol, now)
+        left, left_cost = from_units(row.remaining, precision), cents_to_cash(row.remaining_cost)
+        value = rules.value(left, price)
+        quantity = from_units(row.quantity, precision)
+        out.append(Lot(
+            id=row.id, symbol=row.symbol, order_id=row.order_id, opened_at=mapping.dt(row.opened_at),
+            quantity=quantity, cost=cents_to_cash(row.cost), remaining=left, remaining_cost=left_cost,
+            unit_cost=round_price(cents_to_cash(row.cost) / quantity), price=price, market_value=value,
+            unrealized_pnl=value - left_cost,
+        ))
+    return out
+
+
+async def pnl(ctx: Context, claims: Claims | Operator) -> PnlReport:
+    """Realized and unrealized P&L by asset, at this second's prices, reconciled with the cash
+    journal (total = equity - net deposits)."""
+
+    def job(conn: repo.Conn) -> tuple[str, PnlRows]:
+        who = actors.customer(conn, claims)
+        method = ledger.meta_value(conn, "cost_method") or cost_methods.FIFO
+        return method, trading.pnl_rows(conn, who.account_id)
+
+    await catch_up(ctx)
+    method, rows = await ctx.readers.run(job)
+    now = ctx.clock()
+    traded = {r.symbol: (cents_to_cash(r.realized), cents_to_cash(r.fees)) for r in rows.realized}
+    cash = ZERO
+    lines = []
+    for row in rows.balances:
+        if row.asset == USD:
+            cash = cents_to_cash(row.amount)
+            continue
+        qty = from_units(row.amount, ctx.assets[row.asset].precision)
+        value = rules.value(qty, ctx.market.price(row.asset, now))
+        done, fees = traded.pop(row.asset, (ZERO, ZERO))
+        lines.append(mapping.pnl_line(row.asset, qty, cents_to_cash(row.cost), value, done, fees))
+    for asset, (done, fees) in traded.items():  # sold out
+        lines.append(mapping.pnl_line(asset, from_units(0, ctx.precision(asset)), ZERO, ZERO, done, fees))
+    lines.sort(key=lambda line: (-line.total_pnl, line.symbol))
+    realized = sum((line.realized_pnl for line in lines), ZERO)
+    unrealized = sum((line.unrealized_pnl for line in lines), ZERO)
+    fees = sum((line.fees for line in lines), ZERO)
+    equity = cash + sum((line.market_value for line in lines), ZERO)
+    return PnlReport(
+        cost_method=method, lines=lines, realized_pnl=realized, unrealized_pnl=unrealized, fees=fees,
+        total_pnl=realized + unrealized - fees, equity=equity,
+        net_deposits=cents_to_cash(rows.deposited - rows.withdrawn), as_of=datetime.fromtimestamp(now, UTC),
+    )
+
+
+async def leaderboard(ctx: Context, claims: Claims | Operator, sort: str, limit: int) -> list[LeaderboardEntry]:
+    """Traders who have deposited, ranked by equity (or by return), valued at this second's prices."""
+    if sort not in LEADERBOARD_SORTS:
+        raise errors.ValidationError(f"sort is one of: {', '.join(LEADERBOARD_SORTS)}", {"field": "sort"})
+    check_page(0, limit)
+
+    def job(conn: repo.Conn) -> tuple[list[AccountAssetRow], list[FlowRow]]:
+        actors.caller(conn, claims)
+        return trading.leaderboard_rows(conn)
+
+    balances, flows = await ctx.readers.run(job)
+    now = ctx.clock()
+    return await ctx.priced(lambda: _rank(ctx, balances, flows, now, sort, limit))
+
+
+def _rank(ctx: Context, balances: list[AccountAssetRow], flows: list[FlowRow], now: float, sort: str,
+          limit: int) -> list[LeaderboardEntry]:
+    equity: dict[int, Decimal] = {}
+    for b in balances:
+        if b.asset == USD:
+            value = cents_to_cash(b.amount)
+        else:
+            value = rules.value(from_units(b.amount, ctx.assets[b.asset].precision), ctx.market.price(b.asset, now))
+        equity[b.account_id] = equity.get(b.account_id, ZERO) + value
+    rows: list[dict[str, Any]] = []
+    for f in flows:
+        if not f.deposited or f.first_deposit_at is None:
+            continue
+        own = equity.get(f.account_id, ZERO)
+        net = cents_to_cash(f.deposited - f.withdrawn)
+        rows.append(dict(
+            username=f.username, display_name=f.display_name, account=f.account, equity=own, net_deposits=net,
+            pnl=own - net, return_pct=_pct(own - net, cents_to_cash(f.deposited)),
+            first_deposit_at=mapping.dt(f.first_deposit_at),
+        ))
+    if sort == "equity":
+        rows.sort(key=lambda r: (-r["equity"], r["username"], r["account"]))
+    else:
+        rows.sort(key=lambda r: (-r["return_pct"], -r["equity"], r["username"], r["account"]))
+    return [LeaderboardEntry(rank=i, **row) for i, row in enumerate(rows[:limit], start=1)]
