@@ -54,7 +54,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
 from orderproc.engine.schemas import OrderRequest, OrderStatus, Side  # noqa: E402
-from orderproc.engine.service import OPERATOR, LocalEngine  # noqa: E402
+from orderproc.engine.service import LocalEngine  # noqa: E402
 
 TARGET = 0.60
 PASSWORD = "bench password 1"
@@ -151,7 +151,7 @@ async def engine_run(path: Path, pairs: list[list[Spec]], warmup: list[list[Spec
         seconds = time.perf_counter() - t0
         if failures:
             raise SystemExit(f"engine: {len(failures)} orders failed, first: {failures[0]!r}")
-        report = await engine.admin_verify(OPERATOR)
+        report = await engine.admin_verify(engine.operator_token)
         if not report.ok:
             raise SystemExit(f"engine ledger does not verify: {report.problems[:5]}")
         expected = len(flatten(pairs)) + len(flatten(warmup))
@@ -321,12 +321,12 @@ class Bare:
             raise
 
     def verify(self, expected_orders: int) -> None:
-        from orderproc.engine.store import repo
+        from orderproc.engine.store import checks
 
         conn = self.conn
         conn.execute("BEGIN")
         try:
-            problems, _sums, counts = repo.ledger_problems(conn)
+            problems, _sums, counts = checks.ledger_problems(conn)
         finally:
             conn.execute("COMMIT")
         if problems or counts["orders"] != expected_orders:

@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
 from orderproc.engine.schemas import OrderRequest, OrderStatus  # noqa: E402
-from orderproc.engine.service import OPERATOR, LocalEngine  # noqa: E402
+from orderproc.engine.service import LocalEngine  # noqa: E402
 
 PASSWORD = "bench password 1"
 USERS = 50
@@ -153,7 +153,7 @@ async def run(size: int, symbols_wanted: int, ticks: int, fills: int, folder: Pa
         t0 = time.perf_counter()
         filled = await engine.match()
         fill_pass = time.perf_counter() - t0
-        report = await engine.admin_verify(OPERATOR)
+        report = await engine.admin_verify(engine.operator_token)
         if not report.ok:
             raise SystemExit(f"the ledger does not verify: {report.problems[:5]}")
         return {

@@ -12,7 +12,7 @@ from conftest import PASSWORD
 from orderproc.config import Settings
 from orderproc.engine.protocol import Engine
 from orderproc.engine.remote import RemoteEngine
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.server.app import create_app
 
 
@@ -34,7 +34,7 @@ async def api(request: pytest.FixtureRequest, engine: LocalEngine) -> AsyncItera
 async def ledger_checks_out(engine: LocalEngine) -> AsyncIterator[None]:
     """After each test, the ledger's checker passes (imported, it runs for the whole module)."""
     yield
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
 
 

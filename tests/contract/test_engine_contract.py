@@ -18,7 +18,7 @@ from conftest import PASSWORD, Clock
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import OrderRequest, OrderStatus, ProfileUpdate, Role, Side, TxKind
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from contract_helpers import api, ledger_checks_out, signed_up  # noqa: F401 - fixtures
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -266,7 +266,7 @@ async def test_a_customer_gets_forbidden_from_every_admin_call(api: Engine) -> N
 
 async def test_an_admin_lists_disables_audits_and_verifies(api: Engine, engine: LocalEngine) -> None:
     await signed_up(api, "root")
-    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "root", Role.ADMIN)
     root = (await api.login("root", PASSWORD)).token
     bob = await signed_up(api, "bob", cash="10")
     assert {u.username for u in await api.admin_users(root)} == {"root", "bob"}

@@ -22,7 +22,7 @@ from orderproc.config import Settings
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import OrderRequest, OrderStatus, Role, SettingsUpdate, TxKind
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.server.app import create_app
 from contract_helpers import api, ledger_checks_out, signed_up  # noqa: F401 - fixtures
 
@@ -109,7 +109,7 @@ async def test_pnl_reconciles_and_reads_the_same_through_every_engine(
 async def test_a_preview_is_the_receipt_of_the_order_placed_in_the_same_second(
     api: Engine, engine: LocalEngine, clock: Clock
 ) -> None:
-    await engine.admin_update_settings(OPERATOR, SettingsUpdate(
+    await engine.admin_update_settings(engine.operator_token, SettingsUpdate(
         taker_fee_bps=Decimal(15), spread_bps=Decimal(12), slippage_bps_per_1000_usd=Decimal(2)))
     token = await signed_up(api, cash="10000")
     for request in (_order("ETH", "buy", quantity="0.6"), _order("SOL", "buy", notional="1234.56"),
@@ -137,7 +137,7 @@ async def test_a_preview_is_the_receipt_of_the_order_placed_in_the_same_second(
 async def test_a_resting_limit_buy_fills_as_a_maker_and_its_fee_reaches_the_fee_account(
     api: Engine, engine: LocalEngine, clock: Clock
 ) -> None:
-    await engine.admin_update_settings(OPERATOR, SettingsUpdate(maker_fee_bps=Decimal(4), taker_fee_bps=Decimal(9),
+    await engine.admin_update_settings(engine.operator_token, SettingsUpdate(maker_fee_bps=Decimal(4), taker_fee_bps=Decimal(9),
                                                                 spread_bps=Decimal(20)))
     token = await signed_up(api, cash="5000")
     tick, low = _low(engine, clock, "SOL")
@@ -149,7 +149,7 @@ async def test_a_resting_limit_buy_fills_as_a_maker_and_its_fee_reaches_the_fee_
     assert filled.status is OrderStatus.FILLED and filled.receipt is not None
     assert (filled.receipt.liquidity, filled.receipt.spread, filled.receipt.price) == ("maker", 0, low)
     assert filled.receipt.fee_bps == 4 and filled.receipt.total == order.reserved
-    assert (await engine.admin_verify(OPERATOR)).fees_collected == filled.receipt.fee
+    assert (await engine.admin_verify(engine.operator_token)).fees_collected == filled.receipt.fee
 
 
 # -- the ledger's settings ---------------------------------------------------------------------------
@@ -158,9 +158,9 @@ async def test_a_resting_limit_buy_fills_as_a_maker_and_its_fee_reaches_the_fee_
 async def test_settings_are_read_by_anyone_and_changed_by_an_admin_only(api: Engine, engine: LocalEngine) -> None:
     customer = await signed_up(api, "carol")
     admin = await signed_up(api, "root")
-    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "root", Role.ADMIN)
     settings = await api.ledger_settings(customer)
-    assert settings == await engine.ledger_settings(OPERATOR)
+    assert settings == await engine.ledger_settings(engine.operator_token)
     assert (settings.cost_method, settings.taker_fee_bps) == ("fifo", 0)
 
     with pytest.raises(errors.Forbidden):
@@ -169,7 +169,7 @@ async def test_settings_are_read_by_anyone_and_changed_by_an_admin_only(api: Eng
         cost_method="average", taker_fee_bps=Decimal("7.5"), slippage_bps_per_1000_usd=Decimal(1)))
     assert (changed.cost_method, changed.taker_fee_bps, changed.maker_fee_bps, changed.slippage_bps_per_1000_usd) == (
         "average", Decimal("7.5"), 0, 1)
-    assert await api.ledger_settings(customer) == changed == await engine.ledger_settings(OPERATOR)
+    assert await api.ledger_settings(customer) == changed == await engine.ledger_settings(engine.operator_token)
 
     for bad, code in (({"taker_fee_bps": "-1"}, "invalid_amount"), ({"spread_bps": "1000.5"}, "invalid_amount"),
                       ({}, "validation_error")):
@@ -184,9 +184,9 @@ async def test_settings_are_read_by_anyone_and_changed_by_an_admin_only(api: Eng
 async def test_bad_settings_bodies_get_a_validation_error_over_http(engine: LocalEngine) -> None:
     """What a Python caller cannot build (SettingsUpdate refuses it first) a raw HTTP client can send."""
     await engine.register("root", PASSWORD)
-    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "root", Role.ADMIN)
     token = (await engine.login("root", PASSWORD)).token
-    before = await engine.ledger_settings(OPERATOR)
+    before = await engine.ledger_settings(engine.operator_token)
     app = create_app(engine, Settings(rate_limit=0, login_limit=0, log_requests=False))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
         for body, code in (({"cost_method": "lifo"}, "validation_error"), ({"rebate_bps": "1"}, "validation_error"),
@@ -195,7 +195,7 @@ async def test_bad_settings_bodies_get_a_validation_error_over_http(engine: Loca
             response = await http.patch("/v1/admin/settings", json=body, headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 422, (body, response.text)
             assert response.json()["error"]["code"] == code, (body, response.text)
-    assert await engine.ledger_settings(OPERATOR) == before
+    assert await engine.ledger_settings(engine.operator_token) == before
 
 
 # -- named accounts ----------------------------------------------------------------------------------

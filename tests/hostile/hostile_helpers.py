@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from orderproc.config import Settings
 from orderproc.engine import errors
 from orderproc.engine.schemas import OrderRequest, Role, Side
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 T = TypeVar("T")
 
@@ -153,7 +153,7 @@ anything: st.SearchStrategy[Any] = st.one_of(
     scalars,
     st.lists(scalars, max_size=3),
     st.dictionaries(st.text(max_size=6), scalars, max_size=3),
-    st.sampled_from([object(), OPERATOR, Side.BUY, b"\xff\xfe", bytearray(b"BTC")]),
+    st.sampled_from([object(), Side.BUY, b"\xff\xfe", bytearray(b"BTC")]),
 )
 amount_text = st.one_of(
     st.sampled_from(NUMBER_TEXT),
@@ -196,7 +196,7 @@ class EngineRig:
         for name in self.USERS:
             self.run(self.engine.register(name, PASSWORD))
             self.tokens[name] = self.run(self.engine.login(name, PASSWORD)).token
-        self.run(self.engine.admin_set_role(OPERATOR, "root", Role.ADMIN))
+        self.run(self.engine.admin_set_role(self.engine.operator_token, "root", Role.ADMIN))
         self.tokens["root"] = self.run(self.engine.login("root", PASSWORD)).token
         self.run(self.engine.deposit(self.tokens["alice"], "1000"))
         self.run(self.engine.place_order(self.tokens["alice"], OrderRequest(symbol="ETH", side=Side.BUY,
@@ -215,12 +215,12 @@ class EngineRig:
             try:
                 self.run(self.engine.whoami(self.tokens[name]))
             except (errors.AuthRequired, errors.Forbidden):
-                self.run(self.engine.admin_set_disabled(OPERATOR, name, False))
-                self.run(self.engine.admin_set_role(OPERATOR, name, Role.ADMIN if name == "root" else Role.CUSTOMER))
+                self.run(self.engine.admin_set_disabled(self.engine.operator_token, name, False))
+                self.run(self.engine.admin_set_role(self.engine.operator_token, name, Role.ADMIN if name == "root" else Role.CUSTOMER))
                 self.tokens[name] = self.run(self.engine.login(name, self.passwords[name])).token
 
     def verify(self) -> None:
-        report = self.run(self.engine.admin_verify(OPERATOR))
+        report = self.run(self.engine.admin_verify(self.engine.operator_token))
         assert report.ok, report.problems
         assert all(total == 0 for total in report.sums.values()), report.sums
 

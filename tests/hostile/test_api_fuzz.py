@@ -32,7 +32,7 @@ from schemathesis.generation.modes import GenerationMode
 from hostile_helpers import PASSWORD, QUIET, changed_tables, ledger_snapshot
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Role
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.server.app import create_app
 
 USER, ADMIN = "fuzz-user", "fuzz-admin"  # names a generated path parameter will not hit by chance
@@ -73,7 +73,7 @@ class Api:
         self.http = httpx.AsyncClient(transport=transport, base_url="http://test")
         for name in (USER, ADMIN):
             self.run(self.engine.register(name, PASSWORD))
-        self.run(self.engine.admin_set_role(OPERATOR, ADMIN, Role.ADMIN))
+        self.run(self.engine.admin_set_role(self.engine.operator_token, ADMIN, Role.ADMIN))
         self.tokens: dict[str, str] = {}
         self.heal()
         self.run(self.engine.deposit(self.tokens[USER], "1000"))
@@ -89,13 +89,13 @@ class Api:
                 assert token is not None
                 self.run(self.engine.whoami(token))
             except Exception:  # noqa: BLE001 - ended, disabled, demoted: log in again
-                self.run(self.engine.admin_set_disabled(OPERATOR, name, False))
+                self.run(self.engine.admin_set_disabled(self.engine.operator_token, name, False))
                 if name == ADMIN:
-                    self.run(self.engine.admin_set_role(OPERATOR, name, Role.ADMIN))
+                    self.run(self.engine.admin_set_role(self.engine.operator_token, name, Role.ADMIN))
                 self.tokens[name] = self.run(self.engine.login(name, PASSWORD)).token
 
     def verify(self) -> None:
-        report = self.run(self.engine.admin_verify(OPERATOR))
+        report = self.run(self.engine.admin_verify(self.engine.operator_token))
         assert report.ok, report.problems
         assert all(total == 0 for total in report.sums.values()), report.sums
 

@@ -27,7 +27,7 @@ from hostile_helpers import PASSWORD, QUIET, bearer, changed_tables, client, err
 from orderproc.cli.main import app as cli_app
 from orderproc.engine.errors import LedgerUnavailable
 from orderproc.engine.schemas import Role
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.server.app import create_app
 
 NEW_PASSWORD = "a brand new battery"
@@ -49,7 +49,7 @@ def retry_after(answer: httpx.Response) -> int:
 
 
 async def failed_logins(engine: LocalEngine, name: str) -> list[Any]:
-    page = await engine.admin_audit(OPERATOR, limit=500)
+    page = await engine.admin_audit(engine.operator_token, limit=500)
     return [e for e in page.items if e.action == "login_failed" and e.target == name]
 
 
@@ -83,7 +83,7 @@ async def test_a_brute_force_is_throttled_per_account_and_every_attempt_that_rea
 async def test_a_login_refused_for_a_disabled_account_is_audited_with_its_reason(
     engine: LocalEngine, http: httpx.AsyncClient, token: str
 ) -> None:
-    await engine.admin_set_disabled(OPERATOR, "alice", True)
+    await engine.admin_set_disabled(engine.operator_token, "alice", True)
     answer = await http.post("/v1/auth/login", json={"username": "alice", "password": PASSWORD})
     assert (answer.status_code, error_of(answer)["code"]) == (403, "forbidden")
     [event] = await failed_logins(engine, "alice")
@@ -311,7 +311,7 @@ async def test_after_a_full_session_no_password_hash_key_or_token_is_in_the_audi
                base64.b64encode(key).decode()}
     signatures = {t.rsplit(".", 1)[-1] for t in tokens}
 
-    audit = await engine.admin_audit(OPERATOR, limit=500)
+    audit = await engine.admin_audit(engine.operator_token, limit=500)
     conn = sqlite3.connect(f"file:{engine.path}?mode=ro", uri=True)
     try:
         raw_audit = json.dumps(conn.execute("SELECT * FROM audit").fetchall())

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from hostile_helpers import CONFUSABLE_TEXT, NUMBER_TEXT, PASSWORD, amount_text, changed_tables, ledger_snapshot
 from orderproc.cli.main import app
-from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, TX_KINDS
+from orderproc.engine.catalog import ASSET_SORT_FIELDS, TX_KINDS
 from orderproc.engine.errors import ERRORS_BY_CODE
 
 runner = CliRunner()

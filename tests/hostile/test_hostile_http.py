@@ -28,7 +28,7 @@ from hostile_helpers import (
 )
 from orderproc.engine import security
 from orderproc.engine.schemas import OrderRequest, Role
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.server.app import create_app
 
 MIB = 1 << 20
@@ -74,7 +74,7 @@ def unchanged(engine: LocalEngine, before: dict[str, Any]) -> None:
 
 
 async def verified(engine: LocalEngine) -> None:
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
     assert all(total == 0 for total in report.sums.values())
 
@@ -293,7 +293,7 @@ async def test_a_huge_number_in_a_query_or_path_is_a_4xx_not_a_500(
     engine: LocalEngine, http: httpx.AsyncClient, funded: str, path: str, query: dict[str, str]
 ) -> None:
     await engine.register("root", PASSWORD)
-    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "root", Role.ADMIN)
     token = (await engine.login("root", PASSWORD)).token if path.startswith("/v1/admin/") else funded
     before = ledger_snapshot(engine.path)
     answer = await send(http, "GET", path, token, params=query)
@@ -324,7 +324,7 @@ async def test_a_look_alike_of_a_users_name_can_neither_register_nor_log_in_as_t
     assert (login.status_code, error_of(login)["code"]) == (401, "invalid_credentials")
     assert "token" not in login.text
     unchanged(engine, before)
-    assert [u.username for u in await engine.admin_users(OPERATOR)] == ["alice"]
+    assert [u.username for u in await engine.admin_users(engine.operator_token)] == ["alice"]
 
 
 async def test_a_name_that_only_lowercases_to_a_users_name_is_not_that_user(

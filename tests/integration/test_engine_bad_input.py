@@ -16,7 +16,7 @@ from conftest import PASSWORD
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import OrderRequest, Side
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 Call = Callable[[LocalEngine, str, Any], Awaitable[object]]
 
@@ -34,14 +34,14 @@ async def outcome(call: Callable[[], Awaitable[object]]) -> str:
 
 async def snapshot(engine: LocalEngine, token: str) -> tuple[object, ...]:
     """Everything a bad input must not change: cash, journal, orders, positions, users, the checker's report."""
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
     return (
         await engine.balance(token),
         (await engine.history(token)).total,
         (await engine.orders(token)).total,
         await engine.portfolio(token),
-        await engine.admin_users(OPERATOR),
+        await engine.admin_users(engine.operator_token),
         report,
     )
 
@@ -183,7 +183,7 @@ async def test_an_unknown_or_malformed_symbol_is_unknown_asset_everywhere_and_ch
     seen = {name: await outcome(lambda c=call: c(engine, funded, symbol)) for name, call in SYMBOL_CALLS.items()}  # type: ignore[misc]
     assert seen == dict.fromkeys(SYMBOL_CALLS, "unknown_asset")
     assert await snapshot(engine, funded) == before
-    assert [u.username for u in await engine.admin_users(OPERATOR)] == ["alice"]
+    assert [u.username for u in await engine.admin_users(engine.operator_token)] == ["alice"]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from conftest import PASSWORD, Clock
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import Asset, Order, OrderRequest, OrderStatus, Side, TxKind
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 CENT = Decimal("0.01")
 
@@ -20,7 +20,7 @@ CENT = Decimal("0.01")
 @pytest.fixture(autouse=True)
 async def _ledger_checks_out_after_each_test(engine: LocalEngine) -> AsyncIterator[None]:
     yield
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
     assert all(total == 0 for total in report.sums.values()), report.sums
 
@@ -45,7 +45,7 @@ async def snapshot(engine: LocalEngine, token: str) -> tuple[object, ...]:
         (await engine.history(token)).total,
         (await engine.orders(token)).total,
         await engine.portfolio(token),
-        await engine.admin_verify(OPERATOR),
+        await engine.admin_verify(engine.operator_token),
     )
 
 

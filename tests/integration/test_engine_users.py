@@ -13,7 +13,7 @@ from conftest import PASSWORD, Clock
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import OrderRequest, ProfileUpdate, Role
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 WEEK = 7 * 86400  # the engine's default session lifetime
 NEW_PASSWORD = "a brand new passphrase"
@@ -23,7 +23,7 @@ MIB = 1024 * 1024
 @pytest.fixture(autouse=True)
 async def _ledger_checks_out_after_each_test(engine: LocalEngine) -> AsyncIterator[None]:
     yield
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
 
 
@@ -74,7 +74,7 @@ async def test_a_username_is_taken_whatever_its_case(engine: LocalEngine, taken:
     with pytest.raises(errors.UsernameTaken) as caught:
         await engine.register(taken, "another password")
     assert caught.value.code == "username_taken"
-    assert len(await engine.admin_users(OPERATOR)) == 1
+    assert len(await engine.admin_users(engine.operator_token)) == 1
     # the original account is untouched
     assert (await engine.login("alice", PASSWORD)).user.username == "alice"
 
@@ -84,7 +84,7 @@ async def test_a_password_outside_8_to_128_characters_is_a_validation_error(engi
     with pytest.raises(errors.ValidationError) as caught:
         await engine.register("alice", password)
     assert caught.value.code == "validation_error"
-    assert await engine.admin_users(OPERATOR) == []
+    assert await engine.admin_users(engine.operator_token) == []
 
 
 @pytest.mark.parametrize("password", ["8 chars!", "y" * 128])
@@ -102,8 +102,8 @@ async def test_a_one_mebibyte_password_is_rejected_without_hashing_it(
         hashed.append(len(str(args[0])))
         return False
 
-    monkeypatch.setattr(engine._hasher, "hash", spy)
-    monkeypatch.setattr(engine._hasher, "verify", spy)
+    monkeypatch.setattr(engine._ctx.hasher, "hash", spy)
+    monkeypatch.setattr(engine._ctx.hasher, "verify", spy)
     huge = "p" * MIB
     with pytest.raises(errors.ValidationError):
         await engine.register("bob", huge)
@@ -114,7 +114,7 @@ async def test_a_one_mebibyte_password_is_rejected_without_hashing_it(
     with pytest.raises(errors.InvalidCredentials):
         await engine.change_password(token, huge, NEW_PASSWORD)
     assert MIB not in hashed
-    assert [u.username for u in await engine.admin_users(OPERATOR)] == ["alice"]
+    assert [u.username for u in await engine.admin_users(engine.operator_token)] == ["alice"]
 
 
 # -- sessions: logout, password change, expiry, forged tokens ------------------------------------
@@ -287,7 +287,7 @@ async def test_a_customer_is_forbidden_every_admin_call(engine: LocalEngine, tok
         with pytest.raises(errors.Forbidden) as caught:
             await call
         assert caught.value.code == "forbidden"
-    users = {u.username: u for u in await engine.admin_users(OPERATOR)}
+    users = {u.username: u for u in await engine.admin_users(engine.operator_token)}
     assert users["alice"].role is Role.CUSTOMER
     assert users["bob"].disabled is False
 
@@ -296,7 +296,7 @@ async def test_the_operator_grants_admin_and_the_new_admin_administers_with_thei
     engine: LocalEngine, token: str
 ) -> None:
     await engine.register("bob", PASSWORD)
-    granted = await engine.admin_set_role(OPERATOR, "alice", Role.ADMIN)
+    granted = await engine.admin_set_role(engine.operator_token, "alice", Role.ADMIN)
     assert granted.role is Role.ADMIN
 
     assert {u.username for u in await engine.admin_users(token)} == {"alice", "bob"}
@@ -306,8 +306,8 @@ async def test_the_operator_grants_admin_and_the_new_admin_administers_with_thei
 
 
 async def test_demoting_an_admin_ends_their_admin_sessions(engine: LocalEngine, token: str) -> None:
-    await engine.admin_set_role(OPERATOR, "alice", Role.ADMIN)
-    await engine.admin_set_role(OPERATOR, "alice", Role.CUSTOMER)
+    await engine.admin_set_role(engine.operator_token, "alice", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "alice", Role.CUSTOMER)
     with pytest.raises(errors.AuthRequired):
         await engine.admin_users(token)
     fresh = (await engine.login("alice", PASSWORD)).token
@@ -317,14 +317,14 @@ async def test_demoting_an_admin_ends_their_admin_sessions(engine: LocalEngine, 
 
 async def test_an_admin_change_to_an_unknown_user_is_not_found(engine: LocalEngine) -> None:
     with pytest.raises(errors.NotFound):
-        await engine.admin_set_role(OPERATOR, "nobody", Role.ADMIN)
+        await engine.admin_set_role(engine.operator_token, "nobody", Role.ADMIN)
     with pytest.raises(errors.NotFound):
-        await engine.admin_set_disabled(OPERATOR, "nobody", True)
+        await engine.admin_set_disabled(engine.operator_token, "nobody", True)
 
 
 async def test_disabling_a_user_ends_their_sessions_and_blocks_their_login(engine: LocalEngine, token: str) -> None:
     await engine.deposit(token, "50")
-    disabled = await engine.admin_set_disabled(OPERATOR, "alice", True)
+    disabled = await engine.admin_set_disabled(engine.operator_token, "alice", True)
     assert disabled.disabled is True
 
     with pytest.raises(errors.AuthRequired):
@@ -338,7 +338,7 @@ async def test_disabling_a_user_ends_their_sessions_and_blocks_their_login(engin
     with pytest.raises(errors.InvalidCredentials):
         await engine.login("alice", "not the password")
 
-    await engine.admin_set_disabled(OPERATOR, "alice", False)
+    await engine.admin_set_disabled(engine.operator_token, "alice", False)
     again = (await engine.login("alice", PASSWORD)).token
     assert (await engine.balance(again)).cash == 50
 
@@ -359,10 +359,10 @@ async def test_the_audit_log_records_every_security_and_money_event_and_never_a_
     second = await engine.change_password(first.token, PASSWORD, NEW_PASSWORD)
     await engine.logout(second.token)
     await engine.register("bob", PASSWORD)
-    await engine.admin_set_role(OPERATOR, "bob", Role.ADMIN)
-    await engine.admin_set_disabled(OPERATOR, "alice", True)
+    await engine.admin_set_role(engine.operator_token, "bob", Role.ADMIN)
+    await engine.admin_set_disabled(engine.operator_token, "alice", True)
 
-    page = await engine.admin_audit(OPERATOR, limit=500)
+    page = await engine.admin_audit(engine.operator_token, limit=500)
     events = page.items
     assert page.total == len(events)
     actions = [e.action for e in events]

@@ -14,7 +14,7 @@ from depth_helpers import assert_reconciles, buy, cost, fee, first_low, proceeds
 from orderproc.engine import errors
 from orderproc.engine.domain.money import round_price
 from orderproc.engine.schemas import LedgerSettings, Order, OrderType, Receipt, SettingsUpdate
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 BPS = Decimal(10_000)
 
@@ -22,13 +22,13 @@ BPS = Decimal(10_000)
 @pytest.fixture(autouse=True)
 async def _ledger_checks_out_after_each_test(engine: LocalEngine) -> AsyncIterator[None]:
     yield
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
     assert all(total == 0 for total in report.sums.values()), report.sums
 
 
 async def _friction(engine: LocalEngine, **bps: int | str) -> LedgerSettings:
-    return await engine.admin_update_settings(OPERATOR, SettingsUpdate.model_validate(bps))
+    return await engine.admin_update_settings(engine.operator_token, SettingsUpdate.model_validate(bps))
 
 
 def _receipt(order: Order) -> Receipt:
@@ -60,7 +60,7 @@ async def test_by_default_a_fill_has_no_friction_and_its_receipt_says_so(engine:
         Decimal("0.5"), cost("0.5", reference), 0, cost("0.5", reference))
     assert order.price == reference
     assert (await engine.balance(token)).cash == Decimal("10000") - receipt.total
-    assert (await engine.admin_verify(OPERATOR)).fees_collected == 0
+    assert (await engine.admin_verify(engine.operator_token)).fees_collected == 0
 
 
 async def test_a_taker_fee_is_rounded_up_to_the_cent_added_to_a_buy_and_taken_from_a_sell(
@@ -199,7 +199,7 @@ async def test_fees_go_to_the_fee_account_and_pnl_counts_them(engine: LocalEngin
 
     fees = [_receipt(o).fee for o in orders]
     assert all(f > 0 for f in fees)
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
     assert report.fees_collected == sum(fees)
     assert all(total == 0 for total in report.sums.values())
@@ -230,11 +230,11 @@ async def test_fees_go_to_the_fee_account_and_pnl_counts_them(engine: LocalEngin
 async def test_bad_settings_are_refused_with_a_stable_code_and_change_nothing(
     engine: LocalEngine, update: dict[str, str], code: str
 ) -> None:
-    before = await engine.ledger_settings(OPERATOR)  # type: ignore[arg-type]
+    before = await engine.ledger_settings(engine.operator_token)  # type: ignore[arg-type]
     with pytest.raises(errors.ValidationError) as caught:
-        await engine.admin_update_settings(OPERATOR, SettingsUpdate.model_validate(update))
+        await engine.admin_update_settings(engine.operator_token, SettingsUpdate.model_validate(update))
     assert caught.value.code == code
-    assert await engine.ledger_settings(OPERATOR) == before  # type: ignore[arg-type]
+    assert await engine.ledger_settings(engine.operator_token) == before  # type: ignore[arg-type]
 
 
 async def test_the_bounds_of_a_setting_are_accepted(engine: LocalEngine) -> None:
@@ -250,9 +250,9 @@ async def test_a_customer_reads_the_settings_but_cannot_change_them(engine: Loca
     with pytest.raises(errors.Forbidden):
         await engine.admin_update_settings(token, SettingsUpdate(taker_fee_bps=Decimal(0)))
     assert (await engine.ledger_settings(token)).taker_fee_bps == 9
-    await engine.admin_set_role(OPERATOR, "alice", "admin")  # type: ignore[arg-type]
+    await engine.admin_set_role(engine.operator_token, "alice", "admin")  # type: ignore[arg-type]
     assert (await engine.admin_update_settings(token, SettingsUpdate(taker_fee_bps=Decimal(2)))).taker_fee_bps == 2
-    changes = [e for e in (await engine.admin_audit(OPERATOR)).items if e.action == "settings_change"]
+    changes = [e for e in (await engine.admin_audit(engine.operator_token)).items if e.action == "settings_change"]
     assert [(e.actor, e.detail) for e in changes] == [("alice", {"taker_fee_bps": "2"}), ("operator", {"taker_fee_bps": "9"})]
 
 

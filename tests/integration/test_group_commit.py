@@ -13,7 +13,7 @@ import pytest
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import OrderRequest, Side
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.engine.store.sqlite import Database, Writer
 
 
@@ -34,7 +34,7 @@ async def test_a_failing_order_in_a_batch_rolls_back_alone(engine: LocalEngine, 
     spent = sum((o.notional for o in filled), Decimal(0))
     assert (await engine.balance(token)).cash == Decimal("1000.00") - spent
     assert (await engine.orders(token, limit=100)).total == len(filled)
-    assert (await engine.admin_verify(OPERATOR)).ok
+    assert (await engine.admin_verify(engine.operator_token)).ok
 
 
 @pytest.fixture(params=["NORMAL", "FULL"])

@@ -13,7 +13,7 @@ from conftest import PASSWORD, Clock
 
 from orderproc.engine.errors import OrderprocError, SchemaMismatch
 from orderproc.engine.schemas import OrderRequest
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 
 def _open(path: Path, clock: Clock, **kwargs: object) -> LocalEngine:
@@ -60,7 +60,7 @@ async def test_reopening_a_ledger_keeps_users_cash_orders_sessions_and_prices(le
         assert (await second.quote("BTC")).price == price
         relogged = await second.login("alice", PASSWORD)
         assert (await second.whoami(relogged.token)).username == "alice"
-        assert (await second.admin_verify(OPERATOR)).ok
+        assert (await second.admin_verify(second.operator_token)).ok
     finally:
         await second.close()
 

@@ -14,7 +14,7 @@ from depth_helpers import assert_reconciles, buy, cost, execute, proceeds, sell,
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import SettingsUpdate
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 HOUR = 3600
 
@@ -23,7 +23,7 @@ HOUR = 3600
 async def _ledger_checks_out_after_each_test(request: pytest.FixtureRequest, engine: LocalEngine) -> AsyncIterator[None]:
     yield
     if "tampered" not in request.node.name:
-        report = await engine.admin_verify(OPERATOR)
+        report = await engine.admin_verify(engine.operator_token)
         assert report.ok, report.problems
 
 
@@ -152,7 +152,7 @@ async def test_a_lot_on_a_buy_is_a_validation_error_and_nothing_changes(engine: 
 async def test_the_average_method_removes_the_average_cost_and_the_open_lots_share_the_rest(
     engine: LocalEngine, clock: Clock
 ) -> None:
-    updated = await engine.admin_update_settings(OPERATOR, SettingsUpdate(cost_method="average"))
+    updated = await engine.admin_update_settings(engine.operator_token, SettingsUpdate(cost_method="average"))
     assert updated.cost_method == "average"
     token = await trader(engine, "alice", "10000")
     c1, c2 = await _two_eth_lots(engine, clock, token)
@@ -169,7 +169,7 @@ async def test_the_average_method_removes_the_average_cost_and_the_open_lots_sha
     # the emptied lot keeps no cost (it kept its own cost less the average's share before the fix)
     emptied = (await engine.lots(token, closed=True))[0]
     assert (emptied.id, emptied.remaining, emptied.remaining_cost) == (first.id, 0, 0)
-    verify = await engine.admin_verify(OPERATOR)
+    verify = await engine.admin_verify(engine.operator_token)
     assert verify.ok, verify.problems
     report = await engine.pnl(token)
     assert report.cost_method == "average"
@@ -179,7 +179,7 @@ async def test_the_average_method_removes_the_average_cost_and_the_open_lots_sha
 async def test_under_the_average_method_several_open_lots_share_the_remaining_cost_by_their_units(
     engine: LocalEngine, clock: Clock
 ) -> None:
-    await engine.admin_update_settings(OPERATOR, SettingsUpdate(cost_method="average"))
+    await engine.admin_update_settings(engine.operator_token, SettingsUpdate(cost_method="average"))
     token = await trader(engine, "alice", "10000")
     c1, c2 = await _two_eth_lots(engine, clock, token)
     await engine.place_order(token, sell("ETH", "0.2"))
@@ -233,10 +233,10 @@ async def test_the_checker_accepts_the_lots_and_reports_a_tampered_lot(
     token = await trader(engine, "alice", "10000")
     await _two_eth_lots(engine, clock, token)
     await engine.place_order(token, sell("ETH", "0.8"))
-    assert (await engine.admin_verify(OPERATOR)).ok
+    assert (await engine.admin_verify(engine.operator_token)).ok
     [lot] = await engine.lots(token)
 
     execute(ledger_path, "UPDATE lots SET remaining_cost = remaining_cost + 1 WHERE id = ?", (lot.id,))
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert not report.ok
     assert any("open lots hold" in problem for problem in report.problems), report.problems

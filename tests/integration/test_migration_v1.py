@@ -21,7 +21,7 @@ from depth_helpers import assert_reconciles, sell
 from orderproc.engine.prices import load_assets
 from orderproc.engine.schemas import OrderStatus, OrderType, TimeInForce
 from orderproc.engine.security import PasswordHasher
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 # The DDL of schema 1, as `schema_ddl()` of 16c35bc:orderproc/engine/store/tables.py printed it.
 V1_DDL = (
@@ -189,7 +189,7 @@ async def test_a_schema_1_ledger_opens_as_schema_2_with_lots_realized_pnl_and_a_
     try:
         assert engine.meta["schema_version"] == "2"
         assert engine.meta["cost_method"] == "average"
-        report = await engine.admin_verify(OPERATOR)
+        report = await engine.admin_verify(engine.operator_token)
         assert report.ok, report.problems
         assert report.fees_collected == 0 and report.orders == 8
         fee_account = int(engine.meta["fee_account"])
@@ -243,7 +243,7 @@ async def test_a_schema_1_ledger_opens_as_schema_2_with_lots_realized_pnl_and_a_
         sale = await engine.place_order(olga, sell("ETH", "0.5"))
         assert sale.realized_pnl == sale.notional - (Decimal(cost) * Decimal("0.5") / Decimal(amount).scaleb(-8)
                                                      ).to_integral_value(ROUND_FLOOR) / 100  # type: ignore[operator]
-        report = await engine.admin_verify(OPERATOR)
+        report = await engine.admin_verify(engine.operator_token)
         assert report.ok, report.problems
         pavel = (await engine.login("pavel", PASSWORD)).token
         [pavel_lot] = await engine.lots(pavel)
@@ -255,6 +255,6 @@ async def test_a_schema_1_ledger_opens_as_schema_2_with_lots_realized_pnl_and_a_
     try:
         assert again.meta["schema_version"] == "2"
         assert len(await again.lots((await again.login("olga", PASSWORD)).token, closed=True)) == 4
-        assert (await again.admin_verify(OPERATOR)).ok
+        assert (await again.admin_verify(again.operator_token)).ok
     finally:
         await again.close()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from orderproc.engine.schemas import OrderRequest, Side
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 WORKER = Path(__file__).with_name("mp_worker.py")
 PASSWORD = "correct horse battery"
@@ -155,7 +155,7 @@ async def test_four_processes_trading_on_one_file_lose_no_update_and_see_no_lock
         total_orders += len(orders)
 
     assert replays > 0 and probes > 0, "no retry or key reuse was exercised"
-    verified = await ledger.admin_verify(OPERATOR)
+    verified = await ledger.admin_verify(ledger.operator_token)
     assert verified.ok, verified.problems
     assert verified.orders == total_orders
 
@@ -187,5 +187,5 @@ async def test_four_processes_taking_everything_of_one_user_at_once_succeed_exac
         assert positions_of(await ledger.portfolio(token)) == {}
         cash = Decimal("1000.00") - bought.notional + Decimal(acks[0]["notional"])
         assert (await ledger.balance(token)).cash == cash
-    verified = await ledger.admin_verify(OPERATOR)
+    verified = await ledger.admin_verify(ledger.operator_token)
     assert verified.ok, verified.problems

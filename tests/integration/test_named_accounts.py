@@ -13,7 +13,7 @@ from depth_helpers import assert_reconciles, buy, first_low, sell, trader
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import OrderStatus, TxKind
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -21,7 +21,7 @@ NEW_PASSWORD = "a brand new passphrase"
 @pytest.fixture(autouse=True)
 async def _ledger_checks_out_after_each_test(engine: LocalEngine) -> AsyncIterator[None]:
     yield
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
 
 
@@ -217,7 +217,7 @@ async def test_a_reset_cancels_open_orders_gives_everything_back_and_deposits_th
     clock.now = scene["tick"]  # type: ignore[assignment]
     await engine.match()
     assert (await engine.portfolio(token)).positions == []
-    assert (await engine.admin_verify(OPERATOR)).ok
+    assert (await engine.admin_verify(engine.operator_token)).ok
 
 
 async def test_pnl_and_the_leaderboard_count_from_the_reset(engine: LocalEngine, clock: Clock) -> None:

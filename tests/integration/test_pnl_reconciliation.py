@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import OrderRequest, SettingsUpdate
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 PASSWORD = "correct horse battery"
 SYMBOLS = ("BTC", "ETH", "DOGE")
@@ -86,11 +86,11 @@ async def _step(engine: LocalEngine, clock: Clock, token: str, step: tuple[Any, 
         clock.now += step[1]
     elif kind == "fees":
         _, maker, taker, spread, slippage = step
-        await engine.admin_update_settings(OPERATOR, SettingsUpdate(
+        await engine.admin_update_settings(engine.operator_token, SettingsUpdate(
             maker_fee_bps=Decimal(maker), taker_fee_bps=Decimal(taker), spread_bps=Decimal(spread),
             slippage_bps_per_1000_usd=Decimal(slippage)))
     elif kind == "method":
-        await engine.admin_update_settings(OPERATOR, SettingsUpdate(cost_method=step[1]))
+        await engine.admin_update_settings(engine.operator_token, SettingsUpdate(cost_method=step[1]))
     elif kind == "reset":
         await engine.reset_account(token, str(step[1]))
 
@@ -110,7 +110,7 @@ async def _check(engine: LocalEngine, token: str) -> None:
         filled = [o for o in (await engine.orders(token, limit=500)).items if o.receipt is not None]
         assert report.fees == sum((o.receipt.fee for o in filled if o.receipt), Decimal(0))
         assert report.realized_pnl == sum((o.realized_pnl for o in filled if o.realized_pnl is not None), Decimal(0))
-    verify = await engine.admin_verify(OPERATOR)
+    verify = await engine.admin_verify(engine.operator_token)
     assert verify.ok, verify.problems
 
 

@@ -36,7 +36,7 @@ from conftest import EPOCH, PASSWORD, Clock
 from orderproc.engine import errors
 from orderproc.engine.prices import Market
 from orderproc.engine.schemas import OrderRequest
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 WORKER = Path(__file__).with_name("resting_mp_worker.py")
 PROCESSES = 3
@@ -53,7 +53,7 @@ def iso(tick: float) -> str:
 
 
 def quantity_of(engine: LocalEngine, symbol: str, usd: int) -> Decimal:
-    precision = engine._assets[symbol].precision
+    precision = engine._ctx.assets[symbol].precision
     price = engine.market.price(symbol, EPOCH)
     return (Decimal(usd) / price).quantize(Decimal(1).scaleb(-min(precision, 6)), rounding=ROUND_DOWN)
 
@@ -220,7 +220,7 @@ async def test_processes_running_the_price_loop_together_fill_each_order_once_as
     clock.now = END + 0.5
     assert await ledger.match() == 0
     assert rows(ledger.path, "SELECT value FROM meta WHERE key = 'matched_through'") == [(str(END),)]
-    verified = await ledger.admin_verify(OPERATOR)
+    verified = await ledger.admin_verify(ledger.operator_token)
     assert verified.ok, verified.problems
 
     # each filled order has one journal entry and one fill in the audit log; nothing else has either
@@ -240,7 +240,7 @@ async def test_processes_running_the_price_loop_together_fill_each_order_once_as
     single = LocalEngine(copy, clock=Clock(END + 0.5), hash_profile="fast")
     try:
         assert await single.match() > 0
-        assert (await single.admin_verify(OPERATOR)).ok
+        assert (await single.admin_verify(single.operator_token)).ok
     finally:
         await single.close()
     assert what_users_see(ledger.path, UPFRONT) == what_users_see(copy, UPFRONT)

@@ -21,12 +21,12 @@ from resting_helpers import between, cost, proceeds, record
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce, TxKind
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 @pytest.fixture(autouse=True)
 async def _ledger_checks_out_after_each_test(engine: LocalEngine) -> AsyncIterator[None]:
     yield
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
     assert all(total == 0 for total in report.sums.values()), report.sums
 
@@ -53,7 +53,7 @@ async def trader(engine: LocalEngine, name: str = "bob", cash: str | None = "100
 
 async def audit(engine: LocalEngine, *actions: str) -> list[Any]:
     """The audit rows with these actions, oldest first."""
-    page = await engine.admin_audit(OPERATOR, limit=500)
+    page = await engine.admin_audit(engine.operator_token, limit=500)
     return [e for e in reversed(page.items) if e.action in actions]
 
 
@@ -600,7 +600,7 @@ async def test_the_checker_reports_a_reservation_that_no_open_order_explains(
     await engine.deposit(token, "1000")
     low = record(engine.market, "DOGE", clock(), low=True, skip=5)
     await engine.place_order(token, limit("DOGE", "buy", "100", low.price))
-    assert (await engine.admin_verify(OPERATOR)).ok
+    assert (await engine.admin_verify(engine.operator_token)).ok
 
     def tamper(delta: int) -> None:
         conn = sqlite3.connect(ledger_path)
@@ -612,14 +612,14 @@ async def test_the_checker_reports_a_reservation_that_no_open_order_explains(
             conn.close()
 
     tamper(1)
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert not report.ok
     assert any("reserves" in p and "open orders hold" in p for p in report.problems), report.problems
     tamper(10**9)  # more than the balance
-    report = await engine.admin_verify(OPERATOR)
+    report = await engine.admin_verify(engine.operator_token)
     assert any("of a balance of" in p for p in report.problems), report.problems
     tamper(-(10**9) - 1)
-    assert (await engine.admin_verify(OPERATOR)).ok
+    assert (await engine.admin_verify(engine.operator_token)).ok
 
 
 # -- catching up --------------------------------------------------------------------------------------------
@@ -664,7 +664,7 @@ async def test_an_order_placed_while_a_pass_reads_the_book_still_fills_at_its_fi
     clock.now = low.tick - 0.02
     await engine.balance(token)  # matched up to the tick before the crossing one
     placed: list[Order] = []
-    real_run = engine._readers.run
+    real_run = engine._ctx.readers.run
 
     async def read_then_place(job: Any) -> Any:
         result = await real_run(job)
@@ -674,7 +674,7 @@ async def test_an_order_placed_while_a_pass_reads_the_book_still_fills_at_its_fi
             clock.now = low.tick + 0.2
         return result
 
-    monkeypatch.setattr(engine._readers, "run", read_then_place)
+    monkeypatch.setattr(engine._ctx.readers, "run", read_then_place)
     await engine.match()
     monkeypatch.undo()
 

@@ -36,7 +36,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from orderproc.engine import errors
 from orderproc.engine.domain.money import round_price
 from orderproc.engine.schemas import Order, OrderRequest, Side, Transaction
-from orderproc.engine.service import MATCH_HORIZON, OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
+from orderproc.engine.usecases.matcher import MATCH_HORIZON
 
 T = TypeVar("T")
 
@@ -1077,7 +1078,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_ledger_checker_passes(self) -> None:
-        report = self.run(self.engine.admin_verify(OPERATOR))
+        report = self.run(self.engine.admin_verify(self.engine.operator_token))
         assert report.ok, report.problems
         assert report.orders == sum(a.orders for a in self.accounts.values())
         assert report.entries == sum(a.entries for a in self.accounts.values())

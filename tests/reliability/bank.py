@@ -29,7 +29,7 @@ saw answered, with the same key and request, then goes on where it stopped.
  and every answer a client got was acked or a legitimate domain rejection (no 5xx, no
  `ledger_busy`, no raw exception), and the acks of one key all carry the same result.
 
-`Snapshots` runs the invariant checker (`repo.ledger_problems`) on read-only snapshots while the
+`Snapshots` runs the invariant checker (`checks.ledger_problems`) on read-only snapshots while the
 workload runs. Drivers: `run_tasks` (asyncio tasks on one LocalEngine), `run_processes` (OS
 processes, each with its own LocalEngine on the file: `bank_worker.py`), `run_server` (each
 client its own RemoteEngine on `orderproc serve`); the crash drivers are in `crash.py`.
@@ -58,8 +58,8 @@ from typing import Any
 
 from orderproc.engine.errors import OrderprocError
 from orderproc.engine.schemas import Order, OrderRequest, Transaction
-from orderproc.engine.service import OPERATOR, LocalEngine
-from orderproc.engine.store import repo
+from orderproc.engine.service import LocalEngine
+from orderproc.engine.store import checks
 from orderproc.engine.store.sqlite import Database
 
 HERE = Path(__file__).resolve().parent
@@ -472,7 +472,7 @@ async def verify(path: Path) -> list[str]:
     Only once nothing else in this process has the ledger open."""
     engine = LocalEngine(path, hash_profile="fast")
     try:
-        report = await engine.admin_verify(OPERATOR)
+        report = await engine.admin_verify(engine.operator_token)
     finally:
         await engine.close()
     return [] if report.ok else list(report.problems) or ["admin_verify is not ok"]
@@ -483,7 +483,7 @@ def read_only(path: Path) -> sqlite3.Connection:
 
 
 def verify_read_only(path: Path) -> list[str]:
-    """What `admin_verify` checks (`repo.ledger_problems` and `integrity_check`), on one read-only
+    """What `admin_verify` checks (`checks.ledger_problems` and `integrity_check`), on one read-only
     snapshot, while other processes may be writing.
 
     Not a LocalEngine: opening one in a process that has the ledger open already (the snapshot
@@ -493,7 +493,7 @@ def verify_read_only(path: Path) -> list[str]:
     try:
         conn.execute("BEGIN")
         try:
-            problems, _, _ = repo.ledger_problems(conn)
+            problems, _, _ = checks.ledger_problems(conn)
             problems += Database.integrity_problems(conn)
         finally:
             conn.execute("COMMIT")
@@ -687,7 +687,7 @@ def _check_acked(
 
 
 class Snapshots(threading.Thread):
-    """Checks the invariants (`repo.ledger_problems`: sums, no negative balance, complete entries,
+    """Checks the invariants (`checks.ledger_problems`: sums, no negative balance, complete entries,
     stored balances = replay) on a read-only snapshot every `interval` seconds until stopped."""
 
     def __init__(self, path: Path, interval: float = 0.05) -> None:
@@ -708,7 +708,7 @@ class Snapshots(threading.Thread):
                         conn = read_only(self.path)
                     conn.execute("BEGIN")
                     try:
-                        problems, _, _ = repo.ledger_problems(conn)
+                        problems, _, _ = checks.ledger_problems(conn)
                     finally:
                         conn.execute("COMMIT")
                 except sqlite3.Error as exc:

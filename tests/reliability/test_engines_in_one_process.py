@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bank import PASSWORD
 
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 OTHER_PROCESS = """
 import asyncio, sys
@@ -69,7 +69,7 @@ async def test_opening_a_second_engine_in_a_process_loses_no_other_processs_ackn
 
     after = LocalEngine(path, hash_profile="fast")
     try:
-        report = await after.admin_verify(OPERATOR)
+        report = await after.admin_verify(after.operator_token)
         balance = (await after.balance((await after.login("alice", PASSWORD)).token)).cash
     finally:
         await after.close()

@@ -27,7 +27,7 @@ import pytest
 from fastapi import FastAPI
 
 from orderproc.config import Settings
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 
 PASSWORD = "correct horse battery"  # the `token` fixture's password (tests/conftest.py)
 HOME = ("127.0.0.1", 123)  # the ASGI transport's default client address
@@ -89,9 +89,9 @@ async def cash(http: httpx.AsyncClient, token: str) -> Decimal:
 async def ledger_state(engine: LocalEngine) -> tuple[Any, ...]:
     """Everything a request could change: users (roles, flags, profiles), the audit log, the
     journal (entries, postings, orders, sums by asset)."""
-    users = await engine.admin_users(OPERATOR)
-    audit = await engine.admin_audit(OPERATOR, limit=1)
-    report = await engine.admin_verify(OPERATOR)
+    users = await engine.admin_users(engine.operator_token)
+    audit = await engine.admin_audit(engine.operator_token, limit=1)
+    report = await engine.admin_verify(engine.operator_token)
     assert report.ok, report.problems
     return (
         [u.model_dump() for u in users], audit.total, report.entries, report.postings, report.orders,

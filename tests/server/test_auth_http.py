@@ -15,7 +15,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from orderproc.engine.schemas import Role
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.server.app import create_app
 from server_helpers import (
     PASSWORD,
@@ -253,7 +253,7 @@ async def test_a_disabled_users_session_ends_and_their_login_answers_403_forbidd
     engine: LocalEngine, http: httpx.AsyncClient, token: str
 ) -> None:
     assert (await http.post("/v1/cash/deposit", json={"amount": "50"}, headers=bearer(token))).status_code == 201
-    await engine.admin_set_disabled(OPERATOR, "alice", True)
+    await engine.admin_set_disabled(engine.operator_token, "alice", True)
     before = await ledger_state(engine)
 
     # disabling ends the user's sessions (the engine bumps the token version: see
@@ -268,7 +268,7 @@ async def test_a_disabled_users_session_ends_and_their_login_answers_403_forbidd
     assert "token" not in login.json()
     assert (await ledger_state(engine))[2:] == before[2:]  # no money moved
 
-    await engine.admin_set_disabled(OPERATOR, "alice", False)
+    await engine.admin_set_disabled(engine.operator_token, "alice", False)
     assert await cash(http, await log_in(http, "alice")) == 50
 
 
@@ -292,7 +292,7 @@ async def test_an_admin_gets_200_on_every_admin_route(
     engine: LocalEngine, http: httpx.AsyncClient, token: str, route: tuple[str, str, dict[str, Any] | None]
 ) -> None:
     await sign_up(http, "root")
-    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "root", Role.ADMIN)
     root = await log_in(http, "root")
     answer = await call(http, route, root)
     assert answer.status_code == 200, answer.text
@@ -300,7 +300,7 @@ async def test_an_admin_gets_200_on_every_admin_route(
 
 async def test_an_admin_route_changes_what_it_says(engine: LocalEngine, http: httpx.AsyncClient, token: str) -> None:
     await engine.register("root", PASSWORD)
-    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "root", Role.ADMIN)
     root = await log_in(http, "root")
 
     promoted = await http.patch("/v1/admin/users/alice", json={"role": "admin"}, headers=bearer(root))
@@ -424,7 +424,7 @@ async def test_an_unknown_user_and_a_wrong_password_get_the_same_answer(
     engine: LocalEngine, http: httpx.AsyncClient, token: str
 ) -> None:
     await engine.register("carol", PASSWORD)
-    await engine.admin_set_disabled(OPERATOR, "carol", True)
+    await engine.admin_set_disabled(engine.operator_token, "carol", True)
     answers = [
         await http.post("/v1/auth/login", json={"username": "alice", "password": SECRET}),
         await http.post("/v1/auth/login", json={"username": "nobody", "password": SECRET}),

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderproc.engine.domain.catalog import MAX_OFFSET, MAX_PAGE
+from orderproc.engine.catalog import MAX_OFFSET, MAX_PAGE
 from orderproc.engine.schemas import Balance, LeaderboardEntry, LedgerSettings, Lot, Page, PnlReport, Portfolio, Transaction, TxKind
 from orderproc.server.deps import EngineDep, IdempotencyKey, Token
 
