@@ -160,8 +160,9 @@ class LocalEngine:
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
         return await market.price_history(self._ctx, symbol, hours, points)
 
-    def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
-        return market.stream_quotes(self._ctx, interval)
+    async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
+        async for quotes in market.stream_quotes(self._ctx, interval):
+            yield quotes
 
     # orders
     async def place_order(self, token: str, request: OrderRequest) -> Order:

@@ -117,19 +117,26 @@ def _profile_fields(update: ProfileUpdate) -> dict[str, Any]:
     check_type(update, ProfileUpdate, "update")
     fields: dict[str, Any] = {}
     if update.display_name is not None:
-        name = update.display_name.strip()
-        if len(name) > 64 or not name.isprintable():
-            raise errors.ValidationError("display name is at most 64 printable characters", {"field": "display_name"})
-        fields["display_name"] = name or None
+        fields["display_name"] = _display_name(update.display_name.strip())
     if update.email is not None:
-        email = update.email.strip()
-        if email and (len(email) > 254 or email.count("@") != 1 or " " in email or not email.isprintable()
-                      or "." not in email.split("@")[1]):
-            raise errors.ValidationError("that is not an email address", {"field": "email"})
-        fields["email"] = email or None
+        fields["email"] = _email(update.email.strip())
     if not fields:
         raise errors.ValidationError("nothing to update: give a display name or an email")
     return fields
+
+
+def _display_name(name: str) -> str | None:
+    if len(name) > 64 or not name.isprintable():
+        raise errors.ValidationError("display name is at most 64 printable characters", {"field": "display_name"})
+    return name or None
+
+
+def _email(email: str) -> str | None:
+    """An email address as a person writes one (empty: none)."""
+    if email and (len(email) > 254 or email.count("@") != 1 or " " in email or not email.isprintable()
+                  or "." not in email.split("@")[1]):
+        raise errors.ValidationError("that is not an email address", {"field": "email"})
+    return email or None
 
 
 async def update_profile(ctx: Context, claims: Claims | Operator, update: ProfileUpdate) -> User:
