@@ -2,6 +2,9 @@
 
 Commands only parse input, call the engine and hand the result to `render`. Heavy imports
 (the engine, pydantic, SQL) happen inside commands so `orderproc --help` pays for Typer alone.
+A private command gets a session-bound handle (`me.balance()`, an `orderproc.engine.bound.Bound`)
+for the session cached for its ledger; an admin command the ledger file's operator, or on a
+server the cached session.
 Exit codes: 0 ok, 1 a domain error (`error[code]: message` on stderr), 2 a usage error.
 """
 
@@ -12,14 +15,19 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from orderproc.engine.domain.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE, TX_KINDS
+from orderproc.engine.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE, TX_KINDS
 
 if TYPE_CHECKING:
+    from orderproc.config import Settings
+    from orderproc.engine.bound import Bound
     from orderproc.engine.protocol import Engine
+    from orderproc.engine.schemas import LedgerSettings
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="orderproc: a paper-trading crypto exchange in your terminal.",
@@ -95,16 +103,11 @@ def _open_terminal(db: Path | None, server: str | None) -> None:
 # -- plumbing ---------------------------------------------------------------------------------
 
 
-def _ledger_id(engine: Engine) -> str:
-    return engine.session_key
-
-
-def _run(ctx: typer.Context, body: Callable[[Engine], Awaitable[Any]]) -> None:
-    """Open the engine, run one async use case, map domain errors to stderr and exit 1."""
+def _run_async(ctx: typer.Context, main: Callable[[Settings], Awaitable[None]]) -> None:
+    """Run one async use case on this call's settings; map domain errors to stderr and exit 1."""
     import asyncio
 
     from orderproc.config import Settings
-    from orderproc.engine import open_engine
     from orderproc.engine.errors import OrderprocError
 
     from orderproc.cli import render
@@ -112,12 +115,7 @@ def _run(ctx: typer.Context, body: Callable[[Engine], Awaitable[Any]]) -> None:
     state = _state(ctx)
 
     async def go() -> None:
-        settings = Settings.load(db=state.db, server=state.server)
-        engine = open_engine(settings)
-        try:
-            await body(engine)
-        finally:
-            await engine.close()
+        await main(Settings.load(db=state.db, server=state.server))
 
     try:
         asyncio.run(go())
@@ -128,33 +126,65 @@ def _run(ctx: typer.Context, body: Callable[[Engine], Awaitable[Any]]) -> None:
         raise typer.Exit(130) from None
 
 
-def _token(engine: Engine) -> str:
+async def _closing(engine: Engine, body: Callable[[Engine], Awaitable[object]]) -> None:
+    try:
+        await body(engine)
+    finally:
+        await engine.close()
+
+
+def _run(ctx: typer.Context, body: Callable[[Engine], Awaitable[object]]) -> None:
+    """Open the engine (a ledger file or a server), run `body` on it, close it."""
+
+    async def main(settings: Settings) -> None:
+        from orderproc.engine import open_engine
+
+        await _closing(open_engine(settings), body)
+
+    _run_async(ctx, main)
+
+
+async def _as_user(engine: Engine, call: Callable[[Bound], Awaitable[T]]) -> T:
+    """`call` with a handle on the session cached for this ledger. A session that has ended is
+    forgotten, and its error says how to start another."""
+    from orderproc.engine.bound import bind
     from orderproc.engine.errors import AuthRequired
 
-    from orderproc.sessions import load_token
+    from orderproc.sessions import forget_token, load_token
 
-    token = load_token(_ledger_id(engine))
+    token = load_token(engine.session_key)
     if token is None:
         raise AuthRequired(
             "not logged in to this ledger: run `orderproc login USER` (or `register USER`)",
             {"reason": "no_session"},
         )
-    return token
-
-
-async def _private(engine: Engine, call: Callable[[str], Awaitable[Any]]) -> Any:
-    """Call the engine with the cached token; drop the cache if the session has ended."""
-    from orderproc.engine.errors import AuthRequired
-
-    from orderproc.sessions import forget_token
-
     try:
-        return await call(_token(engine))
+        return await call(bind(engine, token))
     except AuthRequired as exc:
-        if exc.details.get("reason") != "no_session":
-            forget_token(_ledger_id(engine))
-            exc.message += " (run `orderproc login USER`)"
+        forget_token(engine.session_key)
+        exc.message += " (run `orderproc login USER`)"
         raise
+
+
+def _run_as_user(ctx: typer.Context, body: Callable[[Bound], Awaitable[object]]) -> None:
+    """Run `body` as the session cached for this ledger (see `_as_user`)."""
+    _run(ctx, lambda engine: _as_user(engine, body))
+
+
+def _run_as_admin(ctx: typer.Context, body: Callable[[Bound], Awaitable[object]]) -> None:
+    """Run `body` as an admin: on a ledger file its operator, who needs no login; on a server
+    the cached session, which must be an admin's (a customer gets `forbidden`)."""
+
+    async def main(settings: Settings) -> None:
+        from orderproc.engine import open_engine, open_operator
+
+        if settings.server:
+            await _closing(open_engine(settings), lambda engine: _as_user(engine, body))
+        else:
+            operator = open_operator(settings)
+            await _closing(operator.engine, lambda _: body(operator))
+
+    _run_async(ctx, main)
 
 
 def _read_secret(from_stdin: bool, env: str, prompt: str, *, confirm: bool = False) -> str:
@@ -170,22 +200,22 @@ def _read_secret(from_stdin: bool, env: str, prompt: str, *, confirm: bool = Fal
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
 
 
-def _show(ctx: typer.Context, call: Callable[[Engine, str], Awaitable[Any]], view: str, json_out: bool) -> None:
+def _show(ctx: typer.Context, call: Callable[[Bound], Awaitable[Any]], view: str, json_out: bool) -> None:
     """Run a private read and print its result: one JSON document, or `render.<view>` for people."""
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
 
-        result = await _private(engine, lambda token: call(engine, token))
+        result = await call(me)
         render.emit_json(result) if json_out else getattr(render, view)(result)
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 def _remember(engine: Engine, username: str, token: str) -> None:
     from orderproc.sessions import save_token
 
-    save_token(_ledger_id(engine), username, token)
+    save_token(engine.session_key, username, token)
 
 
 # -- users and sessions -------------------------------------------------------------------------
@@ -237,9 +267,9 @@ def logout(ctx: typer.Context) -> None:
         from orderproc.sessions import forget_token
 
         try:
-            await _private(engine, engine.logout)
+            await _as_user(engine, lambda me: me.logout())
         finally:
-            forget_token(_ledger_id(engine))
+            forget_token(engine.session_key)
         render.out.print("Logged out")
 
     _run(ctx, body)
@@ -249,13 +279,13 @@ def logout(ctx: typer.Context) -> None:
 def whoami(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Who is logged in to this ledger."""
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
 
-        user = await _private(engine, engine.whoami)
+        user = await me.whoami()
         render.emit_json(user) if json_out else render.out.print(f"{user.username} ({user.role.value})")
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 @app.command()
@@ -267,18 +297,17 @@ def profile(
 ) -> None:
     """Show your profile, or change it with --display-name / --email."""
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
         from orderproc.engine.schemas import ProfileUpdate
 
         if display_name is None and email is None:
-            user = await _private(engine, engine.whoami)
+            user = await me.whoami()
         else:
-            update = ProfileUpdate(display_name=display_name, email=email)
-            user = await _private(engine, lambda t: engine.update_profile(t, update))
+            user = await me.update_profile(ProfileUpdate(display_name=display_name, email=email))
         render.emit_json(user) if json_out else render.user(user)
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 @app.command()
@@ -289,14 +318,14 @@ def passwd(ctx: typer.Context, password_stdin: Annotated[bool, typer.Option(
     old = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Current password")
     new = _read_secret(password_stdin, "ORDERPROC_NEW_PASSWORD", "New password", confirm=True)
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
 
-        session = await _private(engine, lambda t: engine.change_password(t, old, new))
-        _remember(engine, session.user.username, session.token)
+        session = await me.change_password(old, new)
+        _remember(me.engine, session.user.username, session.token)
         render.out.print("Password changed; your other sessions are logged out")
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 # -- cash ----------------------------------------------------------------------------------------
@@ -306,14 +335,14 @@ AmountArg = Annotated[str, typer.Argument(help="USD amount, e.g. 250 or 99.95")]
 
 
 def _move_cash(ctx: typer.Context, kind: str, amount: str, key: str | None, json_out: bool) -> None:
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
 
-        move = engine.deposit if kind == "deposit" else engine.withdraw
-        tx = await _private(engine, lambda t: move(t, amount, key=key))
+        move = me.deposit if kind == "deposit" else me.withdraw
+        tx = await move(amount, key=key)
         render.emit_json(tx) if json_out else render.transaction(tx)
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 @app.command()
@@ -344,36 +373,36 @@ AccountName = Annotated[str, typer.Argument(help="The account's name: 1-32 lette
 def accounts(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your paper accounts; * marks the one your commands trade."""
     if ctx.invoked_subcommand is None:
-        _show(ctx, lambda engine, token: engine.accounts(token), "accounts", json_out)
+        _show(ctx, lambda me: me.accounts(), "accounts", json_out)
 
 
 @accounts_app.command("create")
 def accounts_create(ctx: typer.Context, name: AccountName, json_out: JsonOpt = False) -> None:
     """Open another paper account (then `accounts switch NAME` and deposit, or reset it)."""
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
 
-        made = await _private(engine, lambda t: engine.create_account(t, name))
+        made = await me.create_account(name)
         render.emit_json(made) if json_out else render.out.print(
             f"Opened the account [bold]{made.name}[/bold]; `orderproc accounts switch {made.name}` to trade it")
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 @accounts_app.command("switch")
 def accounts_switch(ctx: typer.Context, name: AccountName, json_out: JsonOpt = False) -> None:
     """Trade the account NAME from now on (your cached session moves to it)."""
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
 
-        session = await _private(engine, lambda t: engine.switch_account(t, name))
-        _remember(engine, session.user.username, session.token)
+        session = await me.switch_account(name)
+        _remember(me.engine, session.user.username, session.token)
         render.emit_json(session.user) if json_out else render.out.print(
             f"Now trading the account [bold]{session.account}[/bold] as {session.user.username}")
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 @accounts_app.command("reset")
@@ -388,31 +417,31 @@ def accounts_reset(
     if not yes and not typer.confirm(f"Reset the current account to ${cash}? Its positions and cash go back", err=True):
         raise typer.Exit(1)
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
         from orderproc.formatting import usd
 
-        deposit = await _private(engine, lambda t: engine.reset_account(t, cash))
+        deposit = await me.reset_account(cash)
         render.emit_json(deposit) if json_out else render.out.print(
             f"The account starts again with [bold]{usd(deposit.cash)}[/bold] (deposit #{deposit.id})")
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 @app.command()
 def balance(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your cash balance."""
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
 
         from orderproc.formatting import usd
 
-        bal = await _private(engine, engine.balance)
+        bal = await me.balance()
         held = f" ({usd(bal.available)} available, {usd(bal.reserved)} reserved by open orders)" if bal.reserved else ""
         render.emit_json(bal) if json_out else render.out.print(f"Cash: [bold]{usd(bal.cash)}[/bold]{held}")
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 Offset = Annotated[int, typer.Option("--offset", min=0, max=MAX_OFFSET, help="Skip this many (newest first).")]
@@ -429,17 +458,16 @@ def history(
 ) -> None:
     """Your transactions, newest first."""
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
         from orderproc.engine.schemas import TxKind
 
-        page = await _private(engine, lambda t: engine.history(
-            t, kind=TxKind(kind) if kind else None, offset=offset, limit=limit))
+        page = await me.history(kind=TxKind(kind) if kind else None, offset=offset, limit=limit)
         render.emit_json(page) if json_out else render.history(page)
 
     if kind is not None and kind not in TX_KINDS:
         raise typer.BadParameter(f"choose {', '.join(TX_KINDS)}", param_hint="--kind")
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 # -- assets and prices ------------------------------------------------------------------------
@@ -503,29 +531,34 @@ LotOpt = Annotated[int | None, typer.Option(
 def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd: str | None,
            guard: str | None, limit: str | None, stop: str | None, ioc: bool, key: str | None,
            json_out: bool, preview: bool, lot: int | None = None) -> None:
+    from orderproc.engine.rules import order_kind
+    from orderproc.engine.schemas import OrderType, TimeInForce
+
     if (quantity is None) == (usd is None):
         raise typer.BadParameter("give a QUANTITY or --usd AMOUNT (one of them)")
-    kind = {(False, False): "market", (True, False): "limit", (False, True): "stop", (True, True): "stop_limit"}[
-        (limit is not None, stop is not None)]
-    if guard is not None and kind != "market":
+    kind = order_kind(limit is not None, stop is not None)
+    # The engine refuses these shapes too (rules.check_shape); here they are usage errors that
+    # name the flags, and --ioc stays with --limit although a market order is IOC by nature.
+    if guard is not None and kind is not OrderType.MARKET:
         raise typer.BadParameter("--max-price/--min-price guard market orders; a limit order has --limit")
-    if ioc and kind != "limit":
+    if ioc and kind is not OrderType.LIMIT:
         raise typer.BadParameter("--ioc goes with --limit (and no --stop)")
 
     async def body(engine: Engine) -> None:
         from orderproc.cli import render
         from orderproc.engine.schemas import OrderRequest
 
+        # checked before the session: a malformed order says so even to someone logged out
         request = OrderRequest.model_validate({
             "symbol": symbol, "side": side, "type": kind, "quantity": quantity, "notional": usd,
             "price_limit": guard, "limit_price": limit, "stop_price": stop,
-            "time_in_force": "ioc" if ioc else None, "lot_id": lot, "client_order_id": key,
+            "time_in_force": TimeInForce.IOC if ioc else None, "lot_id": lot, "client_order_id": key,
         })
         if preview:
-            quote = await _private(engine, lambda t: engine.preview_order(t, request))
+            quote = await _as_user(engine, lambda me: me.preview_order(request))
             render.emit_json(quote) if json_out else render.preview(quote)
             return
-        order = await _private(engine, lambda t: engine.place_order(t, request))
+        order = await _as_user(engine, lambda me: me.place_order(request))
         render.emit_json(order) if json_out else render.order(order)
 
     _run(ctx, body)
@@ -576,18 +609,17 @@ def orders(
     if ctx.invoked_subcommand is not None:
         return
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
         from orderproc.engine.schemas import OrderStatus
 
-        page = await _private(engine, lambda t: engine.orders(
-            t, offset=offset, limit=limit, symbol=symbol, status=OrderStatus(status) if status else None,
-            open=open_only))
+        page = await me.orders(offset=offset, limit=limit, symbol=symbol,
+                               status=OrderStatus(status) if status else None, open=open_only)
         render.emit_json(page) if json_out else render.orders(page)
 
     if status is not None and status not in {"new", "filled", "canceled", "rejected", "expired"}:
         raise typer.BadParameter("--status is one of new, filled, canceled, rejected, expired")
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 @orders_app.command("show")
@@ -597,7 +629,7 @@ def orders_show(
     json_out: JsonOpt = False,
 ) -> None:
     """One of your orders (another user's reads as not found)."""
-    _show(ctx, lambda engine, token: engine.get_order(token, order_id), "order_details", json_out)
+    _show(ctx, lambda me: me.get_order(order_id), "order_details", json_out)
 
 
 @orders_app.command("cancel")
@@ -614,17 +646,17 @@ def orders_cancel(
     if symbol is not None and not all_orders:
         raise typer.BadParameter("--symbol goes with --all")
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
 
         if order_id is not None:
-            order = await _private(engine, lambda t: engine.cancel_order(t, order_id))
+            order = await me.cancel_order(order_id)
             render.emit_json(order) if json_out else render.order(order)
         else:
-            canceled = await _private(engine, lambda t: engine.cancel_orders(t, symbol=symbol))
+            canceled = await me.cancel_orders(symbol=symbol)
             render.emit_json(canceled) if json_out else render.canceled(canceled)
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 @app.command()
@@ -635,19 +667,19 @@ def lots(
     json_out: JsonOpt = False,
 ) -> None:
     """Your lots: what each buy added, its cost, what remains and its unrealized P&L."""
-    _show(ctx, lambda engine, token: engine.lots(token, symbol=symbol, closed=closed), "lots", json_out)
+    _show(ctx, lambda me: me.lots(symbol=symbol, closed=closed), "lots", json_out)
 
 
 @app.command()
 def pnl(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Realized and unrealized P&L by asset; the total reconciles with equity minus net deposits."""
-    _show(ctx, lambda engine, token: engine.pnl(token), "pnl", json_out)
+    _show(ctx, lambda me: me.pnl(), "pnl", json_out)
 
 
 @app.command()
 def portfolio(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your positions at live prices, cash and total equity."""
-    _show(ctx, lambda engine, token: engine.portfolio(token), "portfolio", json_out)
+    _show(ctx, lambda me: me.portfolio(), "portfolio", json_out)
 
 
 @app.command()
@@ -661,13 +693,13 @@ def leaderboard(
     if sort not in ("equity", "return"):
         raise typer.BadParameter("choose equity or return", param_hint="--sort")
 
-    async def body(engine: Engine) -> None:
+    async def body(me: Bound) -> None:
         from orderproc.cli import render
 
-        rows = await _private(engine, lambda t: engine.leaderboard(t, sort=sort, limit=limit))
+        rows = await me.leaderboard(sort=sort, limit=limit)
         render.emit_json(rows) if json_out else render.leaderboard(rows)
 
-    _run(ctx, body)
+    _run_as_user(ctx, body)
 
 
 @app.command()
@@ -731,25 +763,17 @@ def serve(
 # -- operator commands ---------------------------------------------------------------------------
 
 
-async def _as_admin(engine: Engine, call: Callable[[Engine, Any], Awaitable[Any]]) -> Any:
-    """On a ledger file: the operator, who needs no login. On a server: the cached session,
-    which must be an admin's (a customer gets `forbidden`)."""
-    from orderproc.engine.service import OPERATOR, LocalEngine
+def _show_as_admin(ctx: typer.Context, call: Callable[[Bound], Awaitable[Any]], show: Callable[[Any], None],
+                   json_out: bool) -> None:
+    """Run an admin call (see `_run_as_admin`) and print its result: JSON, or `show` for people."""
 
-    if isinstance(engine, LocalEngine):
-        return await call(engine, OPERATOR)
-    return await _private(engine, lambda token: call(engine, token))
-
-
-def _operator(ctx: typer.Context, call: Callable[[Engine, Any], Awaitable[Any]], show: Callable[[Any], None],
-              json_out: bool) -> None:
-    async def body(engine: Engine) -> None:
+    async def body(admin: Bound) -> None:
         from orderproc.cli import render
 
-        result = await _as_admin(engine, call)
+        result = await call(admin)
         render.emit_json(result) if json_out else show(result)
 
-    _run(ctx, body)
+    _run_as_admin(ctx, body)
 
 
 def _show_user(action: str) -> Callable[[Any], None]:
@@ -774,20 +798,20 @@ def admin_grant(
         raise typer.BadParameter("choose admin or customer", param_hint="--role")
     from orderproc.engine.schemas import Role
 
-    _operator(ctx, lambda e, op: e.admin_set_role(op, username, Role(role)), _show_user(f"role set to {role}"),
-              json_out)
+    _show_as_admin(ctx, lambda admin: admin.admin_set_role(username, Role(role)), _show_user(f"role set to {role}"),
+                   json_out)
 
 
 @admin_app.command("disable")
 def admin_disable(ctx: typer.Context, username: str, json_out: JsonOpt = False) -> None:
     """Disable USER: they cannot log in and their sessions end."""
-    _operator(ctx, lambda e, op: e.admin_set_disabled(op, username, True), _show_user("disabled"), json_out)
+    _show_as_admin(ctx, lambda admin: admin.admin_set_disabled(username, True), _show_user("disabled"), json_out)
 
 
 @admin_app.command("enable")
 def admin_enable(ctx: typer.Context, username: str, json_out: JsonOpt = False) -> None:
     """Enable a disabled USER again."""
-    _operator(ctx, lambda e, op: e.admin_set_disabled(op, username, False), _show_user("enabled"), json_out)
+    _show_as_admin(ctx, lambda admin: admin.admin_set_disabled(username, False), _show_user("enabled"), json_out)
 
 
 @admin_app.command("users")
@@ -795,7 +819,7 @@ def admin_users(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Every user of the ledger."""
     from orderproc.cli import render
 
-    _operator(ctx, lambda e, op: e.admin_users(op), render.users, json_out)
+    _show_as_admin(ctx, lambda admin: admin.admin_users(), render.users, json_out)
 
 
 @admin_app.command("audit")
@@ -803,7 +827,7 @@ def admin_audit(ctx: typer.Context, offset: Offset = 0, limit: Limit = 50, json_
     """The audit log, newest first."""
     from orderproc.cli import render
 
-    _operator(ctx, lambda e, op: e.admin_audit(op, offset=offset, limit=limit), render.audit, json_out)
+    _show_as_admin(ctx, lambda admin: admin.admin_audit(offset=offset, limit=limit), render.audit, json_out)
 
 
 BpsOpt = Annotated[str | None, typer.Option(help="Basis points (0-1000).", show_default=False)]
@@ -832,12 +856,12 @@ def admin_settings(
         ("cost_method", cost_method), ("maker_fee_bps", maker_fee_bps), ("taker_fee_bps", taker_fee_bps),
         ("spread_bps", spread_bps), ("slippage_bps_per_1000_usd", slippage_bps_per_1000_usd)) if value is not None}
 
-    async def change(engine: Engine, who: Any) -> Any:
+    async def change(admin: Bound) -> LedgerSettings:
         from orderproc.engine.schemas import SettingsUpdate
 
-        return await engine.admin_update_settings(who, SettingsUpdate.model_validate(changes))
+        return await admin.admin_update_settings(SettingsUpdate.model_validate(changes))
 
-    _operator(ctx, change if changes else (lambda e, who: e.ledger_settings(who)), render.settings, json_out)
+    _show_as_admin(ctx, change if changes else (lambda admin: admin.ledger_settings()), render.settings, json_out)
 
 
 @admin_app.command("verify")
@@ -845,13 +869,13 @@ def admin_verify(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Recompute every balance from the journal and check the ledger's invariants (exit 1 if broken)."""
     from orderproc.cli import render
 
-    async def body(engine: Engine) -> None:
-        report = await _as_admin(engine, lambda e, who: e.admin_verify(who))
+    async def body(admin: Bound) -> None:
+        report = await admin.admin_verify()
         render.emit_json(report) if json_out else render.verify(report)
         if not report.ok:
             raise typer.Exit(1)
 
-    _run(ctx, body)
+    _run_as_admin(ctx, body)
 
 
 def run() -> None:
