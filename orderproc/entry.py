@@ -1,10 +1,11 @@
-"""The `orderproc` executable: bare (or with only `--db PATH` or `--server URL`), it opens the
-trading terminal without loading the CLI.
+"""The `orderproc` executable: a call that names no command (bare, or with only `--db PATH` or
+`--server URL`) opens the trading terminal without loading the CLI; every other call goes to
+the CLI, which never imports the terminal.
 
 Typer and the command definitions cost about 0.1 s of start-up that the terminal does not
-need; every other invocation goes to the CLI. `--db` and `--server` choose the ledger for any
-command and may come anywhere on the line (`orderproc serve --db shared.db` and
-`orderproc --db shared.db serve` are the same): they are moved to the front here.
+need. `--db` and `--server` choose the ledger for any command and may come anywhere on the line
+(`orderproc serve --db shared.db` and `orderproc --db shared.db serve` are the same): they are
+moved to the front here.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 GLOBAL_OPTIONS = ("--db", "--server")
 
 
-def hoist_global_options(args: list[str]) -> list[str]:
-    """`args` with every `--db X` / `--server X` (or `--db=X`) moved before the command."""
-    front: list[str] = []
+def split_global_options(args: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The `--db X` / `--server X` (or `--db=X`) pairs of `args`, and the rest, each in order."""
+    options: list[tuple[str, str]] = []
     rest: list[str] = []
     i = 0
     while i < len(args):
@@ -26,29 +27,45 @@ def hoist_global_options(args: list[str]) -> list[str]:
             rest.extend(args[i:])
             break
         if arg in GLOBAL_OPTIONS and i + 1 < len(args):
-            front += args[i:i + 2]
+            options.append((arg, args[i + 1]))
             i += 2
             continue
         if arg.startswith(tuple(f"{name}=" for name in GLOBAL_OPTIONS)):
             name, _, value = arg.partition("=")
-            front += [name, value]
+            options.append((name, value))
         else:
             rest.append(arg)
         i += 1
-    return front + rest
+    return options, rest
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """`args` with every `--db X` / `--server X` (or `--db=X`) moved before the command."""
+    options, rest = split_global_options(args)
+    return [part for option in options for part in option] + rest
+
+
+def terminal_ledger(args: list[str]) -> tuple[Path | None, str | None] | None:
+    """The ledger file or server a call that names no command opens the terminal on (None and
+    None: the configured one), or None when `args` name a command, ask for help or the version,
+    or give both --db and --server (the CLI reports that)."""
+    options, rest = split_global_options(args)
+    chosen = dict(options)  # the last of each wins, as in any command
+    if rest not in ([], ["--"]) or len(chosen) > 1:
+        return None
+    db = chosen.get("--db")
+    return Path(db) if db is not None else None, chosen.get("--server")
 
 
 def main() -> None:
-    args = hoist_global_options(sys.argv[1:])
-    if len(args) in (0, 2) and (not args or (args[0] in GLOBAL_OPTIONS and not args[1].startswith("-"))):
+    args = sys.argv[1:]
+    ledger = terminal_ledger(args)
+    if ledger is not None:
         from orderproc.tui.launch import open_terminal
 
-        if args and args[0] == "--server":
-            open_terminal(None, args[1])
-        else:
-            open_terminal(Path(args[1]) if args else None, None)
+        open_terminal(*ledger)
         return
-    sys.argv[1:] = args
+    sys.argv[1:] = hoist_global_options(args)
     from orderproc.cli.main import run
 
     run()

@@ -4,7 +4,8 @@ Commands only parse input, call the engine and hand the result to `render`. Heav
 (the engine, pydantic, SQL) happen inside commands so `orderproc --help` pays for Typer alone.
 A private command gets a session-bound handle (`me.balance()`, an `orderproc.engine.bound.Bound`)
 for the session cached for its ledger; an admin command the ledger file's operator, or on a
-server the cached session.
+server the cached session. The trading terminal is not the CLI's: `orderproc.entry` opens it
+for a call that names no command.
 Exit codes: 0 ok, 1 a domain error (`error[code]: message` on stderr), 2 a usage error.
 """
 
@@ -89,15 +90,10 @@ def main(
         typer.echo(package_version())
         raise typer.Exit(0)
     if ctx.invoked_subcommand is None:
-        _open_terminal(db, server)
+        # `orderproc` itself (orderproc.entry) opens the terminal for a call that names no
+        # command and never gets here; the CLI on its own has only its help to show
+        typer.echo(ctx.get_help())
         raise typer.Exit(0)
-
-
-def _open_terminal(db: Path | None, server: str | None) -> None:
-    """`orderproc --db PATH` with no command: the trading terminal (Textual is imported only here)."""
-    from orderproc.tui.launch import open_terminal
-
-    open_terminal(db, server)
 
 
 # -- plumbing ---------------------------------------------------------------------------------
@@ -879,5 +875,5 @@ def admin_verify(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
 
 def run() -> None:
-    """Console-script entry point."""
+    """Run the CLI on sys.argv (`orderproc.entry` calls it for every call that names a command)."""
     app()

@@ -684,13 +684,58 @@ def test_help_lists_every_command_and_opens_no_ledger(cli_env: dict[str, str]) -
 def test_bare_orderproc_opens_the_terminal_on_the_chosen_ledger(
     cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    import sys
+
     import orderproc.tui.launch
+    from orderproc.entry import main
 
     opened: list[Path] = []
     monkeypatch.setattr(orderproc.tui.launch, "run", lambda settings: opened.append(settings.db_path))
-    assert cli().exit_code == 0
-    assert cli("--db", str(tmp_path / "other.db")).exit_code == 0
-    assert opened == [Path(cli_env["ORDERPROC_DB"]), tmp_path / "other.db"]
+    for args in ([], ["--db", str(tmp_path / "other.db")], ["--db=" + str(tmp_path / "third.db"), "--"]):
+        monkeypatch.setattr(sys, "argv", ["orderproc", *args])
+        main()
+    assert opened == [Path(cli_env["ORDERPROC_DB"]), tmp_path / "other.db", tmp_path / "third.db"]
+
+
+@pytest.mark.parametrize(("args", "ledger"), [
+    ([], (None, None)),
+    (["--db", "x.db"], (Path("x.db"), None)),
+    (["--server", "http://h:1"], (None, "http://h:1")),
+    (["--db", "a.db", "--db", "b.db"], (Path("b.db"), None)),  # the last wins, as in any command
+    (["--db", "-x"], (Path("-x"), None)),  # an option's value, whatever it looks like
+    (["--db", "x.db", "--"], (Path("x.db"), None)),
+    (["--db", "x.db", "balance"], None),
+    (["--", "balance"], None),
+    (["--db", "x.db", "--server", "http://h:1"], None),  # the CLI reports the clash
+    (["--db", "x.db", "--help"], None),
+    (["--version"], None),
+    (["--db"], None),  # no value: the CLI reports the usage error
+])
+def test_a_call_naming_no_command_opens_the_terminal_on_its_ledger(
+    args: list[str], ledger: tuple[Path | None, str | None] | None
+) -> None:
+    from orderproc.entry import terminal_ledger
+
+    assert terminal_ledger(args) == ledger
+
+
+def test_the_cli_never_imports_the_terminal(cli_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    import orderproc.cli.main
+
+    source = Path(orderproc.cli.main.__file__).read_text()
+    assert "orderproc.tui" not in source
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from orderproc.cli.main import app\n"
+        "result = CliRunner().invoke(app, [])\n"
+        "print(result.exit_code, 'Usage:' in result.stdout, 'textual' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["0", "True", "False"]  # no command: its help
 
 
 def test_the_bare_executable_opens_the_terminal_without_loading_the_cli(cli_env: dict[str, str]) -> None:
