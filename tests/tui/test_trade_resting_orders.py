@@ -27,12 +27,13 @@ from orderproc.engine.schemas import (
 )
 from orderproc.engine.service import OPERATOR, LocalEngine
 from orderproc.formatting import price, usd
+from orderproc.tui.order_draft import draft_order
+from orderproc.tui.order_words import explanation
 from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.dialogs import ConfirmDialog
 from orderproc.tui.screens.orders import OrdersScreen
 from orderproc.tui.screens.trade import TradeScreen
 from orderproc.tui.widgets.order_tables import OpenOrdersTable, OrderHistoryTable
-from orderproc.tui.widgets.order_ticket import draft_order
 from tui_helpers import MakeApp, MemoryStore, on_page, open_ticket, text, wait_until
 
 PASSWORD = "hunter22"
@@ -404,7 +405,7 @@ def test_a_limit_order_the_price_has_reached_fills_now_and_reserves_nothing() ->
     draft = draft_order(_asset(), Decimal("100000"), Side.BUY, "quantity", "0.5", "", "key",
                         kind=OrderType.LIMIT, limit_price_text="100500")
     assert draft.fills_now and draft.reserve is None and draft.cash == Decimal("50000.00")
-    assert "it fills now" in draft.explanation()
+    assert "it fills now" in explanation(draft)
 
 
 def test_a_limit_order_takes_a_quantity_even_when_the_ticket_was_on_usd() -> None:

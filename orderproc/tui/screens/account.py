@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Label, Select, Static
 
 from orderproc.engine import errors
-from orderproc.engine.domain.money import cash_to_cents, cents_to_cash
+from orderproc.engine.rules import cash_to_cents, cents_to_cash
 from orderproc.engine.schemas import Portfolio, Transaction, TxKind
 from orderproc.formatting import qty, usd
 from orderproc.tui.screens.base import Page

@@ -10,8 +10,6 @@ handed to the app, which announces its fill; the Orders page (`o`) lists and can
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -19,26 +17,26 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
-from orderproc.engine import errors
+from orderproc.engine import errors, rules
 from orderproc.engine.schemas import Asset, OrderStatus, OrderType, Position, Quote, Side
 from orderproc.formatting import price, qty, signed, usd
-from orderproc.tui.order_words import outcome
+from orderproc.tui.order_draft import Draft
+from orderproc.tui.order_words import confirmation_title, explanation, outcome, summary
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ConfirmDialog
 from orderproc.tui.widgets.order_tables import OrderHistoryTable
-from orderproc.tui.widgets.order_ticket import Draft, OrderTicket
+from orderproc.tui.widgets.order_ticket import OrderTicket
 from orderproc.tui.widgets.price_chart import PriceChart
 
 # At this width and more the chart and recent orders sit beside the ticket.
 WIDE = 120
 RECENT_ORDERS = 8
-CENT = Decimal("0.01")
 # "b s Side" in the footer: at 80 columns it has no room for "b Buy s Sell" beside the rest
 SIDE_KEYS = Binding.Group("Side")
 
 
 class TradeScreen(Page):
-    CSS_PATH = "../styles/trade.tcss"
+    CSS_PATH = ["../styles/trade.tcss", "../styles/order_ticket.tcss"]
     BINDINGS = [
         Binding("enter", "review", "Review", show=False),
         Binding("escape", "leave_field", "Back", tooltip="Leave the field: the page keys work again"),
@@ -143,7 +141,7 @@ class TradeScreen(Page):
             return
         quote = self.oapp.quotes.get(symbol)
         now = quote.price if quote is not None else position.price
-        value = (position.quantity * now).quantize(CENT)
+        value = rules.value(position.quantity, now)
         pnl = value - position.cost_basis
         in_orders = f" ({qty(position.reserved)} in open orders)" if position.reserved else ""
         card.update(Text.assemble(
@@ -230,8 +228,8 @@ class TradeScreen(Page):
                 return
             confirmed = await self.app.push_screen_wait(
                 ConfirmDialog(
-                    draft.title(),
-                    f"{draft.summary()}?\n\n{draft.explanation()}",
+                    confirmation_title(draft),
+                    f"{summary(draft)}?\n\n{explanation(draft)}",
                     confirm_label=(
                         ("Buy" if draft.side is Side.BUY else "Sell") if draft.fills_now else "Place order"
                     ),

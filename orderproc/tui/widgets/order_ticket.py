@@ -5,12 +5,11 @@ limit, stop or stop-limit order (by quantity, with its prices; a limit order goo
 canceled or immediate or cancel) that rests until the price reaches it, holding back what it
 could spend.
 
-The ticket only drafts: it checks the fields with the engine's own money rules (so the
-preview rounds exactly as a fill will: a buyer pays quantity x price rounded up to the cent,
-a seller receives it rounded down, and a resting buy reserves its quantity at its limit, or at
-its stop, rounded up) and posts the draft. The screen confirms, places the order in a worker
-and hands back what became of it (`show_result`) or the error (`show_error`), which lands
-next to the field it is about.
+The ticket only drafts: `order_draft` turns its fields into a `Draft` checked and priced by the
+engine's own rules (so the preview rounds exactly as a fill will), `order_words` puts it into
+words; the ticket posts the draft. The screen confirms, places the order in a worker and hands
+back what became of it (`show_result`) or the error (`show_error`), which lands next to the
+field it is about. Its look is in styles/order_ticket.tcss, which the screens showing it load.
 
 Each ticket carries one idempotency key, sent as `client_order_id`: a retry or a double press
 of the same order can never be placed twice. The key changes only after an order is placed
@@ -21,9 +20,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Literal
 
 from rich.text import Text
 from textual import events, on
@@ -35,33 +32,21 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
 from orderproc.engine import errors
-from orderproc.engine.domain.money import (
-    cash_to_cents,
-    cents_to_cash,
-    from_units,
-    notional_cents,
-    parse_decimal,
-    round_price,
-    to_units,
-    units_for_cash,
+from orderproc.engine.schemas import Asset, Order, OrderStatus, OrderType, Quote, Side, TimeInForce
+from orderproc.formatting import qty, sign, usd, when
+from orderproc.tui.order_draft import (
+    NEEDS_LIMIT,
+    NEEDS_STOP,
+    AmountIn,
+    Draft,
+    FieldName,
+    Funds,
+    draft_order,
+    error_field,
 )
-from orderproc.engine.schemas import (
-    Asset,
-    Order,
-    OrderPreview,
-    OrderRequest,
-    OrderStatus,
-    OrderType,
-    Quote,
-    Side,
-    TimeInForce,
-)
-from orderproc.formatting import held, price, qty, sign, usd, when
-from orderproc.tui.order_words import TYPE_LABELS, conditions, kind_of, outcome
+from orderproc.tui.order_words import TYPE_LABELS, describe, kind_of, outcome, preview, warnings
 from orderproc.tui.widgets.quote_bar import QuoteBar
 
-AmountIn = Literal["quantity", "usd"]
-FieldName = Literal["symbol", "amount", "limit", "limit_price", "stop_price", "ticket"]
 # where each field's errors are shown ("limit": the market order's price guard; "ticket": about
 # the order as a whole)
 ERROR_IDS: dict[FieldName, str] = {
@@ -81,288 +66,7 @@ FIELD_INPUTS: dict[FieldName, str] = {
 }
 # the order types in the order the ticket offers (and `k` cycles through) them
 KINDS = list(TYPE_LABELS)
-NEEDS_LIMIT = (OrderType.LIMIT, OrderType.STOP_LIMIT)
-NEEDS_STOP = (OrderType.STOP, OrderType.STOP_LIMIT)
 PRICE_CHARS = "0123456789.,$"
-
-
-@dataclass(frozen=True)
-class Draft:
-    """An order as the ticket would send it, priced at the latest quote.
-
-    `cash` is what the buyer pays or the seller receives: at the quote when the order fills
-    now, at its limit (or stop) price when it rests. `reserve` is what a resting order holds
-    back (cash for a buy, the quantity for a sell); None when the order fills or expires now.
-
-    The ticket prices a draft itself, as the engine does on a ledger without fees; before the
-    confirmation `with_preview` puts in the engine's own figures (the fill price after the
-    spread and slippage, the fee, what a resting order reserves with its fee), so what the
-    user confirms is what the engine would do at that moment.
-    """
-
-    request: OrderRequest
-    asset: Asset
-    price: Decimal  # the ledger's price
-    quantity: Decimal
-    cash: Decimal
-    reserve: Decimal | None = None
-    fill_price: Decimal | None = None  # the engine's: after spread and slippage
-    fee: Decimal | None = None  # the engine's, on a fill now
-    rests: bool | None = None  # the engine's say (with a spread, a limit may not be reached yet)
-
-    def with_preview(self, preview: OrderPreview) -> Draft:
-        """This draft with the engine's figures (`Engine.preview_order`)."""
-        if preview.rests:
-            reserve = preview.reserved if preview.reserved is not None else self.reserve
-            cash = reserve if self.buying and reserve is not None else self.cash
-            return replace(self, price=preview.reference_price, reserve=reserve, cash=cash, rests=True)
-        receipt = preview.receipt
-        if receipt is None:
-            return replace(self, price=preview.reference_price, rests=False)
-        return replace(self, price=preview.reference_price, quantity=receipt.quantity, cash=receipt.total,
-                       fill_price=receipt.price, fee=receipt.fee, reserve=None, rests=False)
-
-    @property
-    def side(self) -> Side:
-        return self.request.side
-
-    @property
-    def kind(self) -> OrderType:
-        return self.request.type
-
-    @property
-    def buying(self) -> bool:
-        return self.side is Side.BUY
-
-    @property
-    def fills_now(self) -> bool:
-        """A market order, or a limit order whose limit the price has already reached."""
-        limit = self.request.limit_price
-        if self.kind is OrderType.MARKET:
-            return True
-        if self.rests is not None:
-            return not self.rests
-        return self.kind is OrderType.LIMIT and limit is not None and (
-            self.price <= limit if self.buying else self.price >= limit
-        )
-
-    @property
-    def expires_now(self) -> bool:
-        """An immediate-or-cancel limit order the price has not reached."""
-        return self.request.time_in_force is TimeInForce.IOC and not self.fills_now
-
-    @property
-    def stop_reached(self) -> bool:
-        """The stop is already at or past the price: the engine refuses such a stop."""
-        stop = self.request.stop_price
-        return stop is not None and (stop <= self.price if self.buying else stop >= self.price)
-
-    @property
-    def what(self) -> str:
-        """`Limit buy 0.5 ETH`; a market order by USD amount says `about`."""
-        about = "about " if self.request.notional is not None else ""
-        return f"{kind_of(self.kind, self.side).capitalize()} {about}{qty(self.quantity)} {self.asset.symbol}"
-
-    def conditions(self) -> str:
-        """When a resting order trades: `fills when ETH ≤ $3,000.00`."""
-        r = self.request
-        return conditions(self.asset.symbol, self.side, self.kind, r.limit_price, r.stop_price)
-
-    def held(self) -> str:
-        assert self.reserve is not None
-        return held(self.side, self.asset.symbol, self.reserve)
-
-    def title(self) -> str:
-        return f"Confirm {kind_of(self.kind, self.side)}"
-
-    def with_fee(self) -> str:
-        """` including a $0.39 fee` (a buy) or ` after a $0.39 fee` (a sell) when the fill pays one."""
-        if not self.fee:
-            return ""
-        return f" {'including' if self.buying else 'after'} a {usd(self.fee)} fee"
-
-    def summary(self) -> str:
-        """The question the confirmation asks: `Buy 0.01 BTC at about $109,000.00 for about $1,090.00`,
-        `Limit buy 0.5 ETH at $3,000.00 or less`."""
-        if self.kind is OrderType.MARKET:
-            verb = "Buy" if self.buying else "Sell"
-            about = "about " if self.request.notional is not None else ""
-            return (
-                f"{verb} {about}{qty(self.quantity)} {self.asset.symbol} at about "
-                f"{price(self.fill_price or self.price)} for about {usd(self.cash)}{self.with_fee()}"
-            )
-        limit = self.request.limit_price
-        if self.kind is OrderType.LIMIT and limit is not None:
-            return f"{self.what} at {price(limit)} or {'less' if self.buying else 'more'}"
-        stop = self.request.stop_price
-        if self.kind is OrderType.STOP and stop is not None:
-            return f"{self.what} at market when {self.asset.symbol} {sign(self.side, stop=True)} {price(stop)}"
-        return self.what
-
-    def explanation(self) -> str:
-        """What the confirmation says happens: when it trades, what it holds back until then."""
-        symbol, now = self.asset.symbol, price(self.price)
-        if self.kind is OrderType.MARKET:
-            return self.guard()
-        if self.fills_now:
-            instead = "expires" if self.request.time_in_force is TimeInForce.IOC else "rests"
-            at = f"about {price(self.fill_price)}" if self.fill_price else "about that price"
-            return (
-                f"{symbol} is at {now}, within your limit: it fills now at {at}, "
-                f"{'for' if self.buying else 'receiving'} about {usd(self.cash)}{self.with_fee()}. If the "
-                f"price has moved past your limit by then, it {instead} instead."
-            )
-        if self.expires_now:
-            return (
-                f"Immediate or cancel: {symbol} is at {now}, {'above' if self.buying else 'below'} your limit, "
-                "so it would expire unfilled now. Nothing is reserved."
-            )
-        until = f"It reserves {self.held()}{' of your cash' if self.buying else ''} until it fills or you cancel it"
-        stop = self.request.stop_price
-        if self.kind is OrderType.STOP and stop is not None:
-            return (
-                f"{symbol} is at {now}. When it reaches {price(stop)}, the order "
-                f"{'buys' if self.buying else 'sells'} at the price of that second, which may be "
-                f"{'higher' if self.buying else 'lower'}"
-                + ("; if your cash no longer covers it then, it is rejected" if self.buying else "")
-                + f". {until}."
-            )
-        limit = self.request.limit_price or Decimal(0)
-        if self.kind is OrderType.STOP_LIMIT and stop is not None:
-            return (
-                f"When {symbol} {sign(self.side, stop=True)} {price(stop)} (now {now}) it becomes a limit "
-                f"{self.side.value} at {price(limit)} or {'less' if self.buying else 'more'}. {until} "
-                "(good till canceled)."
-            )
-        return (
-            f"It rests until {symbol} {sign(self.side, stop=False)} {price(limit)} (now {now}). {until} "
-            "(good till canceled)."
-        )
-
-    def guard(self) -> str:
-        limit = self.request.price_limit
-        if limit is None:
-            return "No price guard: it fills at the price of the moment."
-        above = "above" if self.buying else "below"
-        return f"It is rejected if {self.asset.symbol} is {above} {price(limit)} when it fills."
-
-
-def _price_field(text: str, field: FieldName, label: str) -> Decimal:
-    """A price typed in the ticket, checked as the engine checks it."""
-    text = text.strip()
-    if not text:
-        raise errors.InvalidAmount(f"enter a {label}", {"field": field})
-    try:
-        value = parse_decimal(text, label)
-    except errors.InvalidAmount as exc:
-        raise errors.InvalidAmount(exc.message, {"field": field}) from None
-    if value <= 0:
-        raise errors.InvalidAmount(f"the {label} must be greater than zero", {"field": field})
-    if round_price(value) != value:
-        raise errors.InvalidAmount(f"the {label} has too many digits", {"field": field})
-    return value
-
-
-def draft_order(
-    asset: Asset,
-    quote_price: Decimal,
-    side: Side,
-    amount_in: AmountIn,
-    amount_text: str,
-    limit_text: str,
-    key: str,
-    *,
-    kind: OrderType = OrderType.MARKET,
-    limit_price_text: str = "",
-    stop_price_text: str = "",
-    tif: TimeInForce = TimeInForce.GTC,
-) -> Draft:
-    """The order these fields make, checked by the engine's rules; raises InvalidAmount with a
-    field. `limit_text` is a market order's price guard; a limit, stop or stop-limit order is
-    always by quantity and takes its own prices."""
-    market = kind is OrderType.MARKET
-    if not market:
-        amount_in = "quantity"
-    amount = amount_text.strip()
-    if not amount:
-        what = "a quantity" if amount_in == "quantity" else "a USD amount"
-        raise errors.InvalidAmount(f"enter {what}", {"field": "amount"})
-    buyer = side is Side.BUY
-    try:
-        if amount_in == "quantity":
-            units = to_units(amount, asset.precision, "quantity")
-        else:
-            cents = cash_to_cents(amount, "USD amount")
-            units = units_for_cash(cents, asset.precision, quote_price)
-            if units <= 0:
-                raise errors.InvalidAmount(
-                    "that amount buys less than the smallest quantity of this asset", {"field": "notional"}
-                )
-    except errors.InvalidAmount as exc:
-        raise errors.InvalidAmount(exc.message, {**exc.details, "field": "amount"}) from None
-    stop = _price_field(stop_price_text, "stop_price", "stop price") if kind in NEEDS_STOP else None
-    limit_price = _price_field(limit_price_text, "limit_price", "limit price") if kind in NEEDS_LIMIT else None
-    guard: Decimal | None = None
-    if market and limit_text.strip():
-        try:
-            guard = parse_decimal(limit_text, "price guard")
-        except errors.InvalidAmount as exc:
-            raise errors.InvalidAmount(exc.message, {"field": "limit"}) from None
-        if guard <= 0:
-            raise errors.InvalidAmount("the price guard must be greater than zero", {"field": "limit"})
-    value = parse_decimal(amount)  # checked above: to_units and cash_to_cents parsed it
-    request = OrderRequest(
-        symbol=asset.symbol,
-        side=side,
-        type=kind,
-        quantity=value if amount_in == "quantity" else None,
-        notional=value if amount_in == "usd" else None,
-        price_limit=guard,
-        limit_price=limit_price,
-        stop_price=stop,
-        time_in_force=tif if kind is OrderType.LIMIT else None,
-        client_order_id=key,
-    )
-    quantity = from_units(units, asset.precision)
-    draft = Draft(request, asset, quote_price, quantity,
-                  cents_to_cash(notional_cents(units, asset.precision, quote_price, buyer=buyer)))
-    if draft.fills_now or draft.expires_now:
-        return draft
-    # it rests: a buy holds back its quantity at its limit (at its stop for a stop order)
-    at = limit_price if limit_price is not None else stop
-    assert at is not None
-    cash = cents_to_cash(notional_cents(units, asset.precision, at, buyer=buyer))
-    return Draft(request, asset, quote_price, quantity, cash, cash if buyer else quantity)
-
-
-def error_field(exc: errors.OrderprocError) -> FieldName:
-    """Which field of the ticket an engine error is about."""
-    field = exc.details.get("field")
-    if isinstance(exc, errors.UnknownAsset) or field == "symbol":
-        return "symbol"
-    if field in ("stop_price", "limit_price"):
-        return "stop_price" if field == "stop_price" else "limit_price"
-    if isinstance(exc, errors.PriceMoved) or field in ("price_limit", "limit"):
-        return "limit"
-    if isinstance(exc, errors.InsufficientFunds) or field in ("quantity", "notional", "amount"):
-        return "amount"
-    return "ticket"
-
-
-def describe(exc: errors.OrderprocError) -> str:
-    """The engine's message, with the numbers of a refusal written as money and quantities."""
-    try:
-        if isinstance(exc, errors.PriceMoved):
-            now, limit = Decimal(str(exc.details["price"])), Decimal(str(exc.details["limit"]))
-            return f"the price moved to {price(now)}, past your guard of {price(limit)}"
-        if isinstance(exc, errors.InsufficientFunds):
-            asset, available = str(exc.details["asset"]), Decimal(str(exc.details["available"]))
-            if asset == "USD":
-                return f"not enough cash: you have {usd(available)} available"
-            return f"not enough {asset}: you hold {qty(available)} not held by open orders"
-    except (KeyError, ArithmeticError):
-        pass
-    return exc.message
 
 
 class KnownSymbol(Validator):
@@ -403,82 +107,6 @@ class AmountInput(Input):
 class OrderTicket(Vertical):
     """Symbol, side, order type, quantity or USD amount, the prices the type needs, a live
     preview of what it costs or reserves."""
-
-    DEFAULT_CSS = """
-    OrderTicket {
-        height: auto;
-        padding: 0 1;
-    }
-    OrderTicket Input, OrderTicket RadioSet {
-        border-title-color: $text-muted;
-    }
-    OrderTicket .ticket-row {
-        height: auto;
-    }
-    OrderTicket #ticket-symbol {
-        width: 16;
-    }
-    OrderTicket RadioSet {
-        width: auto;
-        layout: horizontal;
-        margin-left: 1;
-    }
-    OrderTicket #ticket-type {
-        margin-left: 0;
-    }
-    OrderTicket RadioSet > RadioButton {
-        width: auto;
-        margin-right: 1;
-    }
-    OrderTicket .ticket-field {
-        width: 1fr;
-        height: auto;
-        margin-left: 1;
-    }
-    OrderTicket #ticket-amount-field {
-        margin-left: 0;
-    }
-    OrderTicket .field-error {
-        padding: 0 1;
-    }
-    OrderTicket #ticket-preview {
-        height: auto;
-        min-height: 2;
-        padding: 0 1;
-        margin-top: 1;
-    }
-    OrderTicket #ticket-warning {
-        height: auto;
-        padding: 0 1;
-        color: $warning;
-        text-style: bold;
-    }
-    OrderTicket #ticket-holdings {
-        height: auto;
-        padding: 0 1;
-        color: $text-muted;
-    }
-    OrderTicket .form-buttons {
-        height: auto;
-        margin-top: 1;
-    }
-    OrderTicket .form-buttons Button {
-        margin-right: 1;
-    }
-    OrderTicket #ticket-result {
-        height: auto;
-        padding: 0 1;
-    }
-    OrderTicket #ticket-result.-filled {
-        border: round $success;
-    }
-    OrderTicket #ticket-result.-resting {
-        border: round $accent;
-    }
-    OrderTicket #ticket-result.-closed {
-        border: round $warning;
-    }
-    """
 
     class Submitted(Message):
         """The user asked to place this order (the screen confirms and places it)."""
@@ -521,10 +149,7 @@ class OrderTicket(Vertical):
         self.assets: dict[str, Asset] = {}
         self.asset: Asset | None = None
         self.quote: Quote | None = None
-        self.cash: Decimal | None = None  # all the cash
-        self.available: Decimal | None = None  # the cash open orders do not hold back
-        self.holdings: dict[str, Decimal] = {}
-        self.free: dict[str, Decimal] = {}  # what of each holding open sell orders do not hold back
+        self.funds = Funds()  # the user's cash and holdings, and what open orders leave of them
         self.friction = False  # the ledger charges a spread, slippage or fees: the preview is before them
         self.key = uuid.uuid4().hex
         self.pending = False  # a draft was posted and the screen has not answered yet
@@ -659,11 +284,9 @@ class OrderTicket(Vertical):
         reserved: dict[str, Decimal] | None = None,
     ) -> None:
         """The user's cash and holdings, and what of them open orders hold back."""
-        self.cash = cash
-        self.available = cash - reserved_cash
-        self.holdings = holdings
         reserved = reserved or {}
-        self.free = {symbol: held - reserved.get(symbol, Decimal(0)) for symbol, held in holdings.items()}
+        free = {symbol: held - reserved.get(symbol, Decimal(0)) for symbol, held in holdings.items()}
+        self.funds = Funds(cash, cash - reserved_cash, holdings, free)
         self._redraw()
 
     def set_friction(self, friction: bool) -> None:
@@ -880,9 +503,9 @@ class OrderTicket(Vertical):
     def _redraw(self) -> None:
         """The holdings line and the preview, from the fields and the latest quote."""
         self.query_one("#ticket-holdings", Static).update(self._holdings_line())
-        preview = self.query_one("#ticket-preview", Static)
+        shown = self.query_one("#ticket-preview", Static)
         found: dict[FieldName, str] = {}
-        warnings: list[str] = []
+        refusals: list[str] = []
         try:
             draft = self.draft()
         except errors.OrderprocError as exc:
@@ -892,13 +515,13 @@ class OrderTicket(Vertical):
                 typed = self.query_one(FIELD_INPUTS[field], Input).value.strip() if field in FIELD_INPUTS else ""
                 if typed or field == "amount":
                     found[field] = exc.message
-            preview.update(Text(self._hint(empty, field, found), style="dim"))
+            shown.update(Text(self._hint(empty, field, found), style="dim"))
         else:
-            preview.update(self._preview(draft))
-            warnings = self._warnings(draft)
+            shown.update(preview(draft, self.friction))
+            refusals = warnings(draft, self.funds)
         warning = self.query_one("#ticket-warning", Static)
-        warning.update("\n".join(warnings))
-        warning.display = bool(warnings)
+        warning.update("\n".join(refusals))
+        warning.display = bool(refusals)
         for field in ("amount", "limit", "limit_price", "stop_price"):
             if field in found:
                 self._live_errors[field] = found[field]
@@ -908,16 +531,17 @@ class OrderTicket(Vertical):
 
     def _holdings_line(self) -> str:
         parts = []
-        if self.cash is not None and self.available is not None:
-            if self.available != self.cash:
-                parts.append(f"Cash {usd(self.cash)}, {usd(self.available)} available")
+        cash, available = self.funds.cash, self.funds.available
+        if cash is not None and available is not None:
+            if available != cash:
+                parts.append(f"Cash {usd(cash)}, {usd(available)} available")
             else:
-                parts.append(f"Cash {usd(self.cash)}")
+                parts.append(f"Cash {usd(cash)}")
         if self.asset is not None:
             symbol = self.asset.symbol
-            held_now = self.holdings.get(symbol, Decimal(0))
+            held_now = self.funds.held(symbol)
             line = f"you hold {qty(held_now)} {symbol}"
-            free = self.free.get(symbol, held_now)
+            free = self.funds.free_of(symbol)
             if free != held_now:
                 line += f" ({qty(held_now - free)} in orders)"
             elif held_now and self.quote is not None:
@@ -936,74 +560,6 @@ class OrderTicket(Vertical):
         if field in ("limit_price", "stop_price") and field not in found:
             return f"Enter the {'limit' if field == 'limit_price' else 'stop'} price."
         return "Fix the highlighted field to see the cost."
-
-    def _preview(self, draft: Draft) -> Text:
-        buying = draft.buying
-        text = Text()
-        if draft.kind is OrderType.MARKET:
-            if draft.request.notional is not None:
-                text.append(f"{usd(Decimal(draft.request.notional))} {'buys' if buying else 'sells'} about ")
-                text.append(f"{qty(draft.quantity)} {draft.asset.symbol}", style="bold")
-                text.append(f" at {price(draft.price)}: ")
-            else:
-                text.append(f"{qty(draft.quantity)} {draft.asset.symbol} at about {price(draft.price)} = ")
-            text.append(f"{'you pay' if buying else 'you receive'} about ")
-            text.append(usd(draft.cash), style="bold")
-            if self.friction:
-                text.append("\n(before the ledger's spread and fees: Review shows them)", style="dim")
-            else:
-                text.append(f"\n(rounded {'up' if buying else 'down'} to the cent at the fill price)", style="dim")
-            return text
-        symbol, now = draft.asset.symbol, price(draft.price)
-        text.append(draft.what, style="bold")
-        if draft.fills_now:
-            text.append(f": {symbol} is at {now}, within your limit\n")
-            text.append(f"It fills now: {'you pay' if buying else 'you receive'} about ")
-            text.append(usd(draft.cash), style="bold")
-            text.append(" (before spread and fees)" if self.friction else " (at the fill price)", style="dim")
-            return text
-        text.append(f" {draft.conditions()} (now {now})\n")
-        if draft.expires_now:
-            text.append("Immediate or cancel: it fills now or expires; nothing is reserved", style="dim")
-            return text
-        text.append("Reserves ")
-        text.append(draft.held(), style="bold")
-        if buying and self.friction:
-            text.append(" + fee")
-        if draft.kind is OrderType.STOP:
-            text.append(" (at the stop) · may fill higher" if buying else " · may fill lower than the stop")
-        elif buying:
-            text.append(" · you pay at most that")
-        else:
-            text.append(f" · you receive at least {usd(draft.cash)}")
-        text.append(" · good till canceled", style="dim")
-        return text
-
-    def _warnings(self, draft: Draft) -> list[str]:
-        """What would make the engine refuse this order (or let it expire) if it were placed now."""
-        buying = draft.buying
-        symbol = draft.asset.symbol
-        found = []
-        limit = draft.request.price_limit
-        if limit is not None and (draft.price > limit if buying else draft.price < limit):
-            found.append(f"The price is {'above' if buying else 'below'} your guard: it would be rejected now.")
-        if draft.stop_reached:
-            found.append(
-                f"A {draft.side.value} stop must be {'above' if buying else 'below'} the price ({price(draft.price)}): "
-                "it would be refused now."
-            )
-        if draft.expires_now:
-            found.append(f"{symbol} is {'above' if buying else 'below'} your limit now: this IOC order would expire.")
-        if buying and self.available is not None and not draft.expires_now and draft.cash > self.available:
-            what = "That is" if draft.fills_now else "That reserves"
-            cash = "your cash" if self.available == self.cash else "your available cash"
-            found.append(f"{what} more than {cash} ({usd(self.available)}).")
-        free = self.free.get(symbol, self.holdings.get(symbol, Decimal(0)))
-        if not buying and not draft.expires_now and draft.quantity > free:
-            held_now = self.holdings.get(symbol, Decimal(0))
-            extra = f", {qty(held_now - free)} of it in open orders" if free != held_now else ""
-            found.append(f"That is more than you hold ({qty(held_now)} {symbol}{extra}).")
-        return found
 
     def _show_errors(self) -> None:
         """Each field's error: what the last submission met, else what is wrong as typed."""
