@@ -35,20 +35,31 @@ async def match(ctx: Context) -> int:
     ticks since the last pass reached (any process's pass; each tick is matched once).
     The number of orders that changed."""
     async with ctx.match_lock:
-        tick, changed = math.floor(ctx.clock()), 0
-        while True:
-            done, more = await _match_pass(ctx)
-            changed += done
-            if not more:
-                ctx.last_match = tick
-                return changed
+        return await _match_locked(ctx)
 
 
 async def catch_up(ctx: Context) -> None:
     """Before reading orders or balances: match the ticks since the last pass, so a reader
-    without a running price loop (a CLI command) sees what the price has filled."""
-    if ctx.last_match < math.floor(ctx.clock()):
-        await match(ctx)
+    without a running price loop (a CLI command) sees what the price has filled.
+
+    Many requests arrive in the same new second: the first runs the pass, the others wait for
+    it and find the second matched (a pass each, one after another, stalled every request of
+    a busy server at each second's turn)."""
+    tick = math.floor(ctx.clock())
+    if ctx.last_match < tick:
+        async with ctx.match_lock:
+            if ctx.last_match < tick:
+                await _match_locked(ctx)
+
+
+async def _match_locked(ctx: Context) -> int:
+    tick, changed = math.floor(ctx.clock()), 0
+    while True:
+        done, more = await _match_pass(ctx)
+        changed += done
+        if not more:
+            ctx.last_match = tick
+            return changed
 
 
 async def run_price_loop(ctx: Context, interval: float) -> None:
