@@ -1,9 +1,12 @@
 """The Textual trading terminal: one app over an Engine, a mode per page.
 
-The app never builds an engine: it is handed one (tests pass a seeded one). Every engine call
-runs in a worker through `OrderprocApp.call`, which turns a domain error into a notification
-titled with its stable code and an ended session into the login screen; anything unexpected
-reaches `on_worker_state_changed`, which shows it in an error dialog instead of a traceback.
+The app never builds an engine: it is handed one (tests pass a seeded one). A signed-in app
+holds the session's handle (`me`, an `engine.bound.Bound`: the engine's private calls with the
+token filled in). Every private engine call runs in a worker through `OrderprocApp.call` (or
+`attempt`, for a page that shows a refusal by its field), which turns a domain error into a
+notification titled with its stable code and an ended session into the login screen; anything
+unexpected reaches `on_worker_state_changed`, which shows it in an error dialog instead of a
+traceback. The pages see the app as a `Terminal` (terminal.py), never import this module.
 Prices arrive through one app-level worker that posts `PricesUpdated` to the active screen.
 
 A session trades one of the user's paper accounts (the header names it). Switching to another
@@ -25,7 +28,7 @@ import importlib
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -34,6 +37,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from orderproc.engine import errors
+from orderproc.engine.bound import Bound, bind
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Order, OrderStatus, Quote, Role, Session, User
 from orderproc.tui.messages import OrdersChanged, PricesUpdated
@@ -41,6 +45,10 @@ from orderproc.tui.order_words import outcome
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ErrorDialog
 from orderproc.tui.screens.login import LoginScreen
+from orderproc.tui.terminal import SessionEnded
+
+if TYPE_CHECKING:
+    from orderproc.tui.terminal import Terminal
 
 T = TypeVar("T")
 
@@ -138,7 +146,7 @@ class OrderprocApp(App[None]):
         self.ledger_label = ledger_label
         self.store = store
         self.price_interval = price_interval
-        self.token: str | None = None
+        self.me: Bound | None = None  # the session's handle (None: signed out)
         self.user: User | None = None
         self.account: str | None = None  # the name of the paper account the session trades
         self.quotes: dict[str, Quote] = {}
@@ -166,21 +174,22 @@ class OrderprocApp(App[None]):
     async def _resume_session(self) -> None:
         token = self.store.load() if self.store is not None else None
         if token is not None:
+            me = bind(self.engine, token)
             try:
-                user = await self.engine.whoami(token)
+                user = await me.whoami()
             except errors.OrderprocError:
                 if self.store is not None:
                     self.store.forget()
             else:
                 # a cached token may trade another account than "main" (switched last time)
-                account = await self._current_account(token)
+                account = await self._current_account(me)
                 self.signed_in(Session.model_construct(token=token, user=user, expires_at=None, account=account))
                 return
         await self.push_screen(LoginScreen())
 
-    async def _current_account(self, token: str) -> str:
+    async def _current_account(self, me: Bound) -> str:
         try:
-            accounts = await self.engine.accounts(token)
+            accounts = await me.accounts()
         except errors.OrderprocError:
             return "main"
         return next((a.name for a in accounts if a.current), "main")
@@ -201,8 +210,16 @@ class OrderprocApp(App[None]):
             if isinstance(screen, Page):
                 screen.refresh_data()
 
+    def renew_session(self, session: Session) -> None:
+        """The same user and account under a new token (a password change ends every session,
+        this one included, and returns a new one): the pages stay as they are."""
+        self.me = bind(self.engine, session.token)
+        self.user = session.user
+        if self.store is not None:
+            self.store.save(session.user.username, session.token)
+
     def _start_session(self, session: Session) -> None:
-        self.token = session.token
+        self.me = bind(self.engine, session.token)
         self.user = session.user
         self.account = session.account
         if self.store is not None:
@@ -224,7 +241,7 @@ class OrderprocApp(App[None]):
         """The session ended (logout, revoked, expired): back to the login screen."""
         if self.store is not None:
             self.store.forget()
-        self.token = None
+        self.me = None
         self.user = None
         self.account = None
         self._update_header()
@@ -244,30 +261,49 @@ class OrderprocApp(App[None]):
         self.sub_title = f"{who} · {self.ledger_label} · {state}"
 
     @property
+    def token(self) -> str | None:
+        """The session's token (None: signed out)."""
+        return self.me.token if self.me is not None else None
+
+    @property
     def is_admin(self) -> bool:
         return self.user is not None and self.user.role is Role.ADMIN
 
     # -- engine calls ----------------------------------------------------------------------
 
-    async def call(self, make: Callable[[str], Awaitable[T]], *, quiet: bool = False) -> T | None:
-        """Await an engine call with the session token; report a domain error and return None."""
-        if self.token is None:
+    async def attempt(self, use: Callable[[Bound], Awaitable[T]]) -> T:
+        """Await `use(me)`, an engine call with the session's handle. Without a session, or when
+        the engine ended it, sign out (saying why) and raise SessionEnded; another domain error
+        is the caller's to show (by the field it is about)."""
+        me = self.me
+        if me is None:
             self.signed_out()
-            return None
+            raise SessionEnded
         try:
-            return await make(self.token)
+            return await use(me)
         except errors.AuthRequired as exc:
             self.notify(exc.message, title=exc.code, severity="warning")
             self.signed_out()
+            raise SessionEnded from exc
+
+    async def call(self, use: Callable[[Bound], Awaitable[T]], *, quiet: bool = False) -> T | None:
+        """`attempt`, a domain error reported as a notification (unless `quiet`): None when the
+        call failed."""
+        try:
+            return await self.attempt(use)
+        except SessionEnded:
+            return None
         except errors.OrderprocError as exc:
             if not quiet:
                 self.notify(exc.message, title=exc.code, severity="error")
-        return None
+            return None
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if event.state is WorkerState.ERROR and worker.error is not None:
             error = worker.error
+            if isinstance(error, SessionEnded):
+                return  # the app has signed out and said why
             if isinstance(error, errors.OrderprocError):
                 self.notify(error.message, title=error.code, severity="error")
             else:
@@ -329,7 +365,7 @@ class OrderprocApp(App[None]):
 
     async def _look_at_orders(self) -> None:
         token = self.token
-        page = await self.call(lambda token: self.engine.orders(token, open=True, limit=WATCHED_ORDERS), quiet=True)
+        page = await self.call(lambda me: me.orders(open=True, limit=WATCHED_ORDERS), quiet=True)
         if page is None:
             return
         now_open = {o.id: o for o in page.items}
@@ -350,7 +386,7 @@ class OrderprocApp(App[None]):
             self.screen.post_message(OrdersChanged(closed))
 
     async def _read_order(self, order_id: int) -> Order | None:
-        return await self.call(lambda token: self.engine.get_order(token, order_id), quiet=True)
+        return await self.call(lambda me: me.get_order(order_id), quiet=True)
 
     def _set_connected(self, connected: bool, why: str = "") -> None:
         if connected != self.connected:
@@ -390,3 +426,7 @@ class OrderprocApp(App[None]):
         for mode, (_key, title, about) in PAGES.items():
             if mode != "admin" or self.is_admin:
                 yield SystemCommand(title, about, lambda mode=mode: self.action_goto(mode))
+
+
+if TYPE_CHECKING:
+    _TERMINAL: type[Terminal] = OrderprocApp  # the pages' view of the app (checked by mypy)

@@ -25,6 +25,7 @@ from orderproc.engine.schemas import Portfolio, Transaction, TxKind
 from orderproc.formatting import qty, usd
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ConfirmDialog, PromptDialog
+from orderproc.tui.terminal import SessionEnded
 from orderproc.tui.widgets.accounts_table import AccountsTable
 from orderproc.tui.widgets.history_table import HistoryTable
 
@@ -198,7 +199,7 @@ class AccountScreen(Page):
 
     @work(exclusive=True, group="balance", exit_on_error=False)
     async def load_balance(self) -> None:
-        balance = await self.oapp.call(lambda token: self.oapp.engine.balance(token))
+        balance = await self.oapp.call(lambda me: me.balance())
         if balance is not None:
             self.cash = usd(balance.cash)
             self.query_one("#cash-balance", Static).update(self.cash)
@@ -223,9 +224,7 @@ class AccountScreen(Page):
     @work(exclusive=True, group="history", exit_on_error=False)
     async def load_history(self) -> None:
         kind, offset, limit = self.kind, self.page_offset, self.page_size
-        page = await self.oapp.call(
-            lambda token: self.oapp.engine.history(token, kind=kind, offset=offset, limit=limit)
-        )
+        page = await self.oapp.call(lambda me: me.history(kind=kind, offset=offset, limit=limit))
         if page is None:
             return
         if page.total and offset >= page.total:  # the list shrank under us: show its last page
@@ -301,20 +300,13 @@ class AccountScreen(Page):
             self.query_one(f"#{kind}", Button).disabled = False
 
     async def _move_cash(self, kind: CashKind, amount: str, key: str) -> None:
-        token = self.oapp.token
-        if token is None:
-            self.oapp.signed_out()
-            return
-        engine = self.oapp.engine
         try:
             if kind == "deposit":
-                tx = await engine.deposit(token, amount, key=key)
+                tx = await self.oapp.attempt(lambda me: me.deposit(amount, key=key))
             else:
-                tx = await engine.withdraw(token, amount, key=key)
-        except errors.AuthRequired as exc:
+                tx = await self.oapp.attempt(lambda me: me.withdraw(amount, key=key))
+        except SessionEnded:
             self._set_error(kind, "")
-            self.notify(exc.message, title=exc.code, severity="warning")
-            self.oapp.signed_out()
             return
         except errors.OrderprocError as exc:
             self._set_error(kind, f"{exc.message} ({exc.code})")
@@ -409,7 +401,7 @@ class AccountScreen(Page):
 
     @work(exclusive=True, group="accounts", exit_on_error=False)
     async def load_accounts(self, select: str | None = None) -> None:
-        accounts = await self.oapp.call(lambda token: self.oapp.engine.accounts(token))
+        accounts = await self.oapp.call(lambda me: me.accounts())
         if accounts is not None:
             table = self.query_one(AccountsTable)
             table.show(accounts)
@@ -434,7 +426,7 @@ class AccountScreen(Page):
         ))
         if not name:
             return
-        made = await self.oapp.call(lambda token: self.oapp.engine.create_account(token, name))
+        made = await self.oapp.call(lambda me: me.create_account(name))
         if made is not None:
             self.notify(f"Opened {made.name}: Enter to trade it, then deposit or reset it", title="account")
             self.load_accounts(select=made.name)
@@ -457,7 +449,7 @@ class AccountScreen(Page):
         if name == self.oapp.account:
             self.notify(f"You are trading {name} already", title="account")
             return
-        session = await self.oapp.call(lambda token: self.oapp.engine.switch_account(token, name))
+        session = await self.oapp.call(lambda me: me.switch_account(name))
         if session is not None:
             self.page_offset = 0
             self.oapp.use_session(session)
@@ -482,9 +474,8 @@ class AccountScreen(Page):
         if typed is None:
             return
         cash = starting_cash(typed)
-        engine = self.oapp.engine
-        portfolio = await self.oapp.call(lambda token: engine.portfolio(token))
-        orders = await self.oapp.call(lambda token: engine.orders(token, open=True, limit=1))
+        portfolio = await self.oapp.call(lambda me: me.portfolio())
+        orders = await self.oapp.call(lambda me: me.orders(open=True, limit=1))
         if portfolio is None or orders is None:
             return
         confirmed = await self.app.push_screen_wait(ConfirmDialog(
@@ -495,7 +486,7 @@ class AccountScreen(Page):
         ))
         if not confirmed:
             return
-        deposit = await self.oapp.call(lambda token: engine.reset_account(token, cash))
+        deposit = await self.oapp.call(lambda me: me.reset_account(cash))
         if deposit is not None:
             self.notify(f"{name} starts again with {usd(deposit.cash)}", title="reset")
             self.page_offset = 0

@@ -106,7 +106,7 @@ class AdminScreen(Page):
 
     @work(exclusive=True, group="admin-users", exit_on_error=False)
     async def load_users(self) -> None:
-        users = await self.oapp.call(lambda token: self.oapp.engine.admin_users(token))
+        users = await self.oapp.call(lambda me: me.admin_users())
         if users is None:
             return
         table = self.query_one("#users-table", DataTable)
@@ -131,9 +131,7 @@ class AdminScreen(Page):
     @work(exclusive=True, group="admin-audit", exit_on_error=False)
     async def load_audit(self) -> None:
         offset = self._audit_offset
-        page = await self.oapp.call(
-            lambda token: self.oapp.engine.admin_audit(token, offset=offset, limit=AUDIT_PAGE)
-        )
+        page = await self.oapp.call(lambda me: me.admin_audit(offset=offset, limit=AUDIT_PAGE))
         if page is None:
             return
         if not page.items and offset > 0:  # the log shrank under us (it never does): back to the start
@@ -216,12 +214,10 @@ class AdminScreen(Page):
         if not await self.app.push_screen_wait(ConfirmDialog(f"{verb}: {name}", body, verb)):
             return
         if what == "disabled":
-            updated = await self.oapp.call(
-                lambda token: self.oapp.engine.admin_set_disabled(token, name, not user.disabled)
-            )
+            updated = await self.oapp.call(lambda me: me.admin_set_disabled(name, not user.disabled))
         else:
             role = Role.CUSTOMER if user.role is Role.ADMIN else Role.ADMIN
-            updated = await self.oapp.call(lambda token: self.oapp.engine.admin_set_role(token, name, role))
+            updated = await self.oapp.call(lambda me: me.admin_set_role(name, role))
         if updated is None:
             return
         self._users[name] = updated
@@ -274,7 +270,7 @@ class AdminScreen(Page):
 
     @work(exclusive=True, group="admin-verify", exit_on_error=False)
     async def verify(self) -> None:
-        report = await self.oapp.call(lambda token: self.oapp.engine.admin_verify(token))
+        report = await self.oapp.call(lambda me: me.admin_verify())
         if report is None:
             self.query_one("#verify-summary", Static).update("The check did not run.")
             return

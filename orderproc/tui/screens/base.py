@@ -1,20 +1,20 @@
-"""What every page shares: header and footer, the app's engine and session, live refresh."""
+"""What every page shares: header and footer, the app (as a `Terminal`: its engine and
+session), live refresh."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from orderproc.engine.bound import Bound
 from orderproc.engine.schemas import Quote
 from orderproc.tui.messages import OrdersChanged, PricesUpdated
-
-if TYPE_CHECKING:
-    from orderproc.tui.app import OrderprocApp
+from orderproc.tui.terminal import Terminal
 
 T = TypeVar("T")
 
@@ -23,8 +23,9 @@ class Page(Screen[None]):
     """A top-level page (a mode). Subclasses compose their body and refresh their data."""
 
     @property
-    def oapp(self) -> OrderprocApp:
-        return cast("OrderprocApp", self.app)
+    def oapp(self) -> Terminal:
+        """The app, as its pages use it."""
+        return cast(Terminal, self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,8 +71,8 @@ class LivePage(Page, Generic[T]):
         self._loaded_at = 0.0
         self._failing = False
 
-    async def fetch(self, token: str) -> T:
-        """The engine read the page shows."""
+    async def fetch(self, me: Bound) -> T:
+        """The engine read the page shows, with the session's handle."""
         raise NotImplementedError
 
     def show(self, result: T) -> None:

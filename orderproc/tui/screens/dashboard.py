@@ -149,7 +149,7 @@ class DashboardScreen(Page):
         """Value the portfolio. The first load of a visit reports errors; the per-second reloads
         stay quiet (the next one retries) rather than stack a notification every second."""
         try:
-            portfolio = await self.oapp.call(lambda token: self.oapp.engine.portfolio(token), quiet=quiet)
+            portfolio = await self.oapp.call(lambda me: me.portfolio(), quiet=quiet)
         finally:
             self._portfolio_loading = False
         if portfolio is not None:
@@ -162,7 +162,7 @@ class DashboardScreen(Page):
 
     @work(exclusive=True, group="dash-orders", exit_on_error=False)
     async def load_orders(self) -> None:
-        page = await self.oapp.call(lambda token: self.oapp.engine.orders(token, limit=5))
+        page = await self.oapp.call(lambda me: me.orders(limit=5))
         if page is not None:
             self.query_one(RecentOrders).show(page.items)
 

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
+from orderproc.engine.bound import Bound
 from orderproc.engine.schemas import LeaderboardEntry
 from orderproc.formatting import pct, signed, signed_usd, trader, usd
 from orderproc.tui.screens.base import LivePage
@@ -50,8 +51,8 @@ class LeaderboardScreen(LivePage[list[LeaderboardEntry]]):
         for title, key in COLUMNS:
             table.add_column(title, key=key)
 
-    async def fetch(self, token: str) -> list[LeaderboardEntry]:
-        return await self.oapp.engine.leaderboard(token, sort=self.sort, limit=100)
+    async def fetch(self, me: Bound) -> list[LeaderboardEntry]:
+        return await me.leaderboard(sort=self.sort, limit=100)
 
     def show(self, rows: list[LeaderboardEntry]) -> None:
         table = self.query_one(DataTable)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from textual import work
 from textual.app import ComposeResult
@@ -12,9 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from orderproc.engine import errors
-
-if TYPE_CHECKING:
-    from orderproc.tui.app import OrderprocApp
+from orderproc.tui.terminal import Terminal
 
 
 class LoginScreen(Screen[None]):
@@ -54,7 +52,7 @@ class LoginScreen(Screen[None]):
 
     @work(exclusive=True, group="login", exit_on_error=False)
     async def submit(self, register: bool) -> None:
-        app = cast("OrderprocApp", self.app)
+        app = cast(Terminal, self.app)
         username = self.query_one("#username", Input).value.strip()
         password = self.query_one("#password", Input).value
         error = self.query_one("#login-error", Static)

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
+from orderproc.engine.bound import Bound
 from orderproc.engine.schemas import Order, Side
 from orderproc.formatting import qty, reserved, usd
 from orderproc.tui.order_words import kind_of, order_conditions
@@ -92,10 +93,9 @@ class OrdersScreen(LivePage[OrdersView]):
 
     # -- data --------------------------------------------------------------------------------
 
-    async def fetch(self, token: str) -> OrdersView:
-        engine = self.oapp.engine
-        open_orders = await engine.orders(token, open=True, limit=OPEN_LIMIT)
-        history = await engine.orders(token, open=False, limit=HISTORY_LIMIT)
+    async def fetch(self, me: Bound) -> OrdersView:
+        open_orders = await me.orders(open=True, limit=OPEN_LIMIT)
+        history = await me.orders(open=False, limit=HISTORY_LIMIT)
         return OrdersView(open_orders.items, history.items, history.total)
 
     def show(self, view: OrdersView) -> None:
@@ -149,7 +149,6 @@ class OrdersScreen(LivePage[OrdersView]):
     @work(exclusive=True, group="orders-cancel", exit_on_error=False)
     async def cancel(self, orders: list[Order], every: bool) -> None:
         """Ask, then cancel one order or every open order; what they held back is released."""
-        engine = self.oapp.engine
         if every:
             count = len(orders)
             title = f"Cancel all {count} open order{'s' * (count != 1)}?"
@@ -166,9 +165,9 @@ class OrdersScreen(LivePage[OrdersView]):
             return
         canceled: list[Order] | None
         if every:
-            canceled = await self.oapp.call(lambda token: engine.cancel_orders(token))
+            canceled = await self.oapp.call(lambda me: me.cancel_orders())
         else:
-            one = await self.oapp.call(lambda token: engine.cancel_order(token, orders[0].id))
+            one = await self.oapp.call(lambda me: me.cancel_order(orders[0].id))
             canceled = [one] if one is not None else None
         if canceled is not None:
             self.oapp.track_orders(canceled)
@@ -193,7 +192,7 @@ class OrdersScreen(LivePage[OrdersView]):
     @work(exclusive=True, group="orders-details", exit_on_error=False)
     async def show_order(self, order_id: int) -> None:
         """The order as it is now, in full; then what the user chose: trade its asset or cancel it."""
-        order = await self.oapp.call(lambda token: self.oapp.engine.get_order(token, order_id))
+        order = await self.oapp.call(lambda me: me.get_order(order_id))
         if order is None:
             return
         step = await self.app.push_screen_wait(OrderDetails(order))

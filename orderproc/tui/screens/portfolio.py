@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher, DataTable, Label, Static
 
 from orderproc.engine import errors
+from orderproc.engine.bound import Bound
 from orderproc.engine.schemas import Lot, PnlReport, Portfolio
 from orderproc.formatting import signed, signed_usd, usd, when
 from orderproc.tui.screens.base import LivePage
@@ -126,15 +127,14 @@ class PortfolioScreen(LivePage[Holdings]):
         self._charted = None
         super().refresh_data()
 
-    async def fetch(self, token: str) -> Holdings:
-        engine = self.oapp.engine
+    async def fetch(self, me: Bound) -> Holdings:
         view = self.view
-        portfolio = await engine.portfolio(token)
+        portfolio = await me.portfolio()
         if view == "pnl":
-            return Holdings(portfolio, pnl=await engine.pnl(token))
+            return Holdings(portfolio, pnl=await me.pnl())
         if view == "lots":
             symbol = self._lots_symbol(portfolio)
-            lots = await engine.lots(token, symbol=symbol) if symbol is not None else []
+            lots = await me.lots(symbol=symbol) if symbol is not None else []
             return Holdings(portfolio, lots=lots, lots_of=symbol)
         return Holdings(portfolio)
 

@@ -1,9 +1,9 @@
 """The Profile page: who you are, your display name and email, your password, logout.
 
-Validation errors are shown next to their field, so the save and password workers call the
-engine directly (not through `OrderprocApp.call`, which would only notify). Changing the
-password ends every session, this one included: the engine returns a new session, whose token
-replaces the old one here and in the session store.
+Validation errors are shown next to their field, so the save and password workers use
+`attempt` (the app deals with an ended session; a refusal is theirs to show), not `call`, which
+would only notify. Changing the password ends every session, this one included: the engine
+returns a new session, whose token replaces the old one in the app and in the session store.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
 from orderproc.engine import errors
-from orderproc.engine.schemas import ProfileUpdate, User
+from orderproc.engine.bound import Bound
+from orderproc.engine.schemas import ProfileUpdate, Session, User
 from orderproc.tui.screens.base import Page
+from orderproc.tui.terminal import SessionEnded
 
 # engine `details["field"]` -> the Input whose error line shows the message
 FIELD_INPUTS = {
@@ -85,7 +87,7 @@ class ProfileScreen(Page):
 
     @work(exclusive=True, group="profile-load", exit_on_error=False)
     async def load_user(self) -> None:
-        user = await self.oapp.call(lambda token: self.oapp.engine.whoami(token))
+        user = await self.oapp.call(lambda me: me.whoami())
         if user is not None:
             self._show_user(user)
 
@@ -139,17 +141,15 @@ class ProfileScreen(Page):
         status = self.query_one("#profile-status", Static)
         for input_id in ("display-name", "email"):
             self._set_error(input_id, "")
-        token = self.oapp.token
-        if token is None:
-            self.oapp.signed_out()
-            return
-        status.update("Saving…")
+
+        async def save(me: Bound) -> User:
+            status.update("Saving…")
+            return await me.update_profile(ProfileUpdate(display_name=display_name, email=email))
+
         try:
-            user = await self.oapp.engine.update_profile(token, ProfileUpdate(display_name=display_name, email=email))
-        except errors.AuthRequired as exc:
+            user = await self.oapp.attempt(save)
+        except SessionEnded:
             status.update("")
-            self.notify(exc.message, title=exc.code, severity="warning")
-            self.oapp.signed_out()
             return
         except errors.OrderprocError as exc:
             field = FIELD_INPUTS.get(str(exc.details.get("field")))
@@ -194,17 +194,15 @@ class ProfileScreen(Page):
     async def change_password(self, current: str, new: str) -> None:
         status = self.query_one("#password-status", Static)
         try:
-            token = self.oapp.token
-            if token is None:
-                self.oapp.signed_out()
-                return
-            status.update("Changing…")
+
+            async def change(me: Bound) -> Session:
+                status.update("Changing…")
+                return await me.change_password(current, new)
+
             try:
-                session = await self.oapp.engine.change_password(token, current, new)
-            except errors.AuthRequired as exc:
+                session = await self.oapp.attempt(change)
+            except SessionEnded:
                 status.update("")
-                self.notify(exc.message, title=exc.code, severity="warning")
-                self.oapp.signed_out()
                 return
             except errors.InvalidCredentials as exc:
                 status.update("")
@@ -220,10 +218,7 @@ class ProfileScreen(Page):
                 else:
                     status.update(f"[$error]{exc.message}[/]")
                 return
-            self.oapp.token = session.token
-            self.oapp.user = session.user
-            if self.oapp.store is not None:
-                self.oapp.store.save(session.user.username, session.token)
+            self.oapp.renew_session(session)
             for input_id in PASSWORD_INPUTS:
                 self.query_one(f"#{input_id}", Input).value = ""
             status.update("[$success]Password changed[/]")
@@ -240,7 +235,7 @@ class ProfileScreen(Page):
 
     @work(exclusive=True, group="profile-logout", exit_on_error=False)
     async def logout(self) -> None:
-        await self.oapp.call(lambda token: self.oapp.engine.logout(token))
+        await self.oapp.call(lambda me: me.logout())
         self.oapp.signed_out()
 
     def action_leave_field(self) -> None:

@@ -18,12 +18,14 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Static
 
 from orderproc.engine import errors, rules
-from orderproc.engine.schemas import Asset, OrderStatus, OrderType, Position, Quote, Side
+from orderproc.engine.bound import Bound
+from orderproc.engine.schemas import Asset, Order, OrderStatus, OrderType, Position, Quote, Side
 from orderproc.formatting import price, qty, signed, usd
 from orderproc.tui.order_draft import Draft
 from orderproc.tui.order_words import confirmation_title, explanation, outcome, summary
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ConfirmDialog
+from orderproc.tui.terminal import SessionEnded
 from orderproc.tui.widgets.order_tables import OrderHistoryTable
 from orderproc.tui.widgets.order_ticket import OrderTicket
 from orderproc.tui.widgets.price_chart import PriceChart
@@ -109,7 +111,7 @@ class TradeScreen(Page):
 
     @work(exclusive=True, group="trade-portfolio", exit_on_error=False)
     async def load_portfolio(self) -> None:
-        portfolio = await self.oapp.call(lambda token: self.oapp.engine.portfolio(token))
+        portfolio = await self.oapp.call(lambda me: me.portfolio())
         if portfolio is not None:
             self.positions = {p.symbol: p for p in portfolio.positions}
             self.ticket.set_holdings(
@@ -123,7 +125,7 @@ class TradeScreen(Page):
     @work(exclusive=True, group="trade-settings", exit_on_error=False)
     async def load_settings(self) -> None:
         """Whether the ledger's fills pay a spread, slippage or fees (the ticket's preview is before them)."""
-        settings = await self.oapp.call(lambda token: self.oapp.engine.ledger_settings(token), quiet=True)
+        settings = await self.oapp.call(lambda me: me.ledger_settings(), quiet=True)
         if settings is not None:
             self.ticket.set_friction(any((settings.maker_fee_bps, settings.taker_fee_bps, settings.spread_bps,
                                           settings.slippage_bps_per_1000_usd)))
@@ -166,8 +168,7 @@ class TradeScreen(Page):
     @work(exclusive=True, group="trade-orders", exit_on_error=False)
     async def load_orders(self, symbol: str) -> None:
         """The user's recent orders in the asset, open ones included."""
-        engine = self.oapp.engine
-        page = await self.oapp.call(lambda token: engine.orders(token, symbol=symbol, limit=RECENT_ORDERS))
+        page = await self.oapp.call(lambda me: me.orders(symbol=symbol, limit=RECENT_ORDERS))
         if symbol != self.ticket.symbol:
             return
         title = self.query_one("#trade-orders-title", Static)
@@ -209,22 +210,15 @@ class TradeScreen(Page):
     @work(exclusive=True, group="trade-order", exit_on_error=False)
     async def place(self, draft: Draft) -> None:
         ticket = self.ticket
-        engine = self.oapp.engine
+        request = draft.request
         try:
-            token = self.oapp.token
-            if token is None:
-                self.oapp.signed_out()
-                return
             # the confirmation shows the engine's own figures: fees, spread, what it reserves
             try:
-                draft = draft.with_preview(await engine.preview_order(token, draft.request))
-            except errors.AuthRequired as exc:
-                self.notify(exc.message, title=exc.code, severity="warning")
-                self.oapp.signed_out()
+                draft = draft.with_preview(await self.oapp.attempt(lambda me: me.preview_order(request)))
+            except SessionEnded:
                 return
             except errors.OrderprocError as exc:
-                ticket.show_error(exc)
-                self.notify(exc.message, title=exc.code, severity="error")
+                self._refused(exc)
                 return
             confirmed = await self.app.push_screen_wait(
                 ConfirmDialog(
@@ -238,21 +232,17 @@ class TradeScreen(Page):
             if not confirmed:
                 ticket.finish()
                 return
-            token = self.oapp.token
-            if token is None:
-                self.oapp.signed_out()
-                return
-            ticket.show_placing()
+
+            async def send(me: Bound) -> Order:
+                ticket.show_placing()
+                return await me.place_order(request)
+
             try:
-                order = await engine.place_order(token, draft.request)
-            except errors.AuthRequired as exc:
-                self.notify(exc.message, title=exc.code, severity="warning")
-                self.oapp.signed_out()
-                ticket.finish()
-                return
+                order = await self.oapp.attempt(send)
+            except SessionEnded:
+                return  # the ticket may submit again (below)
             except errors.OrderprocError as exc:
-                ticket.show_error(exc)
-                self.notify(exc.message, title=exc.code, severity="error")
+                self._refused(exc)
                 return
             ticket.show_result(order)
             self.oapp.track_orders([order])
@@ -268,6 +258,11 @@ class TradeScreen(Page):
             self._placing = False
             if ticket.pending:
                 ticket.finish()
+
+    def _refused(self, exc: errors.OrderprocError) -> None:
+        """The engine refused the order: the ticket shows why by its field, a notification too."""
+        self.ticket.show_error(exc)
+        self.notify(exc.message, title=exc.code, severity="error")
 
     # -- live prices -------------------------------------------------------------------------
 
