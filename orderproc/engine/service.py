@@ -161,8 +161,10 @@ class LocalEngine:
         return await market.price_history(self._ctx, symbol, hours, points)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
-        async for quotes in market.stream_quotes(self._ctx, interval):
-            yield quotes
+        market.check_interval(interval)
+        while True:
+            yield await self.quotes()
+            await asyncio.sleep(interval)
 
     # orders
     async def place_order(self, token: str, request: OrderRequest) -> Order:

@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import Input, Static
 
 from orderproc.engine.schemas import Role
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.dialogs import ErrorDialog
 from orderproc.tui.screens.login import LoginScreen
@@ -68,7 +68,7 @@ async def test_the_admin_page_is_hidden_from_customers_and_open_to_admins(
 ) -> None:
     await engine.register("alice", PASSWORD)
     await engine.register("root", PASSWORD)
-    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "root", Role.ADMIN)
     customer = (await engine.login("alice", PASSWORD)).token
     app = make_app(MemoryStore(customer))
     async with app.run_test(size=(80, 24)) as pilot:

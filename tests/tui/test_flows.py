@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import Order, OrderRequest, Role, TxKind
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.tui.screens.account import AccountScreen
 from orderproc.tui.screens.admin import AdminScreen
 from orderproc.tui.screens.dashboard import DashboardScreen
@@ -315,7 +315,7 @@ async def test_logout_from_the_profile_returns_to_the_login_and_logging_in_again
 async def test_an_admin_sees_the_users_and_the_ledger_verifies(engine: LocalEngine, make_app: MakeApp) -> None:
     await logged_in(engine, "alice", cash="250")
     root = await logged_in(engine, "root")
-    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "root", Role.ADMIN)
     app = make_app(MemoryStore(root))
     async with app.run_test(size=SIZE) as pilot:
         await on_page(pilot, DashboardScreen)

@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Input, Static
 
 import orderproc.formatting
 from orderproc.engine.schemas import OrderRequest, OrderType, Role, SettingsUpdate, Side
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.tui.app import OrderprocApp
 from orderproc.tui.screens.account import AccountScreen
 from orderproc.tui.screens.admin import AdminScreen
@@ -89,9 +89,9 @@ async def ledger(engine: LocalEngine, clock: Clock) -> dict[str, str]:
     for symbol, side, quantity in trades:
         clock.advance(60)
         fee = Decimal(10 if side is Side.SELL else 0)
-        await engine.admin_update_settings(OPERATOR, SettingsUpdate(taker_fee_bps=fee))
+        await engine.admin_update_settings(engine.operator_token, SettingsUpdate(taker_fee_bps=fee))
         await engine.place_order(alice, OrderRequest(symbol=symbol, side=side, quantity=Decimal(quantity)))
-    await engine.admin_update_settings(OPERATOR, SettingsUpdate(taker_fee_bps=Decimal(0)))
+    await engine.admin_update_settings(engine.operator_token, SettingsUpdate(taker_fee_bps=Decimal(0)))
     clock.advance(60)
     resting = [
         OrderRequest(symbol="ETH", side=Side.BUY, type=OrderType.LIMIT, quantity=Decimal("0.2"),
@@ -110,7 +110,7 @@ async def ledger(engine: LocalEngine, clock: Clock) -> dict[str, str]:
     clock.advance(60)
     await engine.place_order(bob, OrderRequest(symbol="DOGE", side=Side.BUY, notional=Decimal("2500")))
     await engine.register("root", PASSWORD)
-    await engine.admin_set_role(OPERATOR, "root", Role.ADMIN)
+    await engine.admin_set_role(engine.operator_token, "root", Role.ADMIN)
     root = (await engine.login("root", PASSWORD)).token
     clock.advance(60)
     return {"alice": alice, "root": root}

@@ -11,7 +11,7 @@ from rich.console import Console
 from textual.widgets import Static
 
 from orderproc.engine.schemas import OrderRequest, SettingsUpdate, Side
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.formatting import price, signed_usd, usd
 from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.dialogs import ConfirmDialog
@@ -41,7 +41,7 @@ def shown(app: Any, selector: str) -> str:
 async def test_a_filled_sale_shows_its_receipt_with_the_fee_and_its_realized_pnl(
     engine: LocalEngine, clock: Clock, make_app: MakeApp
 ) -> None:
-    await engine.admin_update_settings(OPERATOR, SettingsUpdate(taker_fee_bps=Decimal(10)))
+    await engine.admin_update_settings(engine.operator_token, SettingsUpdate(taker_fee_bps=Decimal(10)))
     await engine.register("alice", PASSWORD)
     token = (await engine.login("alice", PASSWORD)).token
     await engine.deposit(token, Decimal("10000"))

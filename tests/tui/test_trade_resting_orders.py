@@ -25,7 +25,7 @@ from orderproc.engine.schemas import (
     Side,
     TimeInForce,
 )
-from orderproc.engine.service import OPERATOR, LocalEngine
+from orderproc.engine.service import LocalEngine
 from orderproc.formatting import price, usd
 from orderproc.tui.order_draft import draft_order
 from orderproc.tui.order_words import explanation
@@ -273,7 +273,7 @@ async def test_an_ioc_limit_order_the_price_has_not_reached_is_shown_expired(
 async def test_on_a_ledger_with_fees_the_confirmation_and_the_result_show_the_engines_figures(
     engine: LocalEngine, make_app: MakeApp
 ) -> None:
-    await engine.admin_update_settings(OPERATOR, SettingsUpdate(maker_fee_bps=Decimal("10"),
+    await engine.admin_update_settings(engine.operator_token, SettingsUpdate(maker_fee_bps=Decimal("10"),
                                                                  taker_fee_bps=Decimal("10")))
     token = await customer(engine, "1000")
     app = make_app(MemoryStore(token))

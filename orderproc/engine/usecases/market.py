@@ -3,8 +3,7 @@ session needed; prices come from the context's market (a pure function of time).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,9 +75,7 @@ async def price_history(ctx: Context, symbol: str, hours: int, points: int) -> l
     ]
 
 
-async def stream_quotes(ctx: Context, interval: float) -> AsyncIterator[list[Quote]]:
+def check_interval(interval: float) -> None:
+    """The quote stream's interval: a number of seconds, at most a day."""
     if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval <= 86400:
         raise errors.ValidationError("interval is a number of seconds, at most a day", {"field": "interval"})
-    while True:
-        yield await quotes(ctx, None)
-        await asyncio.sleep(interval)
