@@ -108,9 +108,9 @@ class RecentOrders(Vertical):
             else:
                 cells = (short_when(order.created_at), side + Text(f" {order.symbol}"), total)
             table.add_row(*cells, key=str(order.id))
-        # a DataTable of `height: auto` filled after its first layout can stay 0 rows high until
-        # something lays the screen out again: do it now, not at the next price tick
-        self.call_after_refresh(self.screen.refresh, layout=True)
+        # as high as its rows, set outright: a DataTable of `height: auto` filled after its first
+        # layout could stay 0 rows high until something laid the screen out again (seen under load)
+        table.styles.height = table.header_height + table.row_count if orders else "auto"
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
