@@ -527,17 +527,16 @@ LotOpt = Annotated[int | None, typer.Option(
 def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd: str | None,
            guard: str | None, limit: str | None, stop: str | None, ioc: bool, key: str | None,
            json_out: bool, preview: bool, lot: int | None = None) -> None:
-    from orderproc.engine.rules import order_kind
-    from orderproc.engine.schemas import OrderType, TimeInForce
+    from orderproc.engine import rules
+    from orderproc.engine.schemas import TimeInForce
 
     if (quantity is None) == (usd is None):
         raise typer.BadParameter("give a QUANTITY or --usd AMOUNT (one of them)")
-    kind = order_kind(limit is not None, stop is not None)
-    # The engine refuses these shapes too (rules.check_shape); here they are usage errors that
-    # name the flags, and --ioc stays with --limit although a market order is IOC by nature.
-    if guard is not None and kind is not OrderType.MARKET:
+    kind = rules.order_kind(limit is not None, stop is not None)
+    # the engine's rules, as usage errors that name the flags
+    if guard is not None and not rules.takes_guard(kind):
         raise typer.BadParameter("--max-price/--min-price guard market orders; a limit order has --limit")
-    if ioc and kind is not OrderType.LIMIT:
+    if ioc and not rules.takes_ioc(kind):
         raise typer.BadParameter("--ioc goes with --limit (and no --stop)")
 
     async def body(engine: Engine) -> None:

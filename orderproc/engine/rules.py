@@ -41,7 +41,7 @@ __all__ = [
     "CENT", "NO_FRICTION", "Fill", "ParsedOrder", "cash_to_cents", "cents_to_cash", "check_guard", "check_price",
     "check_shape", "check_stop", "fill_terms", "fills_now", "from_units", "guard_breached", "held",
     "limit_reached", "order_kind", "parse_decimal", "parse_order", "reservation", "round_price",
-    "stop_reached", "to_units", "units_for_cash", "value",
+    "stop_reached", "takes_guard", "takes_ioc", "to_units", "units_for_cash", "value",
 ]
 
 CENT = Decimal("0.01")
@@ -64,6 +64,16 @@ def order_kind(limit_given: bool, stop_given: bool) -> OrderType:
             (True, True): OrderType.STOP_LIMIT}[(limit_given, stop_given)]
 
 
+def takes_guard(kind: OrderType) -> bool:
+    """Only a market order takes a price guard (a limit order has its limit)."""
+    return kind is OrderType.MARKET
+
+
+def takes_ioc(kind: OrderType) -> bool:
+    """Only a limit order may be immediate-or-cancel (a market order is so by nature)."""
+    return kind is OrderType.LIMIT
+
+
 def check_shape(request: OrderRequest) -> TimeInForce:
     """The fields an order's type takes, one amount, a guard only on market orders, IOC only on
     limit orders; its time in force. Raises ValidationError or InvalidAmount with the field."""
@@ -83,10 +93,10 @@ def check_shape(request: OrderRequest) -> TimeInForce:
         return TimeInForce.IOC
     if request.notional is not None or request.quantity is None:
         raise errors.InvalidAmount(f"a {kind.value} order takes a quantity, not a USD amount", {"field": "quantity"})
-    if request.price_limit is not None:
+    if request.price_limit is not None and not takes_guard(kind):
         raise errors.ValidationError("price_limit guards market orders; give limit_price", {"field": "price_limit"})
     tif = request.time_in_force or TimeInForce.GTC
-    if tif is TimeInForce.IOC and kind is not OrderType.LIMIT:
+    if tif is TimeInForce.IOC and not takes_ioc(kind):
         raise errors.ValidationError("only limit orders can be ioc", {"field": "time_in_force"})
     return tif
 
