@@ -41,7 +41,7 @@ __all__ = [
     "CENT", "NO_FRICTION", "Fill", "ParsedOrder", "cash_to_cents", "cents_to_cash", "check_guard", "check_price",
     "check_shape", "check_stop", "fill_terms", "fills_now", "from_units", "guard_breached", "held",
     "limit_reached", "order_kind", "parse_decimal", "parse_order", "reservation", "round_price",
-    "stop_reached", "takes_guard", "takes_ioc", "to_units", "units_for_cash", "value",
+    "stop_reached", "takes_guard", "takes_ioc", "to_units", "units_for_cash", "value", "within_price_digits",
 ]
 
 CENT = Decimal("0.01")
@@ -112,9 +112,14 @@ def check_price(price: object, field: str, *, label: str | None = None, digits: 
         raise errors.InvalidAmount(exc.message, {"field": field}) from None
     if checked <= 0:
         raise errors.InvalidAmount(f"{label} must be greater than zero", {"field": field})
-    if digits and round_price(checked) != checked:
+    if digits and not within_price_digits(checked):
         raise errors.InvalidAmount(f"{label} has more than {PRICE_DIGITS} significant digits", {"field": field})
     return checked
+
+
+def within_price_digits(price: Decimal) -> bool:
+    """A price a resting order may name: at most PRICE_DIGITS significant digits."""
+    return round_price(price) == price
 
 
 def stop_reached(side: Side, stop: Decimal, price: Decimal) -> bool:
@@ -215,11 +220,6 @@ class ParsedOrder:
     limit: Decimal | None
     stop: Decimal | None
     lot_id: int | None
-
-    @property
-    def rests_always(self) -> bool:
-        """Stop and stop-limit orders wait for their stop."""
-        return self.kind in (OrderType.STOP, OrderType.STOP_LIMIT)
 
     def identity(self) -> list[object]:
         """What makes two requests the same request, however their numbers were written

@@ -120,22 +120,18 @@ class Funds:
 
 
 def _price_field(text: str, field: FieldName, label: str, *, digits: bool = True) -> Decimal:
-    """A price typed in the ticket, checked by the engine's rule (`rules.check_price`: positive
-    and, for a price an order rests at, of at most PRICE_DIGITS significant digits) and worded
-    the ticket's way."""
+    """A price typed in the ticket, checked as the engine checks it (positive and, for a price an
+    order rests at, `rules.within_price_digits`) and worded the ticket's way."""
     if not text.strip():
         raise errors.InvalidAmount(f"enter a {label}", {"field": field})
     try:
         value = rules.parse_decimal(text, label)
     except errors.InvalidAmount as exc:
         raise errors.InvalidAmount(exc.message, {"field": field}) from None
-    # the rule without its digits first: what it refuses then is a price not above zero
-    checks = [(False, "must be greater than zero")] + ([(True, "has too many digits")] if digits else [])
-    for with_digits, problem in checks:
-        try:
-            rules.check_price(value, field, label=label, digits=with_digits)
-        except errors.InvalidAmount:
-            raise errors.InvalidAmount(f"the {label} {problem}", {"field": field}) from None
+    if value <= 0:
+        raise errors.InvalidAmount(f"the {label} must be greater than zero", {"field": field})
+    if digits and not rules.within_price_digits(value):
+        raise errors.InvalidAmount(f"the {label} has too many digits", {"field": field})
     return value
 
 

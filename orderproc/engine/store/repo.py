@@ -64,19 +64,19 @@ def inserted(conn: Conn, sql: str, params: Sequence[Any] | dict[str, Any] = ()) 
     return new_id
 
 
-def _user(row: Sequence[Any] | None) -> UserRow | None:
-    if row is None:
-        return None
+def _user(row: Sequence[Any]) -> UserRow:
     uid, username, role, display_name, email, disabled, version, account_id, created = row
     return UserRow(uid, username, role, display_name, email, bool(disabled), version, account_id, created)
 
 
 def user_by_id(conn: Conn, user_id: int) -> UserRow | None:
-    return _user(conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone())
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()
+    return _user(row) if row else None
 
 
 def user_by_name(conn: Conn, username: str) -> UserRow | None:
-    return _user(conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE username_key = ?", (username.lower(),)).fetchone())
+    row = conn.execute(f"SELECT {USER_COLUMNS} FROM users WHERE username_key = ?", (username.lower(),)).fetchone()
+    return _user(row) if row else None
 
 
 def password_hash(conn: Conn, user_id: int) -> str | None:
@@ -144,7 +144,7 @@ def mark_reset(conn: Conn, account_id: int, entry_id: int) -> None:
 
 
 def list_users(conn: Conn) -> list[UserRow]:
-    return [user for r in conn.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY id") if (user := _user(r))]
+    return [_user(r) for r in conn.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY id")]
 
 
 def update_user(conn: Conn, user_id: int, **fields: Any) -> None:

@@ -13,7 +13,7 @@ from orderproc.engine.store import repo, trading
 from orderproc.engine.store.rows import UserRow
 from orderproc.engine.usecases import actors, auth, orders
 from orderproc.engine.usecases.actors import Operator
-from orderproc.engine.usecases.cash import entry
+from orderproc.engine.usecases.cash import posted
 from orderproc.engine.usecases.checks import check_account_name
 from orderproc.engine.usecases.context import Context
 
@@ -69,7 +69,7 @@ async def reset(ctx: Context, claims: Claims | Operator, cash: Decimal | str) ->
     deposit. Its history stays; its P&L and leaderboard place count from the reset."""
     cents = cash_to_cents(cash, "cash")
 
-    def job(conn: repo.Conn) -> Transaction | None:
+    def job(conn: repo.Conn) -> Transaction:
         who = actors.customer(conn, claims)
         account = who.account_id
         for order_id in trading.open_order_ids(conn, account, None):
@@ -82,8 +82,6 @@ async def reset(ctx: Context, claims: Claims | Operator, cash: Decimal | str) ->
         entry_id = repo.post_entry(conn, TxKind.DEPOSIT.value, account, ledger.deposit_postings(account, cents), now)
         repo.audit(conn, now, "account_reset", actor_id=who.user_id, actor=who.username,
                    target=repo.account_name(conn, account), detail={"cash": str(cents_to_cash(cents))})
-        return entry(ctx, conn, entry_id, account)
+        return posted(ctx, conn, entry_id, account)
 
-    done = await ctx.writer.run(job)
-    assert done is not None
-    return done
+    return await ctx.writer.run(job)

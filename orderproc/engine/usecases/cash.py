@@ -20,7 +20,14 @@ from orderproc.engine.usecases.matcher import catch_up
 def entry(ctx: Context, conn: repo.Conn, entry_id: int, account_id: int) -> Transaction | None:
     """One of the account's entries as a transaction (None: not the account's)."""
     found = repo.entry(conn, entry_id, account_id)
-    return mapping.transaction(found, ctx.assets) if found else None
+    return mapping.transaction(found, ctx.precision) if found else None
+
+
+def posted(ctx: Context, conn: repo.Conn, entry_id: int, account_id: int) -> Transaction:
+    """An entry the transaction has just posted on the account."""
+    found = entry(ctx, conn, entry_id, account_id)
+    assert found is not None
+    return found
 
 
 async def move_cash(ctx: Context, claims: Claims | Operator, kind: TxKind, amount: Decimal | str,
@@ -31,7 +38,7 @@ async def move_cash(ctx: Context, claims: Claims | Operator, kind: TxKind, amoun
     request = request_hash(kind, cents) if key is not None else ""
     await catch_up(ctx)  # a resting order the price already filled holds no cash any more
 
-    def job(conn: repo.Conn) -> Transaction | None:
+    def job(conn: repo.Conn) -> Transaction:
         who = actors.customer(conn, claims)
         account = who.account_id
         earlier = replayed(conn, who.user_id, key, kind.value, request)
@@ -47,11 +54,9 @@ async def move_cash(ctx: Context, claims: Claims | Operator, kind: TxKind, amoun
             repo.remember_key(conn, who.user_id, key, kind.value, request, entry_id, now)
         repo.audit(conn, now, kind.value, actor_id=who.user_id, actor=who.username,
                    detail={"amount": str(cents_to_cash(cents)), "entry": entry_id})
-        return entry(ctx, conn, entry_id, account)
+        return posted(ctx, conn, entry_id, account)
 
-    done = await ctx.writer.run(job)
-    assert done is not None
-    return done
+    return await ctx.writer.run(job)
 
 
 async def balance(ctx: Context, claims: Claims | Operator) -> Balance:
@@ -77,7 +82,7 @@ async def history(ctx: Context, claims: Claims | Operator, kind: TxKind | None, 
     def job(conn: repo.Conn) -> Page[Transaction]:
         who = actors.customer(conn, claims)
         total, rows = repo.entries_page(conn, who.account_id, kinds, offset, limit)
-        return Page[Transaction](items=[mapping.transaction(r, ctx.assets) for r in rows], total=total,
+        return Page[Transaction](items=[mapping.transaction(r, ctx.precision) for r in rows], total=total,
                                  offset=offset, limit=limit)
 
     await catch_up(ctx)

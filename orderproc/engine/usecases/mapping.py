@@ -4,7 +4,7 @@ becomes prices and times."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -43,7 +43,10 @@ def user(row: UserRow) -> User:
                 email=row.email, disabled=row.disabled, created_at=dt(row.created_at))
 
 
-def transaction(row: EntryRow, precisions: Mapping[str, AssetInfo]) -> Transaction:
+Precision = Callable[[str], int]  # an asset's decimals (`Context.precision`)
+
+
+def transaction(row: EntryRow, precision: Precision) -> Transaction:
     """An entry as its account sees it: the cash it moved, and the asset a trade moved."""
     cash = Decimal(0)
     symbol = quantity = None
@@ -52,8 +55,7 @@ def transaction(row: EntryRow, precisions: Mapping[str, AssetInfo]) -> Transacti
             cash = cents_to_cash(line.amount)
         elif row.kind in (TxKind.BUY.value, TxKind.SELL.value):  # a reset may give back several assets
             symbol = line.asset
-            info = precisions.get(line.asset)
-            quantity = from_units(line.amount, info.precision if info else 8)
+            quantity = from_units(line.amount, precision(line.asset))
     return Transaction(id=row.id, kind=TxKind(row.kind), created_at=dt(row.created_at), cash=cash, symbol=symbol,
                        quantity=quantity, order_id=row.order_id, client_key=row.client_key)
 
@@ -74,8 +76,8 @@ def receipt(side: Side, quantity: Decimal, cents: int, price: Decimal, fields: M
     )
 
 
-def order(row: OrderRow, assets: Mapping[str, AssetInfo]) -> Order:
-    precision = assets[row.symbol].precision if row.symbol in assets else 8
+def order(row: OrderRow, precision_of: Precision) -> Order:
+    precision = precision_of(row.symbol)
     side = Side(row.side)
     quantity = from_units(row.quantity, precision)
     filled = None
@@ -119,12 +121,13 @@ def quote(market: Market, info: AssetInfo, now: float) -> Quote:
                  change_24h=market.change_24h(info.symbol, now), at=datetime.fromtimestamp(now, UTC))
 
 
-def asset(market: Market, info: AssetInfo, now: float, enabled: bool) -> Asset:
+def asset(market: Market, info: AssetInfo, now: float) -> Asset:
+    """A listed asset (only the enabled ones are listed or found) at `now`'s price."""
     return Asset(
         symbol=info.symbol, name=info.name, category=info.category, rank=info.rank,
         price=market.price(info.symbol, now), change_24h=market.change_24h(info.symbol, now),
         reference_price=info.reference_price, reference_date=info.reference_date, source=info.source,
-        volatility=info.volatility, precision=info.precision, peg=info.peg, enabled=enabled,
+        volatility=info.volatility, precision=info.precision, peg=info.peg, enabled=True,
     )
 
 

@@ -40,14 +40,13 @@ async def list_assets(ctx: Context, search: str | None, category: str | None, so
         and (not category or info.category == category.strip().lower())
         and (not needle or needle in info.symbol.lower() or needle in info.name.lower())
     ]
-    found = await ctx.priced(lambda: [mapping.asset(ctx.market, info, now, True) for info in chosen])
+    found = await ctx.priced(lambda: [mapping.asset(ctx.market, info, now) for info in chosen])
     found.sort(key=SORT_KEYS[sort], reverse=descending)
     return found
 
 
 async def get_asset(ctx: Context, symbol: str) -> Asset:
-    info = ctx.asset(symbol)
-    return mapping.asset(ctx.market, info, ctx.clock(), info.symbol in ctx.enabled)
+    return mapping.asset(ctx.market, ctx.asset(symbol), ctx.clock())
 
 
 async def quote(ctx: Context, symbol: str) -> Quote:

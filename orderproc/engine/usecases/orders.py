@@ -54,7 +54,7 @@ async def place(ctx: Context, claims: Claimed, request: OrderRequest) -> Order:
             if row is None:  # keys are the user's: this one was used on another account
                 raise errors.Conflict("this idempotency key was used on another of your accounts",
                                       {"field": "client_order_id"})
-            return mapping.order(row, ctx.assets)
+            return mapping.order(row, ctx.precision)
         placed = _place(ctx, conn, who, info, order, key)
         if key is not None:
             repo.remember_key(conn, who.user_id, key, "order", request_id, placed.id, ctx.now())
@@ -161,7 +161,7 @@ def _own(ctx: Context, conn: repo.Conn, who: Customer, order_id: int) -> Order:
     """One of the caller's orders the transaction knows exists."""
     row = trading.order(conn, order_id, who.user_id)
     assert row is not None
-    return mapping.order(row, ctx.assets)
+    return mapping.order(row, ctx.precision)
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -242,7 +242,7 @@ def _get(ctx: Context, conn: repo.Conn, who: Customer, order_id: int) -> Order:
     row = trading.order(conn, order_id, who.user_id, account_id=who.account_id)
     if row is None:  # another user's (or another account's) order reads exactly like a missing one
         raise errors.NotFound("no such order", {"order_id": order_id})
-    return mapping.order(row, ctx.assets)
+    return mapping.order(row, ctx.precision)
 
 
 async def listing(ctx: Context, claims: Claimed, offset: int, limit: int, symbol: str | None,
@@ -266,7 +266,7 @@ async def listing(ctx: Context, claims: Claimed, offset: int, limit: int, symbol
     def job(conn: repo.Conn) -> Page[Order]:
         who = actors.customer(conn, claims)
         total, rows = trading.orders_page(conn, who.account_id, wanted, statuses, offset, limit)
-        return Page[Order](items=[mapping.order(r, ctx.assets) for r in rows], total=total, offset=offset,
+        return Page[Order](items=[mapping.order(r, ctx.precision) for r in rows], total=total, offset=offset,
                            limit=limit)
 
     return await ctx.readers.run(job)
