@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -121,3 +123,59 @@ async def test_price_history_and_the_quote_stream_serve_every_enabled_asset(engi
     first = await anext(stream)
     await stream.aclose()
     assert {q.symbol for q in first} == {a.symbol for a in await engine.list_assets()}
+
+
+async def test_the_wal_starts_over_while_orders_keep_coming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints run beside the commits, yet the WAL starts over, so the file does not grow without end."""
+    monkeypatch.setattr("orderproc.engine.store.sqlite.CHECKPOINT_JOBS", 32)
+    db = Database(tmp_path / "w.db", synchronous="NORMAL")
+    db.create_file()
+    setup = db.connect()
+    setup.execute("CREATE TABLE t (n INTEGER, data BLOB)")
+    setup.close()
+    writer = Writer(db)
+    blob, jobs, wal = bytes(4096), 1000, tmp_path / "w.db-wal"
+    try:
+        for i in range(jobs):
+            await writer.run(lambda c, i=i: c.execute("INSERT INTO t VALUES (?, ?)", (i, blob)))
+        restarts = int.from_bytes(wal.read_bytes()[12:16], "big")  # the WAL header's checkpoint sequence
+    finally:
+        writer.close()
+    assert restarts >= 2  # 0 when the checkpoints only ever ran beside commits (the WAL grew on and on)
+    assert len(_rows(db)) == jobs
+
+
+async def test_jobs_wait_on_their_loop_while_another_thread_writes(tmp_path: Path) -> None:
+    """While another thread of the process holds the write lock (the writer thread, a checkpoint's
+    last pass), jobs wait without spinning the loop, and all commit once it is released."""
+    db = Database(tmp_path / "w.db", synchronous="NORMAL")
+    db.create_file()
+    setup = db.connect()
+    setup.execute("CREATE TABLE t (n INTEGER)")
+    setup.close()
+    writer = Writer(db)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with writer._holding_writes():
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        held.wait()
+        jobs = [asyncio.ensure_future(writer.run(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,))))
+                for i in range(50)]
+        cpu0 = time.process_time()
+        await asyncio.sleep(0.3)
+        cpu = time.process_time() - cpu0
+        assert not any(job.done() for job in jobs)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*jobs), timeout=10)
+    finally:
+        release.set()
+        holder.join()
+        writer.close()
+    assert cpu < 0.15  # parked, not retrying: a loop that retried used the whole 0.3 s
+    assert _rows(db) == [(i,) for i in range(50)]
