@@ -8,8 +8,10 @@ ticks since the last one, as a CLI command does.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -653,28 +655,38 @@ async def test_one_read_after_twenty_idle_minutes_fills_each_order_at_its_own_fi
 
 
 async def test_an_order_placed_while_a_pass_reads_the_book_still_fills_at_its_first_crossing_tick(
-    engine: LocalEngine, token: str, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    engine: LocalEngine, token: str, clock: Clock, ledger_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pass reads the open orders, then the clock: an order whose placement read the clock
     just before a second began, but committed just after the pass read the book, acts on that
-    second's tick; the pass must not mark that tick matched without it."""
+    second's tick; the pass must not mark that tick matched without it. The order comes from a
+    second engine on the same file, as from another server (in one process the pass reads the
+    book and the clock with nothing in between)."""
     await engine.deposit(token, "1000")
     await engine.place_order(token, limit("DOGE", "buy", "10", Decimal("0.0001")))  # the book is not empty
     low = record(engine.market, "DOGE", clock(), low=True, skip=5)
     clock.now = low.tick - 0.02
     await engine.balance(token)  # matched up to the tick before the crossing one
     placed: list[Order] = []
-    real_run = engine._ctx.readers.run
+    real_read = engine._ctx.readers.run_here
 
-    async def read_then_place(job: Any) -> Any:
-        result = await real_run(job)
+    async def place_elsewhere() -> Order:
+        other = LocalEngine(ledger_path, clock=clock, hash_profile="fast", market_seed=7)
+        try:
+            return await other.place_order(token, limit("DOGE", "buy", "100", low.price))
+        finally:
+            await other.close()
+
+    def read_then_place(job: Any) -> Any:
+        result = real_read(job)
         if not placed:  # once: between the pass's read of the book and its reading of the clock
             clock.now = low.tick - 0.01
-            placed.append(await engine.place_order(token, limit("DOGE", "buy", "100", low.price)))
+            with ThreadPoolExecutor(1) as pool:
+                placed.append(pool.submit(asyncio.run, place_elsewhere()).result())
             clock.now = low.tick + 0.2
         return result
 
-    monkeypatch.setattr(engine._ctx.readers, "run", read_then_place)
+    monkeypatch.setattr(engine._ctx.readers, "run_here", read_then_place)
     await engine.match()
     monkeypatch.undo()
 

@@ -94,10 +94,13 @@ def book_changes(conn: Conn, since_seq: int) -> tuple[int, list[BookRow]]:
     """For a matcher: the last seq, and the orders changed after `since_seq` (every open order
     when it is 0)."""
     if since_seq == 0:
-        rows = conn.execute(f"SELECT {BOOK_COLUMNS} FROM orders WHERE status = 'new' ORDER BY id")
+        # sorted here: `ORDER BY id` made SQLite scan every order ever placed instead of the index
+        # of open ones (50 ms at 50,000 orders, each second, with no order resting at all)
+        rows = conn.execute(f"SELECT {BOOK_COLUMNS} FROM orders WHERE status = 'new'")
+        changed = sorted(map(BookRow._make, rows))
     else:
         rows = conn.execute(f"SELECT {BOOK_COLUMNS} FROM orders WHERE seq > ? ORDER BY seq", (since_seq,))
-    changed = list(map(BookRow._make, rows))
+        changed = list(map(BookRow._make, rows))
     last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()[0]
     return last, changed
 
