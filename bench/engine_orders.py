@@ -261,6 +261,27 @@ class Bare:
         self.precision = dict(conn.execute("SELECT symbol, precision FROM assets").fetchall())
 
     def place(self, s: Spec) -> None:
+        """One order, one transaction: the baseline."""
+        self.place_group([s], savepoints=False)
+
+    def place_group(self, specs: list[Spec], *, savepoints: bool = True) -> None:
+        """Orders in one commit, each in its own savepoint: what group commit can at most gain."""
+        conn = self.conn
+        now = iso(time.time())
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for s in specs:
+                if savepoints:
+                    conn.execute("SAVEPOINT job")
+                self._order(s, now)
+                if savepoints:
+                    conn.execute("RELEASE job")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _order(self, s: Spec, now: str) -> None:
         conn = self.conn
         user_id, account, jti = self.users[s.user]
         price = self.prices[s.symbol]
@@ -268,57 +289,50 @@ class Bare:
         units = int(Decimal(s.quantity).scaleb(precision))
         exact = Decimal(units) * price / (Decimal(10) ** (precision - 2))
         cents = int(exact.to_integral_value(rounding=ROUND_CEILING if s.side == "buy" else ROUND_FLOOR))
-        now = iso(time.time())
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            row = conn.execute(SESSION_SQL, (jti, None, None, user_id)).fetchone()
-            if row is None or row[-2] is not None or row[5]:
-                raise RuntimeError("session check failed")
-            settings = dict(conn.execute(SETTINGS_SQL).fetchall())
-            if s.side == "buy":
-                cost = cents
-                out = {"amount": -cents, "cost": 0, "account": account, "asset": "USD", "need": cents}
-                adds = [(HOUSE, "USD", cents, 0), (HOUSE, s.symbol, -units, 0), (account, s.symbol, units, cents)]
-                postings = [(account, "USD", -cents), (HOUSE, "USD", cents), (HOUSE, s.symbol, -units),
-                            (account, s.symbol, units)]
-            else:
-                held, held_cost, _ = conn.execute(POSITION_SQL, (account, s.symbol)).fetchone() or (0, 0, 0)
-                if held < units:
-                    raise RuntimeError("insufficient position")
-                assert settings["cost_method"] == "fifo"
-                takes, left = [], units  # FIFO: the oldest lots first
-                for lot_id, remaining, remaining_cost in conn.execute(OPEN_LOTS_SQL, (account, s.symbol)).fetchall():
-                    n = min(left, remaining)
-                    takes.append((lot_id, n, remaining_cost if n == remaining else remaining_cost * n // remaining))
-                    left -= n
-                    if not left:
-                        break
-                cost = sum(t[2] for t in takes)
-                out = {"amount": -units, "cost": -cost, "account": account, "asset": s.symbol, "need": units}
-                adds = [(HOUSE, s.symbol, units, 0), (HOUSE, "USD", -cents, 0), (account, "USD", cents, 0)]
-                postings = [(account, s.symbol, -units), (HOUSE, s.symbol, units), (HOUSE, "USD", -cents),
-                            (account, "USD", cents)]
-            order_id = conn.execute(
-                ORDER_SQL, (user_id, account, s.symbol, s.side, units, str(price), cents, None, now, now, str(price))
-            ).lastrowid
-            if conn.execute(TAKE_SQL, out).rowcount != 1:
-                raise RuntimeError("insufficient funds")
-            for add in adds:
-                conn.execute(ADD_SQL, add)
-            entry_id = conn.execute(ENTRY_SQL, (s.side, account, order_id, None, now)).lastrowid
-            conn.executemany(POSTING_SQL, [(entry_id, *p) for p in postings])
-            if s.side == "buy":
-                conn.execute(LOT_SQL, (account, s.symbol, order_id, now, units, cents, units, cents))
-            else:
-                conn.executemany(TAKE_LOT_SQL, [{"units": n, "cost": c, "id": i} for i, n, c in takes])
-                conn.executemany(CLOSE_SQL, [(order_id, i, n, c, cents * n // units) for i, n, c in takes])
-                conn.execute(REALIZED_SQL, (cents - cost, order_id))
-            detail = json.dumps({"symbol": s.symbol, "side": s.side, "price": str(price)}, sort_keys=True)
-            conn.execute(AUDIT_SQL, (now, user_id, f"trader{s.user}", "order_placed", str(order_id), detail, None))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        row = conn.execute(SESSION_SQL, (jti, None, None, user_id)).fetchone()
+        if row is None or row[-2] is not None or row[5]:
+            raise RuntimeError("session check failed")
+        settings = dict(conn.execute(SETTINGS_SQL).fetchall())
+        if s.side == "buy":
+            cost = cents
+            out = {"amount": -cents, "cost": 0, "account": account, "asset": "USD", "need": cents}
+            adds = [(HOUSE, "USD", cents, 0), (HOUSE, s.symbol, -units, 0), (account, s.symbol, units, cents)]
+            postings = [(account, "USD", -cents), (HOUSE, "USD", cents), (HOUSE, s.symbol, -units),
+                        (account, s.symbol, units)]
+        else:
+            held, held_cost, _ = conn.execute(POSITION_SQL, (account, s.symbol)).fetchone() or (0, 0, 0)
+            if held < units:
+                raise RuntimeError("insufficient position")
+            assert settings["cost_method"] == "fifo"
+            takes, left = [], units  # FIFO: the oldest lots first
+            for lot_id, remaining, remaining_cost in conn.execute(OPEN_LOTS_SQL, (account, s.symbol)).fetchall():
+                n = min(left, remaining)
+                takes.append((lot_id, n, remaining_cost if n == remaining else remaining_cost * n // remaining))
+                left -= n
+                if not left:
+                    break
+            cost = sum(t[2] for t in takes)
+            out = {"amount": -units, "cost": -cost, "account": account, "asset": s.symbol, "need": units}
+            adds = [(HOUSE, s.symbol, units, 0), (HOUSE, "USD", -cents, 0), (account, "USD", cents, 0)]
+            postings = [(account, s.symbol, -units), (HOUSE, s.symbol, units), (HOUSE, "USD", -cents),
+                        (account, "USD", cents)]
+        order_id = conn.execute(
+            ORDER_SQL, (user_id, account, s.symbol, s.side, units, str(price), cents, None, now, now, str(price))
+        ).lastrowid
+        if conn.execute(TAKE_SQL, out).rowcount != 1:
+            raise RuntimeError("insufficient funds")
+        for add in adds:
+            conn.execute(ADD_SQL, add)
+        entry_id = conn.execute(ENTRY_SQL, (s.side, account, order_id, None, now)).lastrowid
+        conn.executemany(POSTING_SQL, [(entry_id, *p) for p in postings])
+        if s.side == "buy":
+            conn.execute(LOT_SQL, (account, s.symbol, order_id, now, units, cents, units, cents))
+        else:
+            conn.executemany(TAKE_LOT_SQL, [{"units": n, "cost": c, "id": i} for i, n, c in takes])
+            conn.executemany(CLOSE_SQL, [(order_id, i, n, c, cents * n // units) for i, n, c in takes])
+            conn.execute(REALIZED_SQL, (cents - cost, order_id))
+        detail = json.dumps({"symbol": s.symbol, "side": s.side, "price": str(price)}, sort_keys=True)
+        conn.execute(AUDIT_SQL, (now, user_id, f"trader{s.user}", "order_placed", str(order_id), detail, None))
 
     def verify(self, expected_orders: int) -> None:
         from orderproc.engine.store import checks
@@ -351,6 +365,30 @@ def bare_run(path: Path, pairs: list[list[Spec]], warmup: list[list[Spec]], user
             latencies.append(clock() - t1)
         seconds = clock() - t0
         bare.verify(len(specs) + len(flatten(warmup)))
+        return Run(seconds, latencies)
+    finally:
+        bare.close()
+
+
+def bare_group_run(path: Path, pairs: list[list[Spec]], warmup: list[list[Spec]], users: int, synchronous: str,
+                   clients: int) -> Run:
+    """The orders in the concurrent engine run's order (a round of one order per client), each
+    round one commit with a savepoint per order: the ceiling of what group commit gains here."""
+    bare = Bare(path, users, synchronous)
+    try:
+        for s in flatten(warmup):
+            bare.place(s)
+        work = per_client(pairs, clients)
+        rounds = [[w[i] for w in work if i < len(w)] for i in range(max(len(w) for w in work))]
+        clock = time.perf_counter
+        latencies: list[float] = []
+        t0 = clock()
+        for group in rounds:
+            t1 = clock()
+            bare.place_group(group)
+            latencies.extend([clock() - t1] * len(group))
+        seconds = clock() - t0
+        bare.verify(len(flatten(pairs)) + len(flatten(warmup)))
         return Run(seconds, latencies)
     finally:
         bare.close()
@@ -449,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     n = len(flatten(pairs))
     seq, conc = "engine, sequential", f"engine, concurrent ({args.clients} clients)"
     bare_label = "bare sqlite3, sequential"
+    bare_group = f"bare sqlite3, {args.clients} per commit"
     runs: dict[str, list[Run]] = {}
     with tempfile.TemporaryDirectory(prefix="orderproc-bench-") as tmp:
         base = Path(tmp)
@@ -456,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {r + 1}/{args.repeat}", file=sys.stderr)
             measure(bare_label, lambda: bare_run(base / f"bare{r}.db", pairs, warmup, args.users,
                                                  args.synchronous), runs)
+            measure(bare_group, lambda: bare_group_run(base / f"group{r}.db", pairs, warmup, args.users,
+                                                       args.synchronous, args.clients), runs)
             measure(seq, lambda: asyncio.run(engine_run(base / f"seq{r}.db", pairs, warmup, args.users, 1,
                                                         args.synchronous)), runs)
             measure(conc, lambda: asyncio.run(engine_run(base / f"conc{r}.db", pairs, warmup, args.users,
@@ -472,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     ratios = {}
-    for label in (bare_label, seq, conc):
+    for label in (bare_label, bare_group, seq, conc):
         seconds, p50, p99 = median_run(runs[label])
         ratios[label] = base_seconds / seconds
         print(f"{label:<36} {n:>7} {seconds:>8.3f} {n / seconds:>9.0f} {ratios[label]:>7.0%} "
@@ -480,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     spread = "; ".join(
         label.split(",")[1].strip() + " "
         + " ".join(f"{b.seconds / r.seconds:.0%}" for b, r in zip(runs[bare_label], runs[label], strict=True))
-        for label in (seq, conc)
+        for label in (bare_group, seq, conc)
     )
     print(f"per-run ratios (each run against the bare run just before it): {spread}")
     print()
