@@ -9,6 +9,7 @@ from typing import Any, Literal
 import platformdirs
 import pydantic
 
+from orderproc.engine import is_server_url
 from orderproc.engine.errors import ValidationError
 
 APP_NAME = "orderproc"
@@ -42,7 +43,12 @@ class Settings(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
 
-    db: Path | None = None
+    db: str | None = None  # a ledger file's path, or a postgresql:// URL
+
+    @pydantic.field_validator("db", mode="before")
+    @classmethod
+    def _path_as_text(cls, value: object) -> object:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
     hash_profile: Literal["strong", "fast"] = "strong"
     synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
     token_ttl_hours: float = 24 * 7
@@ -81,5 +87,8 @@ class Settings(pydantic.BaseModel):
             raise ValidationError(f"bad {source}: {problem['msg']}", {"field": name}) from None
 
     @property
-    def db_path(self) -> Path:
-        return (self.db or default_db_path()).expanduser()
+    def db_path(self) -> Path | str:
+        """The ledger: a PostgreSQL URL as given, or a file's path (`~` expanded)."""
+        if is_server_url(self.db):
+            return str(self.db)
+        return (Path(self.db) if self.db else default_db_path()).expanduser()

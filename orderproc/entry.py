@@ -11,7 +11,6 @@ moved to the front here.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 GLOBAL_OPTIONS = ("--db", "--server")
 
@@ -45,7 +44,7 @@ def hoist_global_options(args: list[str]) -> list[str]:
     return [part for option in options for part in option] + rest
 
 
-def terminal_ledger(args: list[str]) -> tuple[Path | None, str | None] | None:
+def terminal_ledger(args: list[str]) -> tuple[str | None, str | None] | None:
     """The ledger file or server a call that names no command opens the terminal on (None and
     None: the configured one), or None when `args` name a command, ask for help or the version,
     or give both --db and --server (the CLI reports that)."""
@@ -53,8 +52,7 @@ def terminal_ledger(args: list[str]) -> tuple[Path | None, str | None] | None:
     chosen = dict(options)  # the last of each wins, as in any command
     if rest not in ([], ["--"]) or len(chosen) > 1:
         return None
-    db = chosen.get("--db")
-    return Path(db) if db is not None else None, chosen.get("--server")
+    return chosen.get("--db"), chosen.get("--server")
 
 
 def main() -> None:

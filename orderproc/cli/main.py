@@ -57,7 +57,7 @@ PasswordStdin = Annotated[
 
 @dataclass
 class State:
-    db: Path | None
+    db: str | None
     server: str | None
 
 
@@ -71,8 +71,9 @@ def _state(ctx: typer.Context) -> State:
 def main(
     ctx: typer.Context,
     db: Annotated[
-        Path | None,
-        typer.Option("--db", help="Ledger file (else $ORDERPROC_DB, else ledger.db in your data dir)."),
+        str | None,
+        typer.Option("--db", help="Ledger file, or a PostgreSQL database as postgresql://user@host:port/name "
+                     "(else $ORDERPROC_DB, else ledger.db in your data dir)."),
     ] = None,
     server: Annotated[
         str | None,
@@ -736,13 +737,14 @@ def serve(
         render.err.print(f"error[{exc.code}]: {exc.message}", markup=False)
         raise typer.Exit(1) from None
     # every worker process builds its app from these (uvicorn's factory reads the environment)
-    os.environ[ENV_PREFIX + "DB"] = str(settings.db_path.resolve())
+    ledger = settings.db_path
+    os.environ[ENV_PREFIX + "DB"] = str(ledger.resolve() if isinstance(ledger, Path) else ledger)
     os.environ.pop(ENV_PREFIX + "SERVER", None)
     for name, value in options.items():
         if value is not None and name != "db":
             os.environ[ENV_PREFIX + name.upper()] = str(value)
     scheme = "https" if ssl_certfile else "http"
-    render.err.print(f"orderproc serving {settings.db_path} on {scheme}://{host}:{port} "
+    render.err.print(f"orderproc serving {engine.location} on {scheme}://{host}:{port} "
                      f"({workers} worker{'s' if workers > 1 else ''}); Ctrl+C stops", markup=False)
     if host not in ("127.0.0.1", "localhost", "::1") and ssl_certfile is None:
         render.err.print("warning: listening beyond this machine without TLS: passwords and tokens "

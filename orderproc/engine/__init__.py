@@ -12,12 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from orderproc.engine.store.backend import is_server_url
+
 if TYPE_CHECKING:
     from orderproc.engine.bound import Bound
     from orderproc.engine.protocol import Engine
     from orderproc.engine.service import LocalEngine
 
-__all__ = ["EngineSettings", "open_engine", "open_local_engine", "open_operator"]
+__all__ = ["EngineSettings", "is_server_url", "open_engine", "open_local_engine", "open_operator"]
 
 
 class EngineSettings(Protocol):
@@ -26,7 +28,7 @@ class EngineSettings(Protocol):
     @property
     def server(self) -> str | None: ...
     @property
-    def db_path(self) -> Path: ...
+    def db_path(self) -> Path | str: ...
     @property
     def hash_profile(self) -> str: ...
     @property
@@ -49,7 +51,8 @@ def open_engine(settings: EngineSettings) -> Engine:
 
 
 def open_local_engine(settings: EngineSettings) -> LocalEngine:
-    """The embedded ledger file of the settings (what `orderproc serve` and operator commands use)."""
+    """The ledger of the settings, a file or a PostgreSQL database (what `orderproc serve` and
+    operator commands use)."""
     from orderproc.engine.service import LocalEngine
 
     return LocalEngine(

@@ -41,6 +41,7 @@ from orderproc.engine.schemas import (
     User,
     VerifyReport,
 )
+from orderproc.engine.store.backend import is_server_url
 from orderproc.engine.usecases import accounts, admin, auth, cash, market, matcher, orders, reports
 from orderproc.engine.usecases.context import Context
 
@@ -59,18 +60,19 @@ class LocalEngine:
         market_seed: int | None = None,
         market_speed: float = 1.0,
     ) -> None:
-        self.path = Path(path).expanduser().resolve()
+        self.path: Path | str = path if is_server_url(path) else Path(path).expanduser().resolve()
         self._ctx = Context.open(self.path, clock=clock, hash_profile=hash_profile, synchronous=synchronous,
                                  token_ttl=token_ttl, market_seed=market_seed, market_speed=market_speed)
         self._gate = auth.Gate(self._ctx)
 
     @property
     def location(self) -> str:
-        return str(self.path)
+        """The ledger file, or the PostgreSQL URL without its password."""
+        return self._ctx.db.location
 
     @property
     def session_key(self) -> str:
-        return f"file:{self.path}"
+        return f"file:{self.path}" if isinstance(self.path, Path) else f"db:{self.location}"
 
     @property
     def market(self) -> Market:

@@ -17,7 +17,7 @@ def short_path(path: Path) -> str:
     return "~" + text[len(home):] if text.startswith(home + "/") else text
 
 
-def open_terminal(db: Path | None, server: str | None) -> None:
+def open_terminal(db: str | None, server: str | None) -> None:
     """Run the terminal on `db`, on `server` or on the configured ledger; a domain error exits 1
     with its code."""
     from orderproc.engine.errors import OrderprocError
@@ -34,7 +34,8 @@ def run(settings: Settings) -> None:
     try:
         app = OrderprocApp(
             engine,
-            ledger_label=engine.location if settings.server else short_path(Path(engine.location)),
+            ledger_label=short_path(Path(engine.location)) if isinstance(settings.db_path, Path) and not settings.server
+            else engine.location,
             store=SessionStore(engine.session_key, config_dir() / "tui.json"),
         )
         app.run()

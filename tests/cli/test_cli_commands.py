@@ -699,11 +699,12 @@ def test_bare_orderproc_opens_the_terminal_on_the_chosen_ledger(
 
 @pytest.mark.parametrize(("args", "ledger"), [
     ([], (None, None)),
-    (["--db", "x.db"], (Path("x.db"), None)),
+    (["--db", "x.db"], ("x.db", None)),
     (["--server", "http://h:1"], (None, "http://h:1")),
-    (["--db", "a.db", "--db", "b.db"], (Path("b.db"), None)),  # the last wins, as in any command
-    (["--db", "-x"], (Path("-x"), None)),  # an option's value, whatever it looks like
-    (["--db", "x.db", "--"], (Path("x.db"), None)),
+    (["--db", "postgresql://u@h:5432/ledger"], ("postgresql://u@h:5432/ledger", None)),  # a URL, unmangled
+    (["--db", "a.db", "--db", "b.db"], ("b.db", None)),  # the last wins, as in any command
+    (["--db", "-x"], ("-x", None)),  # an option's value, whatever it looks like
+    (["--db", "x.db", "--"], ("x.db", None)),
     (["--db", "x.db", "balance"], None),
     (["--", "balance"], None),
     (["--db", "x.db", "--server", "http://h:1"], None),  # the CLI reports the clash
@@ -712,7 +713,7 @@ def test_bare_orderproc_opens_the_terminal_on_the_chosen_ledger(
     (["--db"], None),  # no value: the CLI reports the usage error
 ])
 def test_a_call_naming_no_command_opens_the_terminal_on_its_ledger(
-    args: list[str], ledger: tuple[Path | None, str | None] | None
+    args: list[str], ledger: tuple[str | None, str | None] | None
 ) -> None:
     from orderproc.entry import terminal_ledger
 

@@ -1,19 +1,33 @@
-"""What both contract suites share: the engine under test (the ledger's LocalEngine, or a
-RemoteEngine over the HTTP app on it), the ledger check after each test, a user with cash."""
+"""What both contract suites share: the engine under test (the ledger's LocalEngine on a SQLite
+file or on a PostgreSQL database, or a RemoteEngine over the HTTP app on either), the ledger
+check after each test, a user with cash."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, Clock
+from pg_support import pg_server, pg_url  # noqa: F401 - fixtures
 
 from orderproc.config import Settings
 from orderproc.engine.protocol import Engine
 from orderproc.engine.remote import RemoteEngine
 from orderproc.engine.service import LocalEngine
 from orderproc.server.app import create_app
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, ledger_path: Path, clock: Clock) -> AsyncIterator[LocalEngine]:
+    """The ledger: a SQLite file, or a fresh PostgreSQL database (pg_support.py)."""
+    location: Path | str = ledger_path if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    eng = LocalEngine(location, clock=clock, hash_profile="fast", market_seed=7)
+    try:
+        yield eng
+    finally:
+        await eng.close()
 
 
 @pytest.fixture(params=["local", "remote"])

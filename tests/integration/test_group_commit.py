@@ -43,7 +43,7 @@ async def test_a_failing_order_in_a_batch_rolls_back_alone(engine: LocalEngine, 
 def scratch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Database, Writer]]:
     """A one-table database and its writer: NORMAL commits on the event loop, FULL on the writer thread."""
     db = Database(tmp_path / "w.db", synchronous=request.param)
-    db.create_file()
+    db.create()
     setup = db.connect()
     setup.execute("CREATE TABLE t (n INTEGER)")
     setup.close()
@@ -99,7 +99,7 @@ async def test_a_lone_crashing_job_leaves_nothing_behind(scratch: tuple[Database
 
 async def test_a_ledger_locked_by_another_process_gives_ledger_busy_not_a_raw_error(tmp_path: Path) -> None:
     db = Database(tmp_path / "w.db", busy_timeout=0.2)
-    db.create_file()
+    db.create()
     setup = db.connect()
     setup.execute("CREATE TABLE t (n INTEGER)")
     holder = db.connect()
@@ -129,7 +129,7 @@ async def test_the_wal_starts_over_while_orders_keep_coming(tmp_path: Path, monk
     """Checkpoints run beside the commits, yet the WAL starts over, so the file does not grow without end."""
     monkeypatch.setattr("orderproc.engine.store.sqlite.CHECKPOINT_JOBS", 32)
     db = Database(tmp_path / "w.db", synchronous="NORMAL")
-    db.create_file()
+    db.create()
     setup = db.connect()
     setup.execute("CREATE TABLE t (n INTEGER, data BLOB)")
     setup.close()
@@ -149,7 +149,7 @@ async def test_jobs_wait_on_their_loop_while_another_thread_writes(tmp_path: Pat
     """While another thread of the process holds the write lock (the writer thread, a checkpoint's
     last pass), jobs wait without spinning the loop, and all commit once it is released."""
     db = Database(tmp_path / "w.db", synchronous="NORMAL")
-    db.create_file()
+    db.create()
     setup = db.connect()
     setup.execute("CREATE TABLE t (n INTEGER)")
     setup.close()

@@ -20,19 +20,20 @@ SCHEMA_VERSION = 2
 # fill price and cash that stay empty until a fill, the change sequence the matchers follow)
 
 
-def create_schema(conn: Conn, meta: dict[str, str], assets: Iterable[dict[str, Any]]) -> None:
+def create_schema(conn: Conn, meta: dict[str, str], assets: Iterable[dict[str, Any]], dialect: str = "sqlite") -> None:
     from orderproc.engine.store.tables import schema_ddl
 
-    for statement in schema_ddl():
+    for statement in schema_ddl(dialect=dialect):
         conn.execute(statement)
     conn.executemany(
         "INSERT INTO meta (key, value) VALUES (?, ?)",
         [("schema_version", str(SCHEMA_VERSION)), *meta.items()],
     )
-    conn.executemany(
-        "INSERT INTO accounts (id, kind, user_id, name) VALUES (?, ?, NULL, ?)",
-        [(i, kind, name) for i, (kind, name) in SYSTEM_ACCOUNTS.items()],
-    )
+    # the system accounts take the first ids, given by the table (an explicit id would leave a
+    # PostgreSQL sequence behind, and the next account would collide with it)
+    for account_id, (kind, name) in sorted(SYSTEM_ACCOUNTS.items()):
+        given = inserted(conn, "INSERT INTO accounts (kind, user_id, name) VALUES (?, NULL, ?)", (kind, name))
+        assert given == account_id, (given, account_id)
     _add_fee_account(conn)
     conn.executemany(
         "INSERT INTO assets (symbol, name, category, rank, peg, reference_price, reference_date, source,"
@@ -117,8 +118,11 @@ def set_meta(conn: Conn, key: str, value: str) -> None:
     )
 
 
+SECRET_KEYS = ("token_secret",)  # meta rows never read into the settings (postgres.py keeps its key there)
+
+
 def read_meta(conn: Conn) -> dict[str, str]:
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    meta = {k: v for k, v in conn.execute("SELECT key, value FROM meta").fetchall() if k not in SECRET_KEYS}
     version = meta.get("schema_version", "")
     if not version.isdigit():
         raise SchemaMismatch(f"the ledger has an unknown schema version {version!r}")

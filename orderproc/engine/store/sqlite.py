@@ -24,9 +24,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orderproc.engine.errors import LedgerBusy, LedgerUnavailable, SchemaMismatch
+from orderproc.engine.security import load_or_create_secret
+
+if TYPE_CHECKING:
+    from orderproc.engine.store.backend import Backend
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -42,15 +46,18 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
 class Database:
     """A ledger file and how to connect to it."""
 
+    dialect = "sqlite"
+
     def __init__(self, path: Path, *, synchronous: str = "NORMAL", busy_timeout: float = 30.0) -> None:
         synchronous = synchronous.upper()
         if synchronous not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}")
         self.path = path
+        self.location = str(path)
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
 
-    def create_file(self) -> None:
+    def create(self) -> None:
         """Create the ledger file (and its folder) readable by its owner only, if it is missing.
 
         An existing file is only looked at, never opened here: closing any descriptor of a file
@@ -106,6 +113,38 @@ class Database:
                 raise LedgerBusy("the ledger is busy in another process; try again") from None
             raise SchemaMismatch(f"this file is not an orderproc ledger: {exc}") from None
 
+    def adopt(self) -> sqlite3.Connection:
+        """A connection in a write transaction, to create or check the ledger's schema: another
+        program's SQLite file is refused before it is put in WAL mode, and left as it was."""
+        conn = self.connect(wal=False)
+        try:
+            tables = self.table_names(conn)
+            if tables and "meta" not in tables:
+                raise SchemaMismatch(f"{self.path} is not an orderproc ledger")
+            self.use_wal(conn)
+            self.begin_write(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def token_secret(self, conn: sqlite3.Connection) -> bytes:
+        """The token-signing key: a file beside the ledger that only its owner can read."""
+        return load_or_create_secret(self.path.with_name(self.path.name + ".secret"))
+
+    @staticmethod
+    def begin_read(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN")
+
+    @staticmethod
+    def domain_error(exc: BaseException) -> BaseException:
+        """What a client sees of a database failure: a stable code, never a raw sqlite3 error."""
+        if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
+            return LedgerBusy("the ledger stayed locked by another process; try again")
+        if isinstance(exc, sqlite3.Error):
+            return LedgerUnavailable(f"the ledger could not be written: {exc}")
+        return exc
+
     @staticmethod
     def begin_write(conn: sqlite3.Connection) -> None:
         """Take the write lock now, waiting up to the busy timeout for other processes."""
@@ -141,7 +180,7 @@ class Checkpointer:
     frames left while the jobs arriving meanwhile wait, then the next commit starts the WAL over.
     """
 
-    def __init__(self, db: Database, holding_writes: Callable[[], AbstractContextManager[None]]) -> None:
+    def __init__(self, db: Backend, holding_writes: Callable[[], AbstractContextManager[None]]) -> None:
         self._conn = db.connect()
         self._holding_writes = holding_writes
         self._due = threading.Event()
@@ -193,7 +232,7 @@ class Writer:
     which waits for nobody and lets commits go on meanwhile.
     """
 
-    def __init__(self, db: Database, *, max_batch: int = 128) -> None:
+    def __init__(self, db: Backend, *, max_batch: int = 128) -> None:
         self._db = db
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -358,8 +397,7 @@ class Writer:
             return [(False, exc)] * len(batch)
         return self._commit_jobs(self._conn, [job for job, _loop, _future in batch])
 
-    @staticmethod
-    def _commit_jobs(conn: sqlite3.Connection, jobs: list[Job]) -> list[tuple[bool, Any]]:
+    def _commit_jobs(self, conn: sqlite3.Connection, jobs: list[Job]) -> list[tuple[bool, Any]]:
         """Run jobs in the open transaction and commit them together; a job that raises has no effect.
 
         A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
@@ -374,7 +412,7 @@ class Writer:
                     outcomes.append((True, job(conn)))
                 except Exception as exc:
                     conn.execute("ROLLBACK" if alone else "ROLLBACK TO job")
-                    outcomes.append((False, _domain_error(exc)))
+                    outcomes.append((False, self._db.domain_error(exc)))
                 if not alone:
                     conn.execute("RELEASE job")
             if conn.in_transaction:
@@ -383,20 +421,11 @@ class Writer:
         except BaseException as exc:  # nothing of the batch was committed
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            return [(False, _domain_error(exc))] * len(jobs)
+            return [(False, self._db.domain_error(exc))] * len(jobs)
 
 
 def _closed_error() -> LedgerUnavailable:
     return LedgerUnavailable("the ledger is closed")
-
-
-def _domain_error(exc: BaseException) -> BaseException:
-    """What a client sees of a database failure: a stable code, never a raw sqlite3 error."""
-    if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
-        return LedgerBusy("the ledger stayed locked by another process; try again")
-    if isinstance(exc, sqlite3.Error):
-        return LedgerUnavailable(f"the ledger could not be written: {exc}")
-    return exc
 
 
 def _settle(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
@@ -412,7 +441,7 @@ def _settle(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
 class Readers:
     """A small pool of reader threads, each with its own read-only connection."""
 
-    def __init__(self, db: Database, *, threads: int = 2) -> None:
+    def __init__(self, db: Backend, *, threads: int = 2) -> None:
         self._db = db
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
@@ -431,7 +460,7 @@ class Readers:
 
     def _snapshot(self, job: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._conn()
-        conn.execute("BEGIN")
+        self._db.begin_read(conn)
         try:
             return job(conn)
         finally:

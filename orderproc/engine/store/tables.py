@@ -10,8 +10,12 @@ Money is never a float: cash in integer cents, quantities in integer units of
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from sqlalchemy import Index, UniqueConstraint, text
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.base import PGTypeCompiler
 from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlmodel import Field, SQLModel
 
@@ -107,7 +111,8 @@ class OrderRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_orders_user", "user_id", "id"),
         Index("ix_orders_seq", "seq"),
-        Index("ix_orders_open", "user_id", "symbol", sqlite_where=text("status = 'new'")),
+        Index("ix_orders_open", "user_id", "symbol", sqlite_where=text("status = 'new'"),
+              postgresql_where=text("status = 'new'")),
     )
     id: int | None = Field(default=None, primary_key=True)
     user_id: int
@@ -144,7 +149,8 @@ class LotRow(SQLModel, table=True):
     """A tax lot: what one buy added to a position, and what of it is still held."""
 
     __tablename__ = "lots"
-    __table_args__ = (Index("ix_lots_open", "account_id", "symbol", "id", sqlite_where=text("remaining > 0")),)
+    __table_args__ = (Index("ix_lots_open", "account_id", "symbol", "id", sqlite_where=text("remaining > 0"),
+                            postgresql_where=text("remaining > 0")),)
     id: int | None = Field(default=None, primary_key=True)
     account_id: int
     symbol: str
@@ -201,15 +207,37 @@ class AuditRow(SQLModel, table=True):
     source: str | None = None
 
 
-def schema_ddl(only: str | None = None) -> list[str]:
+def schema_ddl(only: str | None = None, dialect: str = "sqlite") -> list[str]:
     """CREATE TABLE and CREATE INDEX statements for every table (or the one named), in
-    dependency order."""
-    dialect = sqlite.dialect()
+    dependency order, for SQLite or PostgreSQL."""
+    compiler = _postgresql() if dialect == "postgresql" else sqlite.dialect()
     statements: list[str] = []
     for table in SQLModel.metadata.sorted_tables:
         if only is not None and table.name != only:
             continue
-        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
-        for index in table.indexes:
-            statements.append(str(CreateIndex(index).compile(dialect=dialect)).strip())
+        create = str(CreateTable(table).compile(dialect=compiler)).strip()
+        statements.append(re.sub(r"\bSERIAL\b", "BIGSERIAL", create))  # ids as wide as SQLite's
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            statements.append(str(CreateIndex(index).compile(dialect=compiler)).strip())
     return statements
+
+
+class _LedgerTypes(PGTypeCompiler):
+    """The same column types as on SQLite: 64-bit integers (cents and units; SQLite's INTEGER),
+    flags as 0/1 integers (so the SQL is the same on both), text in byte order (the "C"
+    collation: stored times sort as text, as in SQLite)."""
+
+    def visit_integer(self, type_: Any, **kw: Any) -> str:
+        return "BIGINT"
+
+    def visit_boolean(self, type_: Any, **kw: Any) -> str:
+        return "INTEGER"
+
+    def visit_VARCHAR(self, type_: Any, **kw: Any) -> str:
+        return 'TEXT COLLATE "C"'
+
+
+def _postgresql() -> Any:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # SQLAlchemy's dialects are untyped
+    dialect.type_compiler_instance = _LedgerTypes(dialect)
+    return dialect

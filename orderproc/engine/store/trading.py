@@ -157,7 +157,8 @@ def leaderboard_rows(conn: Conn) -> tuple[list[AccountAssetRow], list[FlowRow]]:
         " MIN(CASE WHEN e.kind = 'deposit' THEN e.created_at END)"
         " FROM users u JOIN accounts a ON a.user_id = u.id JOIN entries e ON e.account_id = a.id"
         " JOIN postings p ON p.entry_id = e.id AND p.account_id = a.id AND p.asset = 'USD'"
-        " WHERE u.disabled = 0 AND e.kind IN ('deposit', 'withdrawal') AND e.id > a.reset_entry GROUP BY a.id"
+        " WHERE u.disabled = 0 AND e.kind IN ('deposit', 'withdrawal') AND e.id > a.reset_entry"
+        " GROUP BY a.id, u.username, u.display_name, a.name"
     )
     return list(map(AccountAssetRow._make, balances)), list(map(FlowRow._make, flows))
 

@@ -21,10 +21,11 @@ from orderproc.engine.domain import lots
 from orderproc.engine.domain.matching import Book
 from orderproc.engine.domain.money import USD, USD_PRECISION
 from orderproc.engine.prices import AssetInfo, Market, load_assets
-from orderproc.engine.security import PasswordHasher, TokenSigner, load_or_create_secret
+from orderproc.engine.security import PasswordHasher, TokenSigner
 from orderproc.engine.store import ledger
 from orderproc.engine.store.rows import AssetRow
-from orderproc.engine.store.sqlite import Database, Readers, Writer
+from orderproc.engine.store.backend import Backend, open_backend
+from orderproc.engine.store.sqlite import Readers, Writer
 from orderproc.engine.usecases.checks import shown
 from orderproc.engine.usecases.mapping import asset_info, asset_row
 
@@ -41,9 +42,9 @@ class Context:
     """One ledger, open: its store (the file, the writer, the readers), its assets and market,
     the clock, the token signer and the password hasher, and the price loop's state."""
 
-    path: Path
+    path: Path | str  # the ledger file, or the PostgreSQL URL
     clock: Callable[[], float]
-    db: Database
+    db: Backend
     writer: Writer
     readers: Readers
     meta: dict[str, str]
@@ -60,15 +61,14 @@ class Context:
     last_match: int = -1
 
     @classmethod
-    def open(cls, path: Path, *, clock: Callable[[], float], hash_profile: str, synchronous: str, token_ttl: float,
+    def open(cls, path: Path | str, *, clock: Callable[[], float], hash_profile: str, synchronous: str, token_ttl: float,
              market_seed: int | None, market_speed: float) -> Context:
-        db = Database(path, synchronous=synchronous)
-        db.create_file()
-        meta, rows = _open_ledger(db, clock, market_seed, market_speed)
+        db = open_backend(path, synchronous=synchronous)
+        db.create()
+        meta, rows, secret = _open_ledger(db, clock, market_seed, market_speed)
         assets = {r.symbol: asset_info(r) for r in rows}
         market = Market(int(meta["market_seed"]), float(meta["market_epoch"]), list(assets.values()),
                         float(meta["market_speed"]))
-        secret = load_or_create_secret(path.with_name(path.name + ".secret"))
         return cls(path=path, clock=clock, db=db, writer=Writer(db), readers=Readers(db), meta=meta, assets=assets,
                    enabled={r.symbol for r in rows if r.enabled}, market=market,
                    tokens=TokenSigner(secret, meta["ledger_id"], token_ttl), hash_profile=hash_profile)
@@ -112,22 +112,17 @@ class Context:
         return info.precision if info else unknown
 
 
-def _open_ledger(db: Database, clock: Callable[[], float], seed: int | None,
-                 speed: float) -> tuple[dict[str, str], list[AssetRow]]:
-    """Create or check (and migrate) the ledger in one transaction; its meta and asset rows."""
-    conn = db.connect(wal=False)
+def _open_ledger(db: Backend, clock: Callable[[], float], seed: int | None,
+                 speed: float) -> tuple[dict[str, str], list[AssetRow], bytes]:
+    """Create or check (and migrate) the ledger in one transaction; its meta and asset rows,
+    and the key that signs its tokens."""
+    conn = db.adopt()
     try:
-        # look before adopting: another program's SQLite file is refused and left as it was
-        tables = db.table_names(conn)
-        if tables and "meta" not in tables:
-            raise errors.SchemaMismatch(f"{db.path} is not an orderproc ledger")
-        db.use_wal(conn)
-        db.begin_write(conn)
         try:
             tables = db.table_names(conn)
             if "meta" not in tables:
                 if tables:
-                    raise errors.SchemaMismatch(f"{db.path} is not an orderproc ledger")
+                    raise errors.SchemaMismatch(f"{db.location} is not an orderproc ledger")
                 now = clock()
                 meta = {
                     "ledger_id": uuid.uuid4().hex,
@@ -137,12 +132,12 @@ def _open_ledger(db: Database, clock: Callable[[], float], seed: int | None,
                     "market_speed": repr(float(speed)),
                     "cost_method": lots.FIFO,
                 }
-                ledger.create_schema(conn, meta, (asset_row(a) for a in load_assets()))
+                ledger.create_schema(conn, meta, (asset_row(a) for a in load_assets()), db.dialect)
             meta = ledger.read_meta(conn)
             if int(meta["schema_version"]) < ledger.SCHEMA_VERSION:
                 ledger.migrate(conn, int(meta["schema_version"]))
                 meta = ledger.read_meta(conn)
-            result = meta, ledger.asset_rows(conn)
+            result = meta, ledger.asset_rows(conn), db.token_secret(conn)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
