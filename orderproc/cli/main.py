@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from orderproc.engine.schemas import LedgerSettings
 
 T = TypeVar("T")
+SHUTDOWN_GRACE = 3  # seconds `serve` gives running requests to finish when asked to stop
 
 app = typer.Typer(
     help="orderproc: a paper-trading crypto exchange in your terminal.",
@@ -754,6 +755,9 @@ def serve(
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
         access_log=False, log_level="warning", server_header=False,
+        # on SIGTERM or Ctrl+C, requests still running after this are cancelled: a terminal's quote
+        # stream never ends by itself, and the stop used to wait for every one of them
+        timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
@@ -52,9 +54,11 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # the server's engine runs the price loop (each worker: every tick is matched once)
         prices = asyncio.create_task(engine.run_price_loop()) if owns_engine else None
+        restore = _on_stop_signal(app.state.stopping.set)
         try:
             yield
         finally:
+            restore()
             if prices is not None:
                 prices.cancel()
                 with suppress(asyncio.CancelledError):
@@ -72,6 +76,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     app.state.metrics = metrics = Metrics.create()
     app.state.login_limits = LoginLimits(settings.login_limit)
     app.state.quote_feed = assets.QuoteFeed(engine)
+    app.state.stopping = asyncio.Event()  # set on SIGTERM / Ctrl+C: the quote streams end
 
     # The routes themselves, not `include_router`: this FastAPI matches an included router's
     # routes through a wrapper per router, which cost more than the order itself. Routes are
@@ -174,3 +179,27 @@ def _tune_gc() -> None:
     gc.freeze()
     gc.set_threshold(10_000, 50, 100)
 
+
+def _on_stop_signal(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` on the loop when SIGTERM or SIGINT arrives, then the server's own handler
+    (uvicorn's, which stops taking connections and waits for the running requests): the quote
+    streams end at once, cleanly, instead of holding the stop. Returns what undoes it."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals reach the main thread only (a server run in a thread by a test)
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(callback)
+        before = previous[signal.Signals(signum)]
+        if callable(before):
+            before(signum, frame)  # type: ignore[arg-type]  # a FrameType, passed on as received
+
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, before in previous.items():
+            signal.signal(sig, before)
+
+    return restore

@@ -5,6 +5,10 @@ streaming its quotes, then the ledger file checked by the operator."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -91,3 +95,51 @@ async def test_a_remote_engine_says_the_server_is_down_when_it_is(tmp_path: Path
             await remote.quotes()
     finally:
         await remote.close()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl+C"])
+def test_the_server_stops_at_once_with_quote_streams_open_and_ends_them_cleanly(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    """Terminals stay connected to the quote stream for hours: a stop must not wait for them,
+    and their streams end as streams end (so a terminal shows offline and reconnects)."""
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "orderproc", "serve", "--db", str(tmp_path / "l.db"),
+                                 "--port", str(port)], env=orderproc_env(tmp_path), stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(url):
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
+            time.sleep(0.1)
+        streams = [httpx.Client(base_url=url, timeout=httpx.Timeout(10, read=None)) for _ in range(3)]
+        opened = [s.stream("GET", "/v1/stream/quotes", params={"interval": 0.5}) for s in streams]
+        responses = [o.__enter__() for o in opened]
+        lines = [r.iter_lines() for r in responses]
+        for it in lines:
+            assert next(it) == "event: quotes"  # each stream is live
+        t0 = time.monotonic()
+        proc.send_signal(stop)
+        proc.wait(timeout=10)
+        stopped = time.monotonic() - t0
+        rest = [list(it) for it in lines]  # the streams end: no error, no cut chunk
+        for o, s in zip(opened, streams, strict=True):
+            o.__exit__(None, None, None)
+            s.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert stopped < 2.5  # it took as long as the streams stayed open (forever) before
+    assert proc.returncode in (0, -stop)
+    assert all(r.status_code == 200 for r in responses)
+    assert all(isinstance(r, list) for r in rest)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -75,6 +76,7 @@ async def stream_quotes(
     count: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> StreamingResponse:
     feed: QuoteFeed = request.app.state.quote_feed
+    stopping: asyncio.Event = request.app.state.stopping
     first = await feed.payload()  # errors answer as errors, before the stream starts
 
     async def events() -> AsyncIterator[bytes]:
@@ -84,7 +86,10 @@ async def stream_quotes(
             sent += 1
             if count is not None and sent >= count:
                 return
-            await asyncio.sleep(interval)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval)
+            if stopping.is_set():
+                return  # the server is stopping: the stream ends (a client reconnects elsewhere)
             payload = await feed.payload()
 
     return StreamingResponse(events(), media_type="text/event-stream",
