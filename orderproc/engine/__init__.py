@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from orderproc.engine.bound import Bound
     from orderproc.engine.protocol import Engine
     from orderproc.engine.service import LocalEngine
+    from orderproc.engine.store.rows import CopyReport
 
-__all__ = ["EngineSettings", "is_server_url", "open_engine", "open_local_engine", "open_operator"]
+__all__ = ["EngineSettings", "copy_ledger", "is_server_url", "open_engine", "open_local_engine", "open_operator"]
 
 
 class EngineSettings(Protocol):
@@ -72,3 +73,18 @@ def open_operator(settings: EngineSettings) -> Bound:
 
     engine = open_local_engine(settings)
     return bind(engine, engine.operator_token)
+
+
+def copy_ledger(source: Path | str, target: Path | str) -> CopyReport:
+    """Copy the ledger at `source` (a file or a postgresql:// URL) into `target`, which must be
+    empty or missing; the target is checked before it commits (see store/copying.py)."""
+    from orderproc.engine import errors
+    from orderproc.engine.store.backend import open_backend
+    from orderproc.engine.store.copying import copy_ledger as copy
+
+    if not is_server_url(source) and not Path(source).expanduser().is_file():
+        raise errors.LedgerUnavailable(f"there is no ledger file {source}", {"source": str(source)})
+    src = open_backend(source if is_server_url(source) else Path(source).expanduser(), synchronous="FULL")
+    dst = open_backend(target if is_server_url(target) else Path(target).expanduser(), synchronous="FULL")
+    dst.create()
+    return copy(src, dst)

@@ -175,6 +175,13 @@ class PgDatabase:
             raise LedgerBusy("the ledger stayed locked by another server; try again") from None
 
     @staticmethod
+    def after_copy(conn: PgConn, tables: list[str]) -> None:
+        """Rows came with their ids: each table's id sequence continues after the largest."""
+        for table in tables:
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                         f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)")
+
+    @staticmethod
     def begin_read(conn: PgConn) -> None:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 

@@ -206,3 +206,12 @@ class LedgerCheck(NamedTuple):
     problems: list[str]
     sums: dict[str, int]  # per asset, in minor units
     counts: dict[str, int]  # rows per table
+
+
+class CopyReport(NamedTuple):
+    """What `admin copy` did: from where to where, rows copied per table, orders."""
+
+    source: str
+    target: str
+    rows: dict[str, int]
+    orders: int

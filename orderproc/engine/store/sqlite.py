@@ -133,6 +133,10 @@ class Database:
         return load_or_create_secret(self.path.with_name(self.path.name + ".secret"))
 
     @staticmethod
+    def after_copy(conn: sqlite3.Connection, tables: list[str]) -> None:
+        """Nothing: SQLite gives a new row the id after the largest."""
+
+    @staticmethod
     def begin_read(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN")
 

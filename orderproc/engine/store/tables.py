@@ -207,6 +207,11 @@ class AuditRow(SQLModel, table=True):
     source: str | None = None
 
 
+def table_columns() -> list[tuple[str, list[str]]]:
+    """Every table's name and columns, in dependency order (what `admin copy` copies)."""
+    return [(t.name, [c.name for c in t.columns]) for t in SQLModel.metadata.sorted_tables]
+
+
 def schema_ddl(only: str | None = None, dialect: str = "sqlite") -> list[str]:
     """CREATE TABLE and CREATE INDEX statements for every table (or the one named), in
     dependency order, for SQLite or PostgreSQL."""
