@@ -10,6 +10,9 @@ import pytest
 
 from orderproc.engine.service import LocalEngine
 
+# a throwaway PostgreSQL for the whole session (tests/pg_support.py); registered here only
+from pg_support import pg_server, pg_url  # noqa: F401 - fixtures
+
 PASSWORD = "correct horse battery"
 EPOCH = 1_780_000_000.0  # a fixed market epoch: prices are reproducible
 

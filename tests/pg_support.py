@@ -12,7 +12,8 @@ PostgreSQL refuses to run as root: as root (CI), every server program runs as th
 system user (anyone else runs it as themselves). Without PostgreSQL the tests that ask for it are
 skipped, saying why; with ORDERPROC_REQUIRE_PG set (CI sets it) they fail instead.
 
-Use from a test module:  from pg_support import pg_server, pg_url  # noqa: F401 - fixtures
+The fixtures are registered once, in tests/conftest.py (one server for the whole session:
+imported into a test module, a fixture is that module's own, and each module started a server).
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import PASSWORD, Clock
-from pg_support import pg_server, pg_url  # noqa: F401 - fixtures
 
 from orderproc.config import Settings
 from orderproc.engine.protocol import Engine

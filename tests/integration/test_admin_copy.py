@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD, Clock
-from pg_support import pg_server, pg_url  # noqa: F401 - fixtures
 
 from orderproc.engine import copy_ledger, errors
 from orderproc.engine.schemas import OrderRequest, OrderStatus, OrderType, Side

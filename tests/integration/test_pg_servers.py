@@ -39,7 +39,6 @@ from typing import Any
 import httpx
 import pytest
 
-from pg_support import pg_server, pg_url  # noqa: F401 - fixtures
 
 from orderproc.engine import errors
 from orderproc.engine.prices import Market, load_assets

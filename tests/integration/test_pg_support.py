@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pg_support import PgServer, drop_database, new_database, pg_server, pg_url, unavailable  # noqa: F401 - fixtures
+from pg_support import PgServer, drop_database, new_database, unavailable
 
 # psycopg is imported inside the tests: pg_server turns a missing driver into a skip (or a CI failure)
 

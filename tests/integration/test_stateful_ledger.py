@@ -39,7 +39,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from pg_support import PgServer, drop_database, new_database, pg_server  # noqa: F401 - fixtures
+from pg_support import PgServer, drop_database, new_database
 
 from orderproc.engine import errors
 from orderproc.engine.domain.money import round_price
