@@ -1,4 +1,4 @@
-"""LocalEngine: the Engine protocol over a SQLite ledger file, in-process.
+"""LocalEngine: the Engine protocol over a ledger (a SQLite file or a PostgreSQL database), in-process.
 
 A thin facade: each method turns the token into claims (a bad token fails before any other
 check) and calls its use case (`usecases/`), which validates its input before any I/O and runs
@@ -47,7 +47,8 @@ from orderproc.engine.usecases.context import Context
 
 
 class LocalEngine:
-    """The embedded exchange over one ledger file. Open it, use it from one event loop, close it."""
+    """The exchange over one ledger: a file's path, or a postgresql:// URL. Open it, use it from
+    one event loop, close it."""
 
     def __init__(
         self,

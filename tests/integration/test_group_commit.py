@@ -42,14 +42,18 @@ async def test_a_failing_order_in_a_batch_rolls_back_alone(engine: LocalEngine, 
 @pytest.fixture(params=["NORMAL", "FULL"])
 def scratch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Database, Writer]]:
     """A one-table database and its writer: NORMAL commits on the event loop, FULL on the writer thread."""
-    db = Database(tmp_path / "w.db", synchronous=request.param)
-    db.create()
-    setup = db.connect()
-    setup.execute("CREATE TABLE t (n INTEGER)")
-    setup.close()
-    writer = Writer(db)
+    db, writer = _one_table(tmp_path, request.param)
     yield db, writer
     writer.close()
+
+
+def _one_table(tmp_path: Path, synchronous: str, columns: str = "n INTEGER") -> tuple[Database, Writer]:
+    db = Database(tmp_path / "w.db", synchronous=synchronous)
+    db.create()
+    setup = db.connect()
+    setup.execute(f"CREATE TABLE t ({columns})")
+    setup.close()
+    return db, Writer(db)
 
 
 def _rows(db: Database) -> list[tuple[int, ...]]:
@@ -128,12 +132,7 @@ async def test_price_history_and_the_quote_stream_serve_every_enabled_asset(engi
 async def test_the_wal_starts_over_while_orders_keep_coming(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Checkpoints run beside the commits, yet the WAL starts over, so the file does not grow without end."""
     monkeypatch.setattr("orderproc.engine.store.sqlite.CHECKPOINT_JOBS", 32)
-    db = Database(tmp_path / "w.db", synchronous="NORMAL")
-    db.create()
-    setup = db.connect()
-    setup.execute("CREATE TABLE t (n INTEGER, data BLOB)")
-    setup.close()
-    writer = Writer(db)
+    db, writer = _one_table(tmp_path, "NORMAL", "n INTEGER, data BLOB")
     blob, jobs, wal = bytes(4096), 1000, tmp_path / "w.db-wal"
     try:
         for i in range(jobs):
@@ -148,12 +147,7 @@ async def test_the_wal_starts_over_while_orders_keep_coming(tmp_path: Path, monk
 async def test_jobs_wait_on_their_loop_while_another_thread_writes(tmp_path: Path) -> None:
     """While another thread of the process holds the write lock (the writer thread, a checkpoint's
     last pass), jobs wait without spinning the loop, and all commit once it is released."""
-    db = Database(tmp_path / "w.db", synchronous="NORMAL")
-    db.create()
-    setup = db.connect()
-    setup.execute("CREATE TABLE t (n INTEGER)")
-    setup.close()
-    writer = Writer(db)
+    db, writer = _one_table(tmp_path, "NORMAL")
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:

@@ -7,7 +7,8 @@ The interface a second SQL backend implements: every function takes a DB-API con
 (`Conn`: qmark parameters, `INSERT ... RETURNING id`, `ON CONFLICT ... DO UPDATE`, savepoints,
 and the DB-API's exception classes on the connection, `conn.IntegrityError`) whose
 transaction the caller owns; nothing here commits. What is SQLite's own (the file, pragmas,
-locking, the writer and reader threads, `integrity_check`) lives in `sqlite.py` alone.
+locking, `integrity_check`) lives in `sqlite.py` with the writer and reader threads both
+backends use; PostgreSQL's own in `postgres.py`, whose `PgConn` gives psycopg this surface.
 """
 
 from __future__ import annotations
