@@ -84,7 +84,7 @@ def copy_ledger(source: Path | str, target: Path | str) -> CopyReport:
 
     if not is_server_url(source) and not Path(source).expanduser().is_file():
         raise errors.LedgerUnavailable(f"there is no ledger file {source}", {"source": str(source)})
-    src = open_backend(source if is_server_url(source) else Path(source).expanduser(), synchronous="FULL")
-    dst = open_backend(target if is_server_url(target) else Path(target).expanduser(), synchronous="FULL")
+    src = open_backend(source, synchronous="FULL")
+    dst = open_backend(target, synchronous="FULL")
     dst.create()
     return copy(src, dst)

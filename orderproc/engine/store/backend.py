@@ -12,7 +12,6 @@ class Backend(Protocol):
     dialect: str  # "sqlite" or "postgresql": how the schema's DDL is written
     location: str  # what messages name: the file, or the URL without its password
     synchronous: str  # OFF or NORMAL: commits do not wait for the disk, and may run on the event loop
-    busy_timeout: float
 
     def create(self) -> None: ...
     def connect(self, *, readonly: bool = False) -> Any: ...
@@ -34,11 +33,11 @@ def is_server_url(location: object) -> bool:
 
 
 def open_backend(location: Path | str, *, synchronous: str) -> Backend:
-    """The backend for `--db`: a `postgresql://` URL, or a ledger file's path."""
+    """The backend for `--db`: a `postgresql://` URL, or a ledger file's path (`~` expanded)."""
     if is_server_url(location):
         from orderproc.engine.store.postgres import PgDatabase  # psycopg only when asked for
 
         return PgDatabase(str(location))
     from orderproc.engine.store.sqlite import Database
 
-    return Database(Path(location), synchronous=synchronous)
+    return Database(Path(location).expanduser(), synchronous=synchronous)

@@ -50,10 +50,9 @@ def copy_ledger(source: Backend, target: Backend) -> CopyReport:
             raise
         finally:
             dst.close()
-        src.execute("ROLLBACK")  # nothing was written to the source
     finally:
         if src.in_transaction:
-            src.execute("ROLLBACK")
+            src.execute("ROLLBACK")  # nothing is written to the source (a migration is undone too)
         src.close()
     return CopyReport(source=source.location, target=target.location, rows=rows, orders=found.counts["orders"])
 
@@ -65,7 +64,7 @@ def _copy_table(src: Any, dst: Any, table: str, columns: list[str]) -> int:
     copied = 0
     while batch := cur.fetchmany(BATCH):
         if table == "meta":
-            batch = [row for row in batch if row[0] not in ledger.SECRET_KEYS]
+            batch = [row for row in batch if row[0] != ledger.SECRET_KEY]
         dst.executemany(insert, batch)
         copied += len(batch)
     return copied

@@ -118,11 +118,11 @@ def set_meta(conn: Conn, key: str, value: str) -> None:
     )
 
 
-SECRET_KEYS = ("token_secret",)  # meta rows never read into the settings (postgres.py keeps its key there)
+SECRET_KEY = "token_secret"  # a meta row never read into the settings: postgres.py keeps its signing key there
 
 
 def read_meta(conn: Conn) -> dict[str, str]:
-    meta = {k: v for k, v in conn.execute("SELECT key, value FROM meta").fetchall() if k not in SECRET_KEYS}
+    meta = {k: v for k, v in conn.execute("SELECT key, value FROM meta").fetchall() if k != SECRET_KEY}
     version = meta.get("schema_version", "")
     if not version.isdigit():
         raise SchemaMismatch(f"the ledger has an unknown schema version {version!r}")

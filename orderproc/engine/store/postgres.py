@@ -31,9 +31,9 @@ from psycopg.adapt import Dumper, Loader
 from psycopg.pq import TransactionStatus
 
 from orderproc.engine.errors import LedgerBusy, LedgerUnavailable, SchemaMismatch
+from orderproc.engine.store.ledger import SECRET_KEY
 
 LEDGER_LOCK = 0x6F72646572  # the advisory lock key every write transaction takes ("order")
-SECRET_KEY = "token_secret"  # the meta row holding the servers' shared token-signing key
 
 
 def shown_url(url: str) -> str:
