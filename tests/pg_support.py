@@ -30,6 +30,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -127,8 +128,9 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _start(bindir: Path, root: Path) -> PgServer:
-    """initdb into root/data and start the server; raises RuntimeError with the reason on failure."""
+def _start(bindir: Path, root: Path, overrides: dict[str, str] | None = None) -> PgServer:
+    """initdb into root/data and start the server (SETTINGS, then `overrides`); raises
+    RuntimeError with the reason on failure."""
     as_user = _run_as()
     if as_user:
         os.chown(root, as_user["user"], as_user["group"])
@@ -146,7 +148,7 @@ def _start(bindir: Path, root: Path) -> PgServer:
     error = ""
     for attempt in range(3):  # the free port may be taken before the server binds it: try another
         port = _free_port()
-        settings = {**SETTINGS, "port": str(port), "unix_socket_directories": str(root)}
+        settings = {**SETTINGS, **(overrides or {}), "port": str(port), "unix_socket_directories": str(root)}
         log = root / f"server-{attempt}.log"
         with open(log, "wb") as out:  # the server is our child: we stop it and reap it
             process = subprocess.Popen(
@@ -196,6 +198,27 @@ def _stop(server: PgServer) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+
+
+@contextmanager
+def running_server(overrides: dict[str, str] | None = None) -> Iterator[PgServer]:
+    """A throwaway server outside pytest (the benchmarks): `overrides` of SETTINGS (DURABLE:
+    every commit flushed, as in production); RuntimeError saying why when there is none to start."""
+    bindir = find_bindir()
+    if bindir is None:
+        raise RuntimeError("no initdb and postgres found (pg_config --bindir, /usr/lib/postgresql/*/bin, PATH)")
+    root = Path(tempfile.mkdtemp(prefix="orderproc-pg-"))
+    try:
+        server = _start(bindir, root, overrides)
+        try:
+            yield server
+        finally:
+            _stop(server)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
