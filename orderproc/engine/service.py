@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from orderproc.engine.limits import Bucket
 from orderproc.engine.prices import Market
 from orderproc.engine.schemas import (
     AccountInfo,
@@ -104,6 +105,11 @@ class LocalEngine:
 
     async def login(self, username: str, password: str, *, source: str | None = None) -> Session:
         return await auth.login(self._ctx, username, password, source)
+
+    async def throttle(self, buckets: Sequence[Bucket]) -> float:
+        """The server's login limits, kept in the ledger so that every server on it shares them:
+        a token from each (key, rate, burst) bucket in turn; 0, or the seconds to wait."""
+        return await auth.throttle(self._ctx, buckets)
 
     async def logout(self, token: str) -> None:
         await auth.logout(self._ctx, self._gate.claims(token))

@@ -74,7 +74,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     )
     app.state.engine = engine
     app.state.metrics = metrics = Metrics.create()
-    app.state.login_limits = LoginLimits(settings.login_limit)
+    app.state.login_limits = LoginLimits(settings.login_limit, engine)
     app.state.quote_feed = assets.QuoteFeed(engine)
     app.state.stopping = asyncio.Event()  # set on SIGTERM / Ctrl+C: the quote streams end
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Protocol, runtime_checkable
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from orderproc.engine import errors
+from orderproc.engine.limits import Bucket
 from orderproc.engine.protocol import Engine
 from orderproc.server.gateway import RateLimiter, client_address
 
@@ -45,22 +47,50 @@ async def _login_limits(request: Request) -> LoginLimits:
     return limits
 
 
+@runtime_checkable
+class Throttling(Protocol):
+    """An engine that keeps the login limits' buckets in its ledger (LocalEngine)."""
+
+    async def throttle(self, buckets: Sequence[Bucket]) -> float: ...
+
+
 class LoginLimits:
     """The stricter limit on logins and registrations: per account name, whatever the address
-    (a spread-out brute force is still throttled), and per address (six times looser)."""
+    (a spread-out brute force is still throttled), and per address (six times looser).
 
-    def __init__(self, per_minute: float) -> None:
-        burst = max(per_minute, 1.0)
-        self.by_account = RateLimiter(per_minute / 60, burst)
-        self.by_address = RateLimiter(per_minute / 10, burst * 6)
+    Kept in the ledger when the engine can (`LocalEngine.throttle`): every server on one ledger,
+    `--workers N` or N machines behind a proxy, counts against the same buckets, so N servers do
+    not give an attacker N times the attempts. Else in this process's memory."""
 
-    def check(self, client: str, username: str | None) -> None:
-        wait = self.by_address.take(client)
-        if not wait and username is not None:
-            wait = self.by_account.take(username.strip().lower()[:64])
+    def __init__(self, per_minute: float, engine: Engine) -> None:
+        self.per_minute = per_minute
+        self._take = engine.throttle if isinstance(engine, Throttling) else _InMemory().take
+
+    async def check(self, client: str, username: str | None) -> None:
+        if self.per_minute <= 0:
+            return
+        burst = max(self.per_minute, 1.0)
+        buckets = [(f"address:{client}", self.per_minute / 10, burst * 6)]
+        if username is not None:
+            buckets.append((f"account:{username.strip().lower()[:64]}", self.per_minute / 60, burst))
+        wait = await self._take(buckets)
         if wait:
             seconds = int(wait) + 1
             raise errors.RateLimited(f"too many attempts: try again in {seconds} s", {"retry_after": seconds})
+
+
+class _InMemory:
+    """Login-limit buckets in this process only (an engine that keeps none)."""
+
+    def __init__(self) -> None:
+        self._limiters: dict[tuple[float, float], RateLimiter] = {}
+
+    async def take(self, buckets: Sequence[Bucket]) -> float:
+        for key, rate, burst in buckets:
+            limiter = self._limiters.setdefault((rate, burst), RateLimiter(rate, burst))
+            if wait := limiter.take(key):
+                return wait
+        return 0.0
 
 
 EngineDep = Annotated[Engine, Depends(_engine)]

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orderproc.engine import errors
+from orderproc.engine import limits
 
 log = logging.getLogger("orderproc.server")
 
@@ -57,15 +58,11 @@ class RateLimiter:
         if not self.enabled:
             return 0.0
         now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            return (1.0 - tokens) / self.rate
-        if len(self._buckets) >= _LIMITER_MAX_KEYS and key not in self._buckets:
+        tokens, wait = limits.take(*self._buckets.get(key, (self.burst, now)), now, self.rate, self.burst)
+        if not wait and len(self._buckets) >= _LIMITER_MAX_KEYS and key not in self._buckets:
             self._sweep(now)
-        self._buckets[key] = (tokens - 1.0, now)
-        return 0.0
+        self._buckets[key] = (tokens, now)
+        return wait
 
     def _sweep(self, now: float) -> None:
         refill = self.burst / self.rate

@@ -391,3 +391,38 @@ async def test_two_servers_started_at_once_on_an_empty_database_create_one_ledge
         else:
             pytest.fail("the two quotes never fell in the same second")
     servers.verify()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def shared_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Servers]:
+    """Servers on one PostgreSQL database, or on one SQLite file (`--workers N` on one machine)."""
+    db = request.getfixturevalue("pg_url") if request.param == "postgresql" else str(tmp_path / "ledger.db")
+    group = Servers(db, tmp_path)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+
+
+async def test_the_login_limit_counts_the_attempts_made_on_every_server(shared_ledger: Servers) -> None:
+    """Three attempts a minute on one account: spread over two servers, the fourth is refused on
+    both (per-process buckets would give each server three, an attacker six)."""
+    shared_ledger.env["ORDERPROC_LOGIN_LIMIT"] = "3"
+    a, b = shared_ledger.start_two()
+
+    async def login(server: Server, username: str, password: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            return await http.post("/v1/auth/login", json={"username": username, "password": password})
+
+    async with RemoteEngine(a.url) as on_a:
+        await on_a.register("alice", PASSWORD)
+        await on_a.register("bob", PASSWORD)
+    assert (await login(a, "alice", "wrong password 1")).status_code == 401
+    assert (await login(b, "alice", "wrong password 2")).status_code == 401
+    assert (await login(a, "alice", PASSWORD)).status_code == 200
+    for server in (b, a):  # even with the right password, on either server
+        refused = await login(server, "Alice", PASSWORD)
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 21  # a token every 20 s
+    assert (await login(b, "bob", PASSWORD)).status_code == 200  # another account is not held up

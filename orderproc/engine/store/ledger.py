@@ -15,9 +15,10 @@ from orderproc.engine.store.repo import Conn, inserted
 from orderproc.engine.store.rows import AssetRow
 from orderproc.engine.store.trading import open_lot, open_lots, record_closes
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # schema 2: resting orders (order type, time in force, limit and stop prices, reservations,
 # fill price and cash that stay empty until a fill, the change sequence the matchers follow)
+# schema 3: the login limits' token buckets (rate_buckets), shared by every server on the ledger
 
 
 def create_schema(conn: Conn, meta: dict[str, str], assets: Iterable[dict[str, Any]], dialect: str = "sqlite") -> None:
@@ -43,7 +44,7 @@ def create_schema(conn: Conn, meta: dict[str, str], assets: Iterable[dict[str, A
     )
 
 
-def migrate(conn: Conn, version: int) -> None:
+def migrate(conn: Conn, version: int, dialect: str = "sqlite") -> None:
     """Bring a ledger of an older schema to SCHEMA_VERSION, inside the caller's write
     transaction (a failure leaves the file as it was)."""
     from orderproc.engine.store.tables import schema_ddl
@@ -54,7 +55,7 @@ def migrate(conn: Conn, version: int) -> None:
         conn.execute("CREATE UNIQUE INDEX ux_accounts_user_name ON accounts (user_id, name)")
         conn.execute("DROP INDEX ix_orders_user")
         conn.execute("ALTER TABLE orders RENAME TO orders_v1")
-        for statement in schema_ddl("orders"):
+        for statement in schema_ddl("orders", dialect):
             conn.execute(statement)
         conn.execute(
             "INSERT INTO orders (id, user_id, account_id, symbol, side, type, time_in_force, status, quantity,"
@@ -65,12 +66,15 @@ def migrate(conn: Conn, version: int) -> None:
         )
         conn.execute("DROP TABLE orders_v1")
         for table in ("lots", "lot_closes"):
-            for statement in schema_ddl(table):
+            for statement in schema_ddl(table, dialect):
                 conn.execute(statement)
         _replay_lots(conn)
         # the cost basis so far was each position's average: the ledger keeps that method
         set_meta(conn, "cost_method", AVERAGE)
         _add_fee_account(conn)
+    if version < 3:
+        for statement in schema_ddl("rate_buckets", dialect):
+            conn.execute(statement)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 

@@ -340,3 +340,22 @@ def audit_page(conn: Conn, offset: int, limit: int) -> tuple[int, list[AuditRow]
         (limit, offset),
     )
     return total, list(map(AuditRow._make, rows))
+
+
+def rate_bucket(conn: Conn, key: str) -> tuple[float, float] | None:
+    """A login-limit bucket's tokens and when it held them (None: full, or never used)."""
+    row = conn.execute("SELECT tokens, at FROM rate_buckets WHERE key = ?", (key,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def save_rate_bucket(conn: Conn, key: str, tokens: float, at: float, full_at: float) -> None:
+    conn.execute(
+        "INSERT INTO rate_buckets (key, tokens, at, full_at) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE"
+        " SET tokens = excluded.tokens, at = excluded.at, full_at = excluded.full_at",
+        (key, tokens, at, full_at),
+    )
+
+
+def forget_full_buckets(conn: Conn, now: float) -> None:
+    """Drop the buckets that are full again by now: a missing bucket is a full one."""
+    conn.execute("DELETE FROM rate_buckets WHERE full_at <= ?", (now,))

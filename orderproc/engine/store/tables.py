@@ -207,6 +207,17 @@ class AuditRow(SQLModel, table=True):
     source: str | None = None
 
 
+class RateBucketRow(SQLModel, table=True):
+    """A token bucket of the login limits, shared by every server on the ledger: `tokens` left
+    at `at` (the clock's seconds); `full_at`, when it is full again (and can be forgotten)."""
+
+    __tablename__ = "rate_buckets"
+    key: str = Field(primary_key=True)
+    tokens: float
+    at: float
+    full_at: float = Field(index=True)
+
+
 def table_columns() -> list[tuple[str, list[str]]]:
     """Every table's name and columns, in dependency order (what `admin copy` copies)."""
     return [(t.name, [c.name for c in t.columns]) for t in SQLModel.metadata.sorted_tables]

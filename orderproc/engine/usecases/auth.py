@@ -9,9 +9,11 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 from orderproc.engine import errors
+from orderproc.engine import limits
 from orderproc.engine.schemas import ProfileUpdate, Session, User
 from orderproc.engine.security import PASSWORD_MAX, Claims, check_password, check_username, is_text, is_username
 from orderproc.engine.store import repo
@@ -94,6 +96,24 @@ async def login(ctx: Context, username: str, password: str, source: str | None) 
         raise failure
     assert row is not None
     return session(ctx, row)
+
+
+async def throttle(ctx: Context, buckets: Sequence[limits.Bucket]) -> float:
+    """Take a token from each bucket in turn, stopping at the first that has none: 0, or the
+    seconds to wait. The buckets are rows of the ledger, so every server on it (every process,
+    every machine) counts against the same ones; the clock is this machine's."""
+
+    def job(conn: repo.Conn) -> float:
+        now = ctx.clock()
+        repo.forget_full_buckets(conn, now)
+        for key, rate, burst in buckets:
+            tokens, wait = limits.take(*(repo.rate_bucket(conn, key) or (burst, now)), now, rate, burst)
+            repo.save_rate_bucket(conn, key, tokens, now, limits.full_at(tokens, now, rate, burst))
+            if wait:
+                return wait
+        return 0.0
+
+    return await ctx.writer.run(job)
 
 
 async def logout(ctx: Context, claims: Claims | Operator) -> None:

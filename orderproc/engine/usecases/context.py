@@ -135,7 +135,7 @@ def _open_ledger(db: Backend, clock: Callable[[], float], seed: int | None,
                 ledger.create_schema(conn, meta, (asset_row(a) for a in load_assets()), db.dialect)
             meta = ledger.read_meta(conn)
             if int(meta["schema_version"]) < ledger.SCHEMA_VERSION:
-                ledger.migrate(conn, int(meta["schema_version"]))
+                ledger.migrate(conn, int(meta["schema_version"]), db.dialect)
                 meta = ledger.read_meta(conn)
             result = meta, ledger.asset_rows(conn), db.token_secret(conn)
             conn.execute("COMMIT")

@@ -25,13 +25,13 @@ class PasswordChange(BaseModel):
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED)
 async def register(body: Credentials, engine: EngineDep, client: Client, limits: LoginLimitsDep) -> User:
-    limits.check(client, None)
+    await limits.check(client, None)
     return await engine.register(body.username, body.password, source=client)
 
 
 @router.post("/auth/login")
 async def login(body: Credentials, engine: EngineDep, client: Client, limits: LoginLimitsDep) -> Session:
-    limits.check(client, body.username)
+    await limits.check(client, body.username)
     return await engine.login(body.username, body.password, source=client)
 
 
@@ -54,5 +54,5 @@ async def update_profile(body: ProfileUpdate, engine: EngineDep, token: Token) -
 @router.post("/me/password")
 async def change_password(body: PasswordChange, engine: EngineDep, token: Token, client: Client,
                           limits: LoginLimitsDep) -> Session:
-    limits.check(client, None)
+    await limits.check(client, None)
     return await engine.change_password(token, body.old_password, body.new_password)
