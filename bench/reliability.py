@@ -1,12 +1,16 @@
 """The bank workload and the crash nemesis of tests/reliability at larger sizes, on demand.
 
     python bench/reliability.py [--clients C] [--ops N] [--processes P] [--kills K] [--seconds S]
-                                [--seed SEED] [--synchronous NORMAL|FULL] [--only NAME,...] [--keep]
+                                [--servers N] [--seed SEED] [--synchronous NORMAL|FULL]
+                                [--only NAME,...] [--keep]
 
 Runs, each on a fresh ledger in a temp dir: the bank workload on one LocalEngine (asyncio tasks),
 in P processes on one file, on `orderproc serve` (every client its own RemoteEngine); then the
 same workload while the server is SIGKILLed K times (and restarted), and while P worker
-processes are SIGKILLed K times in all (and restarted). Prints one line per run: operations
+processes are SIGKILLed K times in all (and restarted); then on N servers on one PostgreSQL
+database (a throwaway server with fsync on, started by tests/pg_support.py), the clients spread
+over them, and again while a random one of the N is SIGKILLed K times (its clients fail over to
+the others). Prints one line per run: operations
 (acknowledged / rejected / in doubt), crashes survived, invariant checks passed (during the run
 and after each crash and at the end), acknowledged ops lost, ops invented, keys with two
 effects, unexpected errors. Exit status 1 if any of the last four (or an invariant check) is
@@ -25,15 +29,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "reliability"))
+sys.path[:0] = [str(ROOT / "tests" / "reliability"), str(ROOT / "tests")]
 
 from bank import Run, Workload, run_processes, run_server, run_tasks  # noqa: E402
 from crash import run_process_crash, run_server_crash  # noqa: E402
+from pg_support import DURABLE, PgServer, new_database, running_server  # noqa: E402
 
-SCENARIOS = ("tasks", "processes", "server", "server-crash", "process-crash")
+SCENARIOS = ("tasks", "processes", "server", "server-crash", "process-crash", "pg-servers", "pg-servers-crash")
 DURABILITY = {
     "NORMAL": "synchronous=NORMAL in WAL (the default): survives a killed process; the last commits"
               " may be lost on power loss",
@@ -55,7 +61,7 @@ def machine() -> list[str]:
     ]
 
 
-async def scenario(name: str, folder: Path, args: argparse.Namespace) -> Run:
+async def scenario(name: str, folder: Path, args: argparse.Namespace, pg: PgServer | None) -> Run:
     workload = Workload(seed=args.seed, clients=args.clients, ops=args.ops, shared=args.shared,
                         synchronous=args.synchronous)
     folder.mkdir(parents=True)
@@ -67,16 +73,21 @@ async def scenario(name: str, folder: Path, args: argparse.Namespace) -> Run:
         return await run_server(folder, workload)
     if name == "server-crash":
         return await run_server_crash(folder, workload, args.kills)
-    return await run_process_crash(folder, workload, args.kills, processes=args.processes)
+    if name == "process-crash":
+        return await run_process_crash(folder, workload, args.kills, processes=args.processes)
+    assert pg is not None
+    if name == "pg-servers":
+        return await run_server(folder, workload, ledger=new_database(pg), servers=args.servers)
+    return await run_server_crash(folder, workload, args.kills, ledger=new_database(pg), servers=args.servers)
 
 
-HEADER = ("run", "acked", "rejected", "in doubt", "crashes", "checks during", "checks after", "lost", "invented",
+HEADER = ("run", "acked", "rejected", "in doubt", "crashes", "failovers", "checks during", "checks after", "lost", "invented",
           "duplicates", "unexpected", "seconds")
 
 
 def row(run: Run) -> tuple[str, ...]:
     v = run.verdict
-    return (run.name, str(v.acked), str(v.rejected), str(v.in_doubt), str(v.crashes),
+    return (run.name, str(v.acked), str(v.rejected), str(v.in_doubt), str(v.crashes), str(v.failovers),
             f"{v.checks_during}" + (f" ({len(v.invariant)} failed)" if v.invariant else ""), str(v.checks_after),
             str(len(v.lost)), str(len(v.invented)), str(len(v.duplicates)), str(len(v.unexpected)),
             f"{run.seconds:.1f}")
@@ -106,19 +117,23 @@ async def main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     runs: list[Run] = []
     skipped: list[str] = []
-    try:
-        for name in chosen:
-            if time.monotonic() - started > args.seconds:
-                skipped.append(name)
-                continue
-            run = await scenario(name, root / name, args)
-            runs.append(run)
-            print(f"  {name}: {run.verdict.report(limit=3)}", flush=True)
-    finally:
-        if args.keep:
-            print(f"ledgers and journals kept in {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+    with ExitStack() as stack:
+        pg = stack.enter_context(running_server(DURABLE)) if any(n.startswith("pg-") for n in chosen) else None
+        if pg is not None:
+            print(f"PostgreSQL: {pg.bindir.parent.name}, fsync and synchronous_commit on", flush=True)
+        try:
+            for name in chosen:
+                if time.monotonic() - started > args.seconds:
+                    skipped.append(name)
+                    continue
+                run = await scenario(name, root / name, args, pg)
+                runs.append(run)
+                print(f"  {name}: {run.verdict.report(limit=3)}", flush=True)
+        finally:
+            if args.keep:
+                print(f"ledgers and journals kept in {root} (the PostgreSQL databases are gone with it)")
+            else:
+                shutil.rmtree(root, ignore_errors=True)
     print()
     print(table([row(r) for r in runs]))
     total = time.monotonic() - started
@@ -145,6 +160,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--shared", type=int, default=3, help="users shared by several clients (default 3)")
     parser.add_argument("--processes", type=int, default=4, help="OS processes in the process runs (default 4)")
     parser.add_argument("--kills", type=int, default=25, help="SIGKILLs per crash run (default 25)")
+    parser.add_argument("--servers", type=int, default=2, help="servers on PostgreSQL in the pg- runs (default 2)")
     parser.add_argument("--seconds", type=float, default=540, help="time budget; later runs are skipped (default 540)")
     parser.add_argument("--seed", type=int, default=1, help="workload and nemesis seed (default 1)")
     parser.add_argument("--synchronous", choices=["NORMAL", "FULL"], default="NORMAL",

@@ -32,7 +32,9 @@ saw answered, with the same key and request, then goes on where it stopped.
 `Snapshots` runs the invariant checker (`checks.ledger_problems`) on read-only snapshots while the
 workload runs. Drivers: `run_tasks` (asyncio tasks on one LocalEngine), `run_processes` (OS
 processes, each with its own LocalEngine on the file: `bank_worker.py`), `run_server` (each
-client its own RemoteEngine on `orderproc serve`); the crash drivers are in `crash.py`.
+client its own RemoteEngines on one or more `orderproc serve` processes, on a ledger file or a
+PostgreSQL database); the crash drivers are in `crash.py`. The ledger is a file's path or a
+postgresql:// URL (`Ledger`): the checker reads either.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ import threading
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Context, Decimal
 from pathlib import Path
@@ -60,6 +63,7 @@ from orderproc.engine.errors import OrderprocError
 from orderproc.engine.schemas import Order, OrderRequest, Transaction
 from orderproc.engine.service import LocalEngine
 from orderproc.engine.store import checks
+from orderproc.engine.store.backend import is_server_url, open_backend
 from orderproc.engine.store.sqlite import Database
 
 HERE = Path(__file__).resolve().parent
@@ -72,6 +76,8 @@ REJECTIONS = frozenset({"insufficient_funds", "price_moved", "invalid_amount"})
 # no answer at all: the op may or may not have happened (only a crash test expects these)
 IN_DOUBT_CODES = frozenset({"engine_unavailable"})
 MARKET_SEED = 7
+
+Ledger = Path | str  # a ledger file, or a postgresql:// URL
 
 
 # -- the workload ----------------------------------------------------------------------------
@@ -405,10 +411,10 @@ def _qty(units: int, precision: int) -> str:
 # -- setting up a ledger ---------------------------------------------------------------------------
 
 
-async def prepare(path: Path, workload: Workload) -> tuple[dict[str, str], list[dict[str, Any]]]:
+async def prepare(ledger: Ledger, workload: Workload) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """Create the ledger, register every user of the workload and fund them (a keyed deposit each,
     journaled like any client's); the users' tokens and those events."""
-    engine = LocalEngine(path, hash_profile="fast", market_seed=MARKET_SEED, synchronous=workload.synchronous)
+    engine = LocalEngine(ledger, hash_profile="fast", market_seed=MARKET_SEED, synchronous=workload.synchronous)
     journal = Journal()
     tokens: dict[str, str] = {}
     try:
@@ -443,6 +449,7 @@ class Verdict:
     checks_during: int = 0  # invariant checks passed while the workload ran
     checks_after: int = 0  # admin_verify runs passed (after each crash, and at the end)
     crashes: int = 0
+    failovers: int = 0  # times a client turned to another server, the one it used being down
     lost: list[str] = field(default_factory=list)
     invented: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
@@ -457,7 +464,7 @@ class Verdict:
         lines = [
             f"acked {self.acked}, rejected {self.rejected}, in doubt {self.in_doubt} ({self.unresolved} never "
             f"answered), attempts {self.attempts}, probes {self.probes}, crashes {self.crashes}, checks passed "
-            f"{self.checks_during} during / {self.checks_after} after"
+            f"{self.checks_during} during / {self.checks_after} after, failovers {self.failovers}"
         ]
         for name in ("lost", "invented", "duplicates", "unexpected", "invariant"):
             found: list[str] = getattr(self, name)
@@ -467,10 +474,10 @@ class Verdict:
         return "\n".join(lines)
 
 
-async def verify(path: Path) -> list[str]:
+async def verify(ledger: Ledger) -> list[str]:
     """`admin_verify` by the operator on a LocalEngine of its own: the problems (none when ok).
     Only once nothing else in this process has the ledger open."""
-    engine = LocalEngine(path, hash_profile="fast")
+    engine = LocalEngine(ledger, hash_profile="fast")
     try:
         report = await engine.admin_verify(engine.operator_token)
     finally:
@@ -478,27 +485,38 @@ async def verify(path: Path) -> list[str]:
     return [] if report.ok else list(report.problems) or ["admin_verify is not ok"]
 
 
-def read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None)
-
-
-def verify_read_only(path: Path) -> list[str]:
-    """What `admin_verify` checks (`checks.ledger_problems` and `integrity_check`), on one read-only
-    snapshot, while other processes may be writing.
-
-    Not a LocalEngine: opening one in a process that has the ledger open already (the snapshot
-    thread) cancels that connection's locks (see test_engines_in_one_process.py).
-    """
-    conn = read_only(path)
+@contextmanager
+def snapshot(ledger: Ledger) -> Iterator[Any]:
+    """A read-only connection inside one consistent read transaction (a SQLite file opened
+    read-only; on PostgreSQL a REPEATABLE READ, READ ONLY transaction), while others may write."""
+    if is_server_url(ledger):
+        backend = open_backend(ledger, synchronous="NORMAL")
+        conn = backend.connect(readonly=True)
+        begin = backend.begin_read
+    else:
+        conn = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=30, isolation_level=None)
+        begin = Database.begin_read
     try:
-        conn.execute("BEGIN")
+        begin(conn)
         try:
-            problems, _, _ = checks.ledger_problems(conn)
-            problems += Database.integrity_problems(conn)
+            yield conn
         finally:
             conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def verify_read_only(ledger: Ledger) -> list[str]:
+    """What `admin_verify` checks (`checks.ledger_problems`, and SQLite's `integrity_check`), on one
+    read-only snapshot, while other processes may be writing.
+
+    Not a LocalEngine: opening one in a process that has the ledger file open already (the
+    snapshot thread) cancels that connection's locks (see test_engines_in_one_process.py).
+    """
+    with snapshot(ledger) as conn:
+        problems, _, _ = checks.ledger_problems(conn)
+        if not is_server_url(ledger):
+            problems += Database.integrity_problems(conn)
     return problems
 
 
@@ -513,10 +531,10 @@ class _Op:
     answers: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def judge(path: Path, events: Iterable[dict[str, Any]], verdict: Verdict | None = None) -> Verdict:
-    """Check the ledger file against every client's journal (see the module docstring)."""
+async def judge(ledger: Ledger, events: Iterable[dict[str, Any]], verdict: Verdict | None = None) -> Verdict:
+    """Check the ledger against every client's journal (see the module docstring)."""
     verdict = verdict or Verdict()
-    problems = await verify(path)
+    problems = await verify(ledger)
     if problems:
         verdict.invariant.extend(f"after the run: {p}" for p in problems)
     else:
@@ -530,9 +548,7 @@ async def judge(path: Path, events: Iterable[dict[str, Any]], verdict: Verdict |
         else:
             ops[event["id"]].answers.append(event)
 
-    conn = read_only(path)
-    try:
-        conn.execute("BEGIN")
+    with snapshot(ledger) as conn:
         precision = dict(conn.execute("SELECT symbol, precision FROM assets"))
         names = sorted({o.op["user"] for o in ops.values()})
         users = {
@@ -558,9 +574,6 @@ async def judge(path: Path, events: Iterable[dict[str, Any]], verdict: Verdict |
             f" WHERE user_id IN ({', '.join('?' * len(user_ids))})",
             list(user_ids),
         ).fetchall()
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
     entries_by: dict[tuple[str, str | None], list[tuple[Any, ...]]] = defaultdict(list)
     for row in entries:
@@ -690,9 +703,9 @@ class Snapshots(threading.Thread):
     """Checks the invariants (`checks.ledger_problems`: sums, no negative balance, complete entries,
     stored balances = replay) on a read-only snapshot every `interval` seconds until stopped."""
 
-    def __init__(self, path: Path, interval: float = 0.05) -> None:
+    def __init__(self, ledger: Ledger, interval: float = 0.05) -> None:
         super().__init__(name="snapshots", daemon=True)
-        self.path = path
+        self.ledger = ledger
         self.interval = interval
         self.passed = 0
         self.busy = 0
@@ -700,33 +713,23 @@ class Snapshots(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        conn: sqlite3.Connection | None = None
-        try:
-            while not self._stop_event.wait(self.interval):
-                try:
-                    if conn is None:
-                        conn = read_only(self.path)
-                    conn.execute("BEGIN")
-                    try:
-                        problems, _, _ = checks.ledger_problems(conn)
-                    finally:
-                        conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    text = str(exc).lower()
-                    if not isinstance(exc, sqlite3.OperationalError) or "locked" not in text and "busy" not in text:
-                        self.failures.append(f"a snapshot could not be read: {exc}")
-                    self.busy += 1
-                    if conn is not None:
-                        conn.close()
-                        conn = None
-                    continue
-                if problems:
-                    self.failures.extend(f"during the run: {p}" for p in problems)
-                else:
-                    self.passed += 1
-        finally:
-            if conn is not None:
-                conn.close()
+        while not self._stop_event.wait(self.interval):
+            try:
+                with snapshot(self.ledger) as conn:
+                    problems, _, _ = checks.ledger_problems(conn)
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if "locked" not in text and "busy" not in text:
+                    self.failures.append(f"a snapshot could not be read: {exc}")
+                self.busy += 1
+                continue
+            except Exception as exc:  # noqa: BLE001 - any other failure to read is one
+                self.failures.append(f"a snapshot could not be read: {exc!r}")
+                continue
+            if problems:
+                self.failures.extend(f"during the run: {p}" for p in problems)
+            else:
+                self.passed += 1
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -914,12 +917,13 @@ class Server:
     """`orderproc serve --db LEDGER --port P` (one worker) in its own session, limits off; it can
     be killed (SIGKILL to its process group) and started again on the same ledger and port."""
 
-    def __init__(self, folder: Path, path: Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(self, folder: Path, ledger: Ledger, *, synchronous: str = "NORMAL", name: str = "server") -> None:
         self.folder = folder
-        self.path = path
+        self.ledger = ledger
+        self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = folder / "server.log"
+        self.log_path = folder / f"{name}.log"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPROC_")}
         self.env.update({
             "XDG_DATA_HOME": str(folder / "xdg-data"), "XDG_CONFIG_HOME": str(folder / "xdg-config"),
@@ -934,7 +938,7 @@ class Server:
 
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "orderproc", "serve", "--db", str(self.path), "--port", str(self.port)],
+                [sys.executable, "-m", "orderproc", "serve", "--db", str(self.ledger), "--port", str(self.port)],
                 env=self.env, stdout=log, stderr=log, start_new_session=True,
             )
         self.starts += 1
@@ -948,7 +952,7 @@ class Server:
                     pass
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.kill()
-                    raise AssertionError(f"the server did not start: {self.log_path.read_text()[-3000:]}")
+                    raise AssertionError(f"{self.name} did not start: {self.log_path.read_text()[-3000:]}")
                 await asyncio.sleep(0.05)
 
     def kill(self) -> None:
@@ -979,10 +983,42 @@ class Server:
         return self.log_path.read_text()[-3000:] if self.log_path.exists() else ""
 
 
-async def remote_clients(url: str, workload: Workload, tokens: dict[str, str], **options: Any) -> list[Client]:
+class Failover:
+    """A client's view of several servers, as through a load balancer: it uses one; once that one
+    is unreachable (`engine_unavailable`), it uses the next, so the op in doubt is sent again to
+    another server (with the same key)."""
+
+    def __init__(self, engines: list[Any], first: int = 0) -> None:
+        self.engines = engines
+        self.current = first % len(engines)
+        self.switches = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.engines[self.current], name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(*args, **kwargs)
+            except OrderprocError as exc:
+                if exc.code in IN_DOUBT_CODES and len(self.engines) > 1:
+                    self.current = (self.current + 1) % len(self.engines)
+                    self.switches += 1
+                raise
+
+        return call
+
+    async def close(self) -> None:
+        for engine in self.engines:
+            await engine.close()
+
+
+async def remote_clients(urls: list[str], workload: Workload, tokens: dict[str, str], **options: Any) -> list[Client]:
+    """A client per spec, each with its own RemoteEngine per server (its own connections); client
+    i starts on server i mod N and fails over to the next."""
     from orderproc.engine.remote import RemoteEngine
 
-    return [Client(spec, RemoteEngine(url, timeout=10.0), tokens, Journal(), **options) for spec in workload.specs()]
+    return [Client(spec, Failover([RemoteEngine(url, timeout=10.0) for url in urls], i), tokens, Journal(), **options)
+            for i, spec in enumerate(workload.specs())]
 
 
 async def close_clients(clients: list[Client]) -> None:
@@ -990,28 +1026,44 @@ async def close_clients(clients: list[Client]) -> None:
         await client.engine.close()
 
 
-async def run_server(folder: Path, workload: Workload) -> Run:
-    """Every client its own RemoteEngine (its own connections) on one `orderproc serve`."""
+def serving(folder: Path, ledger: Ledger | None, workload: Workload, servers: int) -> tuple[Ledger, list[Server]]:
+    """The ledger (a file in `folder` unless given) and `servers` servers on it, not started."""
+    ledger = folder / "ledger.db" if ledger is None else ledger
+    return ledger, [Server(folder, ledger, synchronous=workload.synchronous, name=f"server-{n}")
+                    for n in range(servers)]
+
+
+def serving_name(ledger: Ledger, servers: list[Server]) -> str:
+    where = "PostgreSQL" if is_server_url(ledger) else "one file"
+    return f"{len(servers)} orderproc serve on {where}" if len(servers) > 1 else f"orderproc serve on {where}"
+
+
+async def run_server(folder: Path, workload: Workload, *, ledger: Ledger | None = None, servers: int = 1) -> Run:
+    """Every client its own RemoteEngines on `servers` processes of `orderproc serve` on one
+    ledger (a file in `folder`, or the one given: a postgresql:// URL), the clients spread over
+    them."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "ledger.db"
-    tokens, events = await prepare(path, workload)
-    server = Server(folder, path, synchronous=workload.synchronous)
+    ledger, started_servers = serving(folder, ledger, workload, servers)
+    tokens, events = await prepare(ledger, workload)
     clients: list[Client] = []
     try:
-        await server.start()
+        for server in started_servers:
+            await server.start()
         started = time.monotonic()
-        clients = await remote_clients(server.url, workload, tokens)
-        with Snapshots(path) as snapshots:
+        clients = await remote_clients([s.url for s in started_servers], workload, tokens)
+        with Snapshots(ledger) as snapshots:
             await asyncio.gather(*(c.run() for c in clients))
         seconds = time.monotonic() - started
     finally:
         await close_clients(clients)
-        await server.stop()
+        for server in started_servers:
+            await server.stop()
     for c in clients:
         events.extend(c.journal.events)
     verdict = Verdict()
     snapshots.into(verdict)
-    return Run("clients on orderproc serve", await judge(path, events, verdict), seconds, events)
+    return Run(f"clients on {serving_name(ledger, started_servers)}", await judge(ledger, events, verdict), seconds,
+               events)
 
 
 def assert_sound(run: Run, *, min_acked: int = 1) -> None:

@@ -9,10 +9,13 @@ lose no acknowledged op.
 - `run_server_crash`: clients, each with its own RemoteEngine, on `orderproc serve`; K times, at a
   random moment (a random number of answers after the last restart, the kills spread over the
   run, then a random pause of a few ms), the server's process group is SIGKILLed. While it is
-  down, the checker of `admin_verify` runs on the file; then the server starts again on the same
-  ledger and port. A client treats a transport error or `engine_unavailable` as *in doubt* and
-  sends the same op with the same key again until it gets an answer (RemoteEngine itself retries
-  a few times within 0.35 s; the client goes on across the restart).
+  down, the checker of `admin_verify` runs on the ledger; then the server starts again on the
+  same ledger and port. A client treats a transport error or `engine_unavailable` as *in doubt*
+  and sends the same op with the same key again until it gets an answer (RemoteEngine itself
+  retries a few times within 0.35 s; the client goes on across the restart). With several
+  servers on one ledger (a PostgreSQL database, or one file), a random one is killed each time
+  while the others go on writing, and its clients fail over to the next server: the op in
+  doubt is sent again there, as through a load balancer.
 - `run_process_crash`: worker processes (`bank_worker.py`), each with its own LocalEngine on the
   file; K times a random worker is SIGKILLed at a random moment (after a random number of bytes
   written to the journals, the kills spread over the run: often in the middle of a commit, now
@@ -32,9 +35,9 @@ import time
 from pathlib import Path
 
 from bank import (
+    Ledger,
     Progress,
     Run,
-    Server,
     Snapshots,
     Verdict,
     Worker,
@@ -44,6 +47,8 @@ from bank import (
     judge,
     prepare,
     remote_clients,
+    serving,
+    serving_name,
     start_together,
     verify_read_only,
     wait_all,
@@ -64,30 +69,35 @@ def _written(workers: list[Worker]) -> int:
     return sum(w.journal_size() for w in workers)
 
 
-async def _check_while_down(path: Path, verdict: Verdict, when: str) -> None:
-    problems = await asyncio.to_thread(verify_read_only, path)
+async def _check_while_down(ledger: Ledger, verdict: Verdict, when: str) -> None:
+    problems = await asyncio.to_thread(verify_read_only, ledger)
     if problems:
         verdict.invariant.extend(f"{when}: {p}" for p in problems)
     else:
         verdict.checks_after += 1
 
 
-async def run_server_crash(folder: Path, workload: Workload, kills: int, *, seed: int | None = None) -> Run:
-    """The workload on `orderproc serve`, which is SIGKILLed `kills` times and restarted."""
+async def run_server_crash(folder: Path, workload: Workload, kills: int, *, ledger: Ledger | None = None,
+                           servers: int = 1, seed: int | None = None) -> Run:
+    """The workload on `servers` processes of `orderproc serve` on one ledger (a file in
+    `folder`, or the one given: a postgresql:// URL); `kills` times one of them, at random, is
+    SIGKILLed and restarted. With several, the others go on serving (and the clients of the
+    killed one fail over to them)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "ledger.db"
-    tokens, events = await prepare(path, workload)
+    ledger, started_servers = serving(folder, ledger, workload, servers)
+    tokens, events = await prepare(ledger, workload)
     rng = random.Random(f"{workload.seed if seed is None else seed}:server-nemesis")
-    server = Server(folder, path, synchronous=workload.synchronous)
     progress = Progress()
     verdict = Verdict()
     clients = []
     tasks: list[asyncio.Task[None]] = []
     try:
-        await server.start()
+        for server in started_servers:
+            await server.start()
         started = time.monotonic()
-        clients = await remote_clients(server.url, workload, tokens, retry_in_doubt=True, progress=progress)
-        with Snapshots(path) as snapshots:
+        clients = await remote_clients([s.url for s in started_servers], workload, tokens, retry_in_doubt=True,
+                                       progress=progress)
+        with Snapshots(ledger) as snapshots:
             tasks = [asyncio.create_task(c.run()) for c in clients]
             threshold = 0
             while verdict.crashes < kills:
@@ -97,10 +107,11 @@ async def run_server_crash(folder: Path, workload: Workload, kills: int, *, seed
                 if all(t.done() for t in tasks):
                     break
                 await asyncio.sleep(rng.uniform(0, 0.005))
-                server.kill()
+                victim = rng.choice(started_servers)
+                victim.kill()
                 verdict.crashes += 1
-                await _check_while_down(path, verdict, f"after kill {verdict.crashes} of the server")
-                await server.start()
+                await _check_while_down(ledger, verdict, f"after kill {verdict.crashes} ({victim.name})")
+                await victim.start()
             await asyncio.gather(*tasks)
         seconds = time.monotonic() - started
     finally:
@@ -108,12 +119,14 @@ async def run_server_crash(folder: Path, workload: Workload, kills: int, *, seed
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await close_clients(clients)
-        await server.stop()
+        for server in started_servers:
+            await server.stop()
     for c in clients:
         events.extend(c.journal.events)
+        verdict.failovers += c.engine.switches
     snapshots.into(verdict)
-    name = f"server SIGKILLed {verdict.crashes}x"
-    return Run(name, await judge(path, events, verdict), seconds, events)
+    name = f"{serving_name(ledger, started_servers)}, SIGKILLed {verdict.crashes}x"
+    return Run(name, await judge(ledger, events, verdict), seconds, events)
 
 
 async def run_process_crash(

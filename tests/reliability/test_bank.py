@@ -30,6 +30,16 @@ async def test_clients_on_the_real_server_lose_invent_and_duplicate_nothing(tmp_
     assert run.verdict.checks_during >= 1
 
 
+async def test_clients_spread_over_two_servers_on_postgresql_lose_invent_and_duplicate_nothing(
+    tmp_path: Path, pg_url: str,
+) -> None:
+    """Two real `orderproc serve` processes on one PostgreSQL database, the clients spread over
+    them: the clients sharing a user write through both servers at once."""
+    run = await run_server(tmp_path, Workload(seed=15, clients=6, ops=50), ledger=pg_url, servers=2)
+    assert_sound(run, min_acked=180)
+    assert run.verdict.checks_during >= 1
+
+
 async def test_the_checker_finds_a_lost_an_invented_and_a_doubly_answered_op(tmp_path: Path) -> None:
     """The checker itself: journals edited to disagree with the ledger are caught."""
     path = tmp_path / "ledger.db"

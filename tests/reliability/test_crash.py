@@ -30,6 +30,23 @@ async def test_a_server_killed_three_times_under_load_loses_no_acknowledged_op(t
     assert run.verdict.unresolved == 0, run.verdict.report()
 
 
+async def test_servers_on_postgresql_killed_three_times_under_load_lose_no_acknowledged_op(
+    tmp_path: Path, pg_url: str,
+) -> None:
+    """Two servers on one PostgreSQL database; one of them, at random, is SIGKILLed at random
+    moments (its transaction, if any, dies with its connection) while the other goes on
+    writing; its clients fail over to the other server and send what was in doubt again there,
+    with the same key; the killed one is restarted."""
+    run = await run_server_crash(tmp_path, Workload(seed=23, clients=6, ops=150), KILLS, ledger=pg_url,
+                                 servers=2)
+    assert run.verdict.crashes == KILLS, run.verdict.report()
+    assert run.verdict.failovers >= 1, run.verdict.report()
+    assert_sound(run, min_acked=200)
+    assert run.verdict.checks_after == KILLS + 1, run.verdict.report()
+    assert run.verdict.in_doubt >= 1, f"no op was in flight at any kill\n{run.verdict.report()}"
+    assert run.verdict.unresolved == 0, run.verdict.report()
+
+
 async def test_worker_processes_killed_three_times_mid_commit_lose_no_acknowledged_op(tmp_path: Path) -> None:
     """Worker processes on one ledger file; a random one is SIGKILLed at a random moment (often
     inside a commit) and restarted; it sends the op it had in flight again with the same key."""
