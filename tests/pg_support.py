@@ -10,7 +10,8 @@ caller drops it with `drop_database`).
 
 PostgreSQL refuses to run as root: as root (CI), every server program runs as the `postgres`
 system user (anyone else runs it as themselves). Without PostgreSQL the tests that ask for it are
-skipped, saying why; with ORDERPROC_REQUIRE_PG set (CI sets it) they fail instead.
+skipped, saying why; with ORDERPROC_REQUIRE_PG or CI set (`.ci/run` sets the first) they fail
+instead.
 
 The fixtures are registered once, in tests/conftest.py (one server for the whole session:
 imported into a test module, a fixture is that module's own, and each module started a server).
@@ -70,8 +71,9 @@ class PgServer:
 
 def unavailable(reason: str) -> NoReturn:
     """Skip the test for want of PostgreSQL, or fail it when ORDERPROC_REQUIRE_PG is set."""
-    if os.environ.get(REQUIRE_ENV):
-        pytest.fail(f"PostgreSQL is required ({REQUIRE_ENV} is set) but unavailable: {reason}", pytrace=False)
+    required = [name for name in (REQUIRE_ENV, "CI") if os.environ.get(name)]
+    if required:
+        pytest.fail(f"PostgreSQL is required ({required[0]} is set) but unavailable: {reason}", pytrace=False)
     pytest.skip(f"PostgreSQL unavailable ({reason}); set {REQUIRE_ENV}=1 to fail instead")
 
 

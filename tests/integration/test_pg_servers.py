@@ -426,3 +426,27 @@ async def test_the_login_limit_counts_the_attempts_made_on_every_server(shared_l
         assert refused.json()["error"]["code"] == "rate_limited"
         assert 1 <= int(refused.headers["Retry-After"]) <= 21  # a token every 20 s
     assert (await login(b, "bob", PASSWORD)).status_code == 200  # another account is not held up
+
+
+async def test_the_quote_stream_runs_on_every_server_with_the_same_prices(servers: Servers) -> None:
+    a, b = servers.start_two()
+
+    async def first_events(server: Server, count: int) -> list[dict[str, str]]:
+        """The first `count` quote events of the server's stream: {symbol: price} each."""
+        events: list[dict[str, str]] = []
+        async with httpx.AsyncClient(base_url=server.url, timeout=httpx.Timeout(10, read=10)) as http:
+            async with http.stream("GET", "/v1/stream/quotes", params={"interval": 0.5}) as stream:
+                assert stream.status_code == 200
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                async for line in stream.aiter_lines():
+                    if line.startswith("data: "):
+                        events.append({q["symbol"]: q["price"] for q in json.loads(line[6:])})
+                        if len(events) == count:
+                            return events
+        raise AssertionError(f"the stream of {server.name} ended after {len(events)} events")
+
+    on_a, on_b = await asyncio.gather(first_events(a, 3), first_events(b, 3))
+    assert all(len(event) >= 10 for event in on_a + on_b), "every enabled asset is quoted"
+    assert set(on_a[0]) == set(on_b[0])
+    # one market: the two servers' prices agree whenever their events fall in the same second
+    assert any(ea == eb for ea in on_a for eb in on_b), (on_a, on_b)
