@@ -152,6 +152,10 @@ async def _as_user(engine: Engine, call: Callable[[Bound], Awaitable[T]]) -> T:
 
     token = load_token(engine.session_key)
     if token is None:
+        try:  # a token no ledger issued: a server that cannot be reached says so first (with its URL)
+            await engine.whoami("no-session")
+        except AuthRequired:
+            pass
         raise AuthRequired(
             "not logged in to this ledger: run `orderproc login USER` (or `register USER`)",
             {"reason": "no_session"},
@@ -728,6 +732,9 @@ def serve(
         raise typer.BadParameter("serve runs on a ledger file: give --db, not --server", param_hint="--server")
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise typer.BadParameter("TLS needs both --ssl-certfile and --ssl-keyfile", param_hint="--ssl-keyfile")
+    if (problem := _cannot_listen(host, port)) is not None:
+        render.err.print(problem, markup=False)
+        raise typer.Exit(1)
     options = {"db": state.db, "cors_origins": cors, "rate_limit": rate_limit, "login_limit": login_limit}
     try:
         settings = Settings.load(**options).model_copy(update={"server": None})
@@ -759,6 +766,29 @@ def serve(
         # stream never ends by itself, and the stop used to wait for every one of them
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
     )
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why `serve` could not listen on host:port (an `error[...]` line), or None: a trial bind
+    as uvicorn's (SO_REUSEADDR), before the ledger is opened or anything is printed."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        return f"error[address_unavailable]: cannot listen on {host}: {exc.strerror}"
+    with socket.socket(family, kind, proto) as trial:
+        trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            trial.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"error[address_in_use]: port {port} on {host} is in use by another program: "
+                        "stop it, or choose another port with --port")
+            return f"error[address_unavailable]: cannot listen on {host}:{port}: {exc.strerror}"
+    return None
 
 
 # -- operator commands ---------------------------------------------------------------------------

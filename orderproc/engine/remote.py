@@ -224,6 +224,9 @@ class RemoteEngine:
     ) -> httpx.Response:
         headers: dict[str, str] = {}
         if token is not None:
+            if not token.strip() or not token.isascii() or not token.isprintable():
+                # no header can carry it, and no server would take it: what the server would say
+                raise errors.AuthRequired("that is not a session token: log in first", {"reason": "malformed"})
             headers["Authorization"] = f"Bearer {token}"
         if key is not None:
             headers["Idempotency-Key"] = key

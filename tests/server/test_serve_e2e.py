@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -143,3 +144,35 @@ def _answers(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_serve_on_a_port_another_program_holds_fails_with_one_error_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_orderproc("serve", "--db", str(tmp_path / "ledger.db"), "--port", str(port),
+                             env=orderproc_env(tmp_path))
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error[address_in_use]: port {port} on 127.0.0.1 is in use by another program: "
+        "stop it, or choose another port with --port"]
+    assert done.stdout == ""
+    assert not (tmp_path / "ledger.db").exists()  # nothing was made before the check
+
+
+def test_a_command_without_a_session_on_a_server_that_is_down_says_it_cannot_reach_it(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    done = run_orderproc("--server", f"http://127.0.0.1:{port}", "balance", env=orderproc_env(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error[engine_unavailable]: cannot reach the orderproc server at "
+                                  f"http://127.0.0.1:{port}"), done.stderr
+
+
+def test_a_command_without_a_session_on_a_running_server_says_to_log_in(server: tuple[str, Path],
+                                                                       tmp_path: Path) -> None:
+    url, _ = server
+    done = run_orderproc("--server", url, "balance", env=orderproc_env(tmp_path / "newcomer"))
+    assert done.returncode == 1
+    assert done.stderr.startswith("error[auth_required]: not logged in to this ledger: run `orderproc login USER`"), \
+        done.stderr

@@ -544,3 +544,17 @@ async def test_a_closed_port_is_engine_unavailable_not_an_httpx_error(closed_por
 def _typed(engine: RemoteEngine) -> Engine:
     """mypy proves here that RemoteEngine has the protocol's exact signatures."""
     return engine
+
+
+@pytest.mark.parametrize("token", ["", "  ", "tok\nen", "t\u00f6ken"])
+async def test_a_token_no_header_can_carry_is_refused_as_auth_required_without_a_request(token: str) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={})
+
+    async with mock(handler) as eng:
+        with pytest.raises(errors.AuthRequired):
+            await eng.balance(token)
+    assert sent == []
