@@ -212,6 +212,8 @@ EXTERNAL, HOUSE = 1, 2
 class Bare:
     """The engine's writes for one market order, on a plain sqlite3 connection, nothing else."""
 
+    house = HOUSE  # the counterparty account (bench/pg_orders.py's striped what-if gives each writer its own)
+
     def __init__(self, path: Path, users: int, synchronous: str) -> None:
         from orderproc.engine.prices import load_assets
         from orderproc.engine.store.tables import schema_ddl  # the same tables and indexes
@@ -284,6 +286,7 @@ class Bare:
     def _order(self, s: Spec, now: str) -> None:
         conn = self.conn
         user_id, account, jti = self.users[s.user]
+        house = self.house
         price = self.prices[s.symbol]
         precision = self.precision[s.symbol]
         units = int(Decimal(s.quantity).scaleb(precision))
@@ -296,8 +299,8 @@ class Bare:
         if s.side == "buy":
             cost = cents
             out = {"amount": -cents, "cost": 0, "account": account, "asset": "USD", "need": cents}
-            adds = [(HOUSE, "USD", cents, 0), (HOUSE, s.symbol, -units, 0), (account, s.symbol, units, cents)]
-            postings = [(account, "USD", -cents), (HOUSE, "USD", cents), (HOUSE, s.symbol, -units),
+            adds = [(house, "USD", cents, 0), (house, s.symbol, -units, 0), (account, s.symbol, units, cents)]
+            postings = [(account, "USD", -cents), (house, "USD", cents), (house, s.symbol, -units),
                         (account, s.symbol, units)]
         else:
             held, held_cost, _ = conn.execute(POSITION_SQL, (account, s.symbol)).fetchone() or (0, 0, 0)
@@ -313,17 +316,17 @@ class Bare:
                     break
             cost = sum(t[2] for t in takes)
             out = {"amount": -units, "cost": -cost, "account": account, "asset": s.symbol, "need": units}
-            adds = [(HOUSE, s.symbol, units, 0), (HOUSE, "USD", -cents, 0), (account, "USD", cents, 0)]
-            postings = [(account, s.symbol, -units), (HOUSE, s.symbol, units), (HOUSE, "USD", -cents),
+            adds = [(house, s.symbol, units, 0), (house, "USD", -cents, 0), (account, "USD", cents, 0)]
+            postings = [(account, s.symbol, -units), (house, s.symbol, units), (house, "USD", -cents),
                         (account, "USD", cents)]
-        order_id = conn.execute(
+        order_id = self._insert(
             ORDER_SQL, (user_id, account, s.symbol, s.side, units, str(price), cents, None, now, now, str(price))
-        ).lastrowid
+        )
         if conn.execute(TAKE_SQL, out).rowcount != 1:
             raise RuntimeError("insufficient funds")
         for add in adds:
             conn.execute(ADD_SQL, add)
-        entry_id = conn.execute(ENTRY_SQL, (s.side, account, order_id, None, now)).lastrowid
+        entry_id = self._insert(ENTRY_SQL, (s.side, account, order_id, None, now))
         conn.executemany(POSTING_SQL, [(entry_id, *p) for p in postings])
         if s.side == "buy":
             conn.execute(LOT_SQL, (account, s.symbol, order_id, now, units, cents, units, cents))
@@ -333,6 +336,12 @@ class Bare:
             conn.execute(REALIZED_SQL, (cents - cost, order_id))
         detail = json.dumps({"symbol": s.symbol, "side": s.side, "price": str(price)}, sort_keys=True)
         conn.execute(AUDIT_SQL, (now, user_id, f"trader{s.user}", "order_placed", str(order_id), detail, None))
+
+    def _insert(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Insert one row; its id (sqlite3's `lastrowid`; bench/pg_orders.py says `RETURNING id`)."""
+        row_id = self.conn.execute(sql, params).lastrowid
+        assert row_id is not None
+        return row_id
 
     def verify(self, expected_orders: int) -> None:
         from orderproc.engine.store import checks
