@@ -270,7 +270,7 @@ class Bare:
         """Orders in one commit, each in its own savepoint: what group commit can at most gain."""
         conn = self.conn
         now = iso(time.time())
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin_write()
         try:
             for s in specs:
                 if savepoints:
@@ -282,6 +282,9 @@ class Bare:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _begin_write(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
 
     def _order(self, s: Spec, now: str) -> None:
         conn = self.conn

@@ -210,23 +210,10 @@ class PgBare(Bare):
         account = self.users[s.user][1]
         return (account, "USD", account, s.symbol, self.house, "USD", self.house, s.symbol)
 
-    def place_group(self, specs: list[Spec], *, savepoints: bool = True) -> None:
-        """Orders in one advisory-locked transaction, a savepoint each (the engine's group commit)."""
-        conn = self.conn
-        now = iso_now()
-        conn.execute("BEGIN")
-        try:
-            conn.execute(f"SELECT pg_advisory_xact_lock({LEDGER_LOCK})")
-            for s in specs:
-                if savepoints:
-                    conn.execute("SAVEPOINT job")
-                self._order(s, now)
-                if savepoints:
-                    conn.execute("RELEASE job")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    def _begin_write(self) -> None:
+        """`Bare.place_group`'s transaction, as the engine opens one (its group commit)."""
+        self.conn.execute("BEGIN")
+        self.conn.execute(f"SELECT pg_advisory_xact_lock({LEDGER_LOCK})")
 
     def close(self) -> None:
         self.bare.close()

@@ -31,7 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -231,22 +231,14 @@ def pg_server() -> Iterator[PgServer]:
         import psycopg  # noqa: F401 - checked here so that a missing driver skips, not errors
     except ImportError:
         unavailable("the psycopg package is not installed (pip install 'psycopg[binary]')")
-    bindir = find_bindir()
-    if bindir is None:
-        unavailable("no initdb and postgres found (pg_config --bindir, /usr/lib/postgresql/*/bin, PATH)")
     _run_as()  # root without a postgres user: say so before making anything
-    root = Path(tempfile.mkdtemp(prefix="orderproc-pg-"))
+    servers = ExitStack()
     try:
-        try:
-            server = _start(bindir, root)
-        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
-            unavailable(f"could not start the server from {bindir}: {exc}")
-        try:
-            yield server
-        finally:
-            _stop(server)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+        server = servers.enter_context(running_server())
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        unavailable(f"could not start PostgreSQL: {exc}")
+    with servers:
+        yield server
 
 
 def new_database(server: PgServer) -> str:
