@@ -224,6 +224,11 @@ SPECS: dict[str, Spec] = {
                         lambda r, a: r.engine.list_assets(**a)),
     "get_asset": Spec(_args({"symbol": symbols}), lambda r, a: r.engine.get_asset(a["symbol"])),
     "quote": Spec(_args({"symbol": symbols}), lambda r, a: r.engine.quote(a["symbol"])),
+    "throttle": Spec(_args({"buckets": usually(st.lists(st.one_of(
+        st.tuples(st.text(max_size=300), st.floats(allow_nan=True), st.floats(allow_nan=True)),
+        st.tuples(st.text("abc:.1", min_size=1, max_size=8), st.floats(0.001, 100), st.floats(1, 100)),
+        st.tuples(st.text(max_size=8), st.floats(0.001, 100)), st.lists(st.integers(), max_size=4)), max_size=3))}),
+        lambda r, a: r.engine.throttle(a["buckets"])),
     "quotes": Spec(_args({}, {"symbols": usually(st.one_of(st.none(), st.lists(symbols, max_size=4)))}),
                    lambda r, a: r.engine.quotes(**a)),
     "price_history": Spec(_args({"symbol": symbols}, {"hours": counts, "points": counts}),

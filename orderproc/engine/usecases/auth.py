@@ -7,6 +7,7 @@ write transaction.
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from datetime import UTC, datetime
 from collections.abc import Sequence
@@ -102,6 +103,7 @@ async def throttle(ctx: Context, buckets: Sequence[limits.Bucket]) -> float:
     """Take a token from each bucket in turn, stopping at the first that has none: 0, or the
     seconds to wait. The buckets are rows of the ledger, so every server on it (every process,
     every machine) counts against the same ones; the clock is this machine's."""
+    buckets = _checked_buckets(buckets)
 
     def job(conn: repo.Conn) -> float:
         now = ctx.clock()
@@ -114,6 +116,30 @@ async def throttle(ctx: Context, buckets: Sequence[limits.Bucket]) -> float:
         return 0.0
 
     return await ctx.writer.run(job)
+
+
+def _checked_buckets(buckets: object) -> list[limits.Bucket]:
+    """(key, rate, burst) triples: a printable key of at most 200 characters, a finite rate above
+    zero (tokens a second), a finite burst of at least one token."""
+    check_type(buckets, (list, tuple), "buckets")
+    assert isinstance(buckets, list | tuple)
+    checked: list[limits.Bucket] = []
+    for bucket in buckets:
+        check_type(bucket, (tuple, list), "buckets")
+        if len(bucket) != 3:
+            raise errors.ValidationError("a bucket is (key, rate, burst)", {"field": "buckets"})
+        key, rate, burst = bucket
+        check_type(key, str, "key")
+        check_type(rate, (int, float), "rate")
+        check_type(burst, (int, float), "burst")
+        if not key or len(key) > 200 or not key.isprintable():
+            raise errors.ValidationError(f"a bucket's key is 1-200 printable characters, not {shown(key)!r}",
+                                         {"field": "key"})
+        if not 0 < rate < math.inf or not 1 <= burst < math.inf:
+            raise errors.ValidationError("a bucket's rate is above zero and its burst at least 1, both finite",
+                                         {"field": "rate"})
+        checked.append((key, float(rate), float(burst)))
+    return checked
 
 
 async def logout(ctx: Context, claims: Claims | Operator) -> None:
