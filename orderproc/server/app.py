@@ -9,7 +9,6 @@ the same file: the ledger is safe for several processes).
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from orderproc import package_version
+from orderproc import collector, package_version
 from orderproc.config import Settings
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
@@ -161,23 +160,10 @@ def app_from_env() -> FastAPI:
     engine = open_local_engine(settings)
     log.info("serving ledger %s", engine.location)
     app = create_app(engine, settings, owns_engine=True)
-    _tune_gc()
+    # measured with bench/server_orders.py: with the default thresholds the collector ran every
+    # few requests and made the orders' p99 4-6x the trivial endpoint's; frozen, 1.3-1.6x
+    collector.freeze(collect=True)
     return app
-
-
-def _tune_gc() -> None:
-    """Keep the cyclic garbage collector off the request path of a long-running server.
-
-    Each request allocates many short-lived containers; with the default thresholds the
-    collector ran every few requests and, walking everything the process had loaded, made the
-    orders' p99 4-6x the trivial endpoint's. Measured with bench/server_orders.py: frozen
-    start-up objects and a larger first generation brought it to 1.3-1.6x and orders/s from
-    about a third to about half of the trivial endpoint's. (Python's documented recipe:
-    `gc.freeze()` after start-up.)
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 50, 100)
 
 
 def _on_stop_signal(callback: Callable[[], None]) -> Callable[[], None]:

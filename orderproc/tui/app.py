@@ -140,12 +140,17 @@ class OrderprocApp(App[None]):
         ledger_label: str,
         store: SessionStore | None = None,
         price_interval: float = 1.0,
+        settled: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
         self.ledger_label = ledger_label
         self.store = store
         self.price_interval = price_interval
+        # called each time a page is shown (`collector.freeze` in the real terminal: what the
+        # pages hold for good is kept out of the garbage collector's walks, which landed on key
+        # presses as 30-150 ms pauses); nothing in tests, which share one process
+        self._settled = settled
         self.me: Bound | None = None  # the session's handle (None: signed out)
         self.user: User | None = None
         self.account: str | None = None  # the name of the paper account the session trades
@@ -200,6 +205,7 @@ class OrderprocApp(App[None]):
         while isinstance(self.screen, LoginScreen):
             self.pop_screen()
         self.switch_mode("dashboard")
+        self._page_shown()
         self._price_feed()
 
     def use_session(self, session: Session) -> None:
@@ -404,6 +410,11 @@ class OrderprocApp(App[None]):
             self.notify("the Admin page is for admins", title="forbidden", severity="warning")
             return
         self.switch_mode(mode)
+        self._page_shown()
+
+    def _page_shown(self) -> None:
+        if self._settled is not None:  # cheap: what a page built is moved out of the collector's way
+            self.call_after_refresh(self._settled)
 
     def open_trade(self, symbol: str, side: str = "buy") -> None:
         """Open the Trade ticket on `symbol` (from Markets, Portfolio, the Dashboard)."""

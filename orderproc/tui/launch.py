@@ -6,6 +6,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from orderproc import collector
 from orderproc.config import Settings, config_dir
 from orderproc.engine import open_engine
 from orderproc.tui.app import OrderprocApp, SessionStore
@@ -37,6 +38,7 @@ def run(settings: Settings) -> None:
             ledger_label=short_path(Path(engine.location)) if isinstance(settings.db_path, Path) and not settings.server
             else engine.location,
             store=SessionStore(engine.session_key, config_dir() / "tui.json"),
+            settled=collector.freeze,
         )
         app.run()
     finally:

@@ -9,12 +9,13 @@ from typing import Generic, TypeVar, cast
 from textual import work
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from orderproc.engine.bound import Bound
 from orderproc.engine.schemas import Quote
 from orderproc.tui.messages import OrdersChanged, PricesUpdated
 from orderproc.tui.terminal import Terminal
+from orderproc.tui.widgets.page_footer import PageFooter
 
 T = TypeVar("T")
 
@@ -33,7 +34,7 @@ class Page(Screen[None]):
         # compact, the page keys grouped ("d m t p a l u Pages": their titles are in the palette
         # and their tooltips) and the palette (ctrl+p, or the header's icon) left out: at 80
         # columns the page's own keys need the room
-        yield Footer(compact=True, show_command_palette=False)
+        yield PageFooter(compact=True, show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         yield from ()

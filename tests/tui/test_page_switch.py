@@ -1,0 +1,84 @@
+"""What a page switch costs besides showing the page (issue 13, item 1; bench/tui.py measures the
+switches): the footer is not rebuilt when its keys are the same, and the real terminal keeps
+what its pages hold out of the garbage collector's walks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets._footer import FooterKey
+
+from orderproc import collector
+from orderproc.config import Settings
+
+from orderproc.engine.service import LocalEngine
+from orderproc.tui import launch
+from orderproc.tui.app import OrderprocApp
+from orderproc.tui.screens.dashboard import DashboardScreen
+from orderproc.tui.screens.markets import MarketsScreen
+from tui_helpers import MemoryStore, on_page
+
+PASSWORD = "correct horse battery"
+
+
+async def _signed_in(engine: LocalEngine) -> MemoryStore:
+    await engine.register("alice", PASSWORD)
+    return MemoryStore((await engine.login("alice", PASSWORD)).token)
+
+
+async def test_a_page_shown_again_keeps_its_footer_keys_rather_than_rebuilding_them(engine: LocalEngine) -> None:
+    app = OrderprocApp(engine, ledger_label="ledger.db", store=await _signed_in(engine), price_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        dashboard = await on_page(pilot, DashboardScreen)
+        await pilot.pause(0.2)
+        keys = list(dashboard.query(FooterKey))
+        assert [k.key for k in keys][:1] == ["c"]  # the Dashboard's own key first, then the pages'
+        await pilot.press("m")
+        markets = await on_page(pilot, MarketsScreen)
+        assert "slash" in [k.key for k in markets.query(FooterKey)]  # each page shows its own keys
+        await pilot.press("d")
+        await on_page(pilot, DashboardScreen)
+        await pilot.pause(0.2)
+        assert list(dashboard.query(FooterKey)) == keys  # the same widgets: not composed again
+
+
+async def test_the_terminal_calls_its_settled_hook_each_time_a_page_is_shown(engine: LocalEngine) -> None:
+    shown: list[str] = []
+    app = OrderprocApp(engine, ledger_label="ledger.db", store=await _signed_in(engine), price_interval=0.05,
+                       settled=lambda: shown.append(app.current_mode))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await on_page(pilot, DashboardScreen)
+        await pilot.press("m")
+        await on_page(pilot, MarketsScreen)
+        await pilot.press("d")
+        await on_page(pilot, DashboardScreen)
+        await pilot.pause(0.1)
+    assert shown == ["dashboard", "markets", "dashboard"]
+
+
+def test_the_real_terminal_is_given_the_collector_freeze_as_its_settled_hook(monkeypatch: pytest.MonkeyPatch,
+                                                                           tmp_path: Path) -> None:
+    made: dict[str, Any] = {}
+
+    class Recorded:
+        def __init__(self, engine: Any, **options: Any) -> None:
+            made.update(options)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(launch, "OrderprocApp", Recorded)
+    launch.run(Settings.load(db=str(tmp_path / "ledger.db")))
+    assert made["settled"] is collector.freeze
+
+
+def test_freezing_moves_what_exists_out_of_the_collectors_walks() -> None:
+    """In a process of its own: the freeze and the thresholds are the process's."""
+    code = ("import gc; from orderproc import collector; before = gc.get_freeze_count(); collector.freeze(); "
+            "print(before, gc.get_freeze_count() > before, gc.get_threshold()[0])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["0", "True", "10000"]
