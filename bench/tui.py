@@ -1,9 +1,10 @@
 """The trading terminal's start and live CPU, against a minimal Textual app measured in the same run.
 
-    python bench/tui.py [--repeat-start R] [--repeat-cpu C] [--seconds S] [--settle T]
-                        [--size WxH] [--trace] [--timeout SECONDS] [--fail-below-target]
+    python bench/tui.py [--repeat-start R] [--repeat-cpu C] [--repeat-switch W] [--pace P]
+                        [--seconds S] [--settle T] [--size WxH] [--trace] [--timeout SECONDS]
+                        [--fail-below-target]
 
-Two figures, each next to a baseline measured in the same run, the runs interleaved
+Three figures, each next to a baseline measured in the same run, the runs interleaved
 (baseline, orderproc, baseline, ...) so that the noise of a shared machine hits both alike:
 
 - start: the time from `Popen` of a fresh interpreter (so every import counts) to the first
@@ -21,12 +22,19 @@ Two figures, each next to a baseline measured in the same run, the runs interlea
   app updating the price and 24 h change cells of all 100 rows 4 times a second. Median of C
   runs each.
 
+- page switches: a launch of each app, then a key every `--pace` seconds. orderproc: the keys of
+  every page a customer has but Trade (m d p a l u o, three rounds); baseline (`tui_minimal.py
+  --pages`): two pages of a 100-row table, `a` and `b`, as many times. Each key is timed to the
+  first frame showing the new page ("shown": the key acknowledged) and to its first frame ready
+  (workers done, tables filled). First visits and visited pages apart, p50/p95 of R launches.
+
 Both apps run on `tui_minimal.NullTerminal` (selected with TEXTUAL_DRIVER, so `orderproc` runs
 unmodified): Textual composes, encodes and writes every frame as for a terminal, to /dev/null.
 The terminal's own drawing is not included.
 
 Targets (PERFORMANCE.md, issue #3): start at most 1.3x the minimal app's; Markets CPU at most
-half of the baseline's.
+half of the baseline's. Issue #13: a visited page ready at p95 within 2x the minimal app's, and
+every key shown within 100 ms.
 """
 
 from __future__ import annotations
@@ -70,6 +78,13 @@ DASHBOARD = ("DashboardScreen", ",".join(
     [f"#card-{card} .summary-value" for card in ("equity", "cash", "pnl", "today")] + ["#dash-chart .chart-caption"]
 ))
 MARKETS = ("MarketsScreen", "")
+# The page switches: every page a customer has (not Trade: its ticket takes the keys), in a
+# round, PAGE_ROUNDS times; the baseline's two pages as often.
+PAGE_ROUNDS = 3
+PAGE_KEYS = tuple("mdpaluo") * PAGE_ROUNDS
+BASE_KEYS = tuple("ba") * (len(PAGE_KEYS) // 2)
+SWITCH_TARGET = 2.0
+SHOWN_TARGET_MS = 100.0
 
 
 @dataclass
@@ -77,6 +92,7 @@ class Child:
     label: str
     starts: list[dict[str, Any]] = field(default_factory=list)
     cpus: list[dict[str, Any]] = field(default_factory=list)
+    switches: list[dict[str, Any]] = field(default_factory=list)
 
 
 # -- the prepared ledger -------------------------------------------------------------------------
@@ -108,7 +124,8 @@ def prepare_ledger(folder: Path, env: dict[str, str]) -> Path:
                 save_token(engine.session_key, USERNAME, session.token)
                 token = session.token
                 answers = {  # what the Dashboard asks on start, for bench/tui_replay.py
-                    "whoami": await engine.whoami(token), "quotes": await engine.quotes(),
+                    "whoami": await engine.whoami(token), "accounts": await engine.accounts(token),
+                    "quotes": await engine.quotes(),
                     "portfolio": await engine.portfolio(token), "orders": await engine.orders(token, limit=5),
                     "price_history": await engine.price_history("ETH", hours=24, points=96),
                 }
@@ -181,6 +198,12 @@ def probes(kind: str, args: argparse.Namespace) -> tuple[dict[str, str], dict[st
     ours = {**common, "BENCH_TUI_SCREEN": DASHBOARD[0], "BENCH_TUI_FILLED": DASHBOARD[1]}
     if kind == "cpu":
         ours.update({"BENCH_TUI_MODE": "markets", "BENCH_TUI_SCREEN2": MARKETS[0], "BENCH_TUI_FILLED2": MARKETS[1]})
+    if kind == "switch":  # a key every `pace` seconds, from the baseline's first page; a page is
+        # ready when its loads are done (a table may rightly be empty: no lots sold yet)
+        base.update({"BENCH_TUI_SETTLE": str(args.pace), "BENCH_TUI_SCREEN": "TableScreen"})
+        ours["BENCH_TUI_SETTLE"] = str(args.pace)
+        for probe in (base, ours):
+            probe["BENCH_TUI_SWITCH_TABLES"] = "0"
     return base, ours
 
 
@@ -207,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat-cpu", type=int, default=3, help="live CPU runs of each app; median (default 3)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured live window in s (default 10)")
     parser.add_argument("--settle", type=float, default=1.0, help="wait before the live window in s (default 1)")
+    parser.add_argument("--repeat-switch", type=int, default=3,
+                        help="launches of each app switching pages (default 3)")
+    parser.add_argument("--pace", type=float, default=0.6, help="seconds between page keys (default 0.6)")
     parser.add_argument("--size", default="160x50", help="terminal size WxH (default 160x50)")
     parser.add_argument("--timeout", type=float, default=60.0, help="give up on a child after this many s")
     parser.add_argument("--trace", action="store_true",
@@ -262,6 +288,18 @@ def main(argv: list[str] | None = None) -> int:
                 child.cpus.append(rep)
                 print(f"  live  {r + 1}/{args.repeat_cpu} {child.label:<10} {rep['cpu']:6.3f} s CPU "
                       f"in {rep['wall']:.1f} s, {rep['frames']} frames", file=sys.stderr)
+
+        base_probe, ours_probe = probes("switch", args)
+        base_env = child_env(folder, size, {**base_probe, "BENCH_TUI_KEYS": ",".join(BASE_KEYS)})
+        ours_env = child_env(folder, size, {**ours_probe, "BENCH_TUI_KEYS": ",".join(PAGE_KEYS)})
+        for r in range(args.repeat_switch):
+            for child, cmd, env in ((base, [*baseline_cmd, "--pages"], base_env), (ours, ours_cmd, ours_env)):
+                _t0, rep = run_child(cmd, env, child_timeout + len(PAGE_KEYS) * (args.pace + args.timeout))
+                child.switches.extend(rep["switches"])
+                slowest = max(rep["switches"], key=lambda x: x["ready_ms"])
+                print(f"  pages {r + 1}/{args.repeat_switch} {child.label:<10} {len(rep['switches'])} switches, "
+                      f"slowest {slowest['screen']} ({slowest['key']}): shown {slowest['shown_ms']:.0f} ms, "
+                      f"ready {slowest['ready_ms']:.0f} ms", file=sys.stderr)
     elapsed = time.perf_counter() - t_all
 
     print(machine())
@@ -323,7 +361,51 @@ def main(argv: list[str] | None = None) -> int:
         ok &= met
         print(f"target: Markets CPU <= {CPU_TARGET:.2f}x the minimal app's: {oc / bc:.2f}x "
               f"{'meets' if met else 'is ABOVE'} the target")
+    if args.repeat_switch:
+        ok &= switch_table(base.switches, ours.switches, args)
     return 1 if args.fail_below_target and not ok else 0
+
+
+def switch_table(base: list[dict[str, Any]], ours: list[dict[str, Any]], args: argparse.Namespace) -> bool:
+    """The page-switch rows: key to the new page's first frame (shown) and to its first frame
+    ready (data filled in), p50 and p95, first visits and visited pages apart."""
+
+    def pct(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def line(label: str, rows: list[dict[str, Any]], against: float | None) -> str:
+        shown = [x["shown_ms"] for x in rows]
+        ready = [x["ready_ms"] for x in rows]
+        ratio = f"{pct(ready, 0.95) / against:>9.2f}x" if against else f"{'':>10}"
+        return (f"{label:<46} {len(rows):>4} {pct(shown, 0.5):>7.0f} {pct(shown, 0.95):>7.0f} {max(shown):>7.0f} "
+                f"{pct(ready, 0.5):>7.0f} {pct(ready, 0.95):>7.0f} {ratio}")
+
+    base_again = [x for x in base if not x["first"]]
+    ours_again = [x for x in ours if not x["first"]]
+    ours_first = [x for x in ours if x["first"]]
+    against = pct([x["ready_ms"] for x in base_again], 0.95)
+    print()
+    header = (f"{f'page switches, a key every {args.pace:g} s (ms)':<46} {'n':>4} {'shown':>7} {'p95':>7} "
+              f"{'max':>7} {'ready':>7} {'p95':>7} {'vs minimal':>10}")
+    print(header)
+    print("-" * len(header))
+    print(line(f"minimal: 2 pages of a {ROWS}-row table, visited", base_again, against))
+    print(line("minimal: first visit", [x for x in base if x["first"]], None))
+    print(line(f"orderproc: {len(PAGE_KEYS) // PAGE_ROUNDS} pages, visited", ours_again, against))
+    print(line("orderproc: first visit", ours_first, None))
+    by_page: dict[str, list[float]] = {}
+    for x in ours_again:
+        by_page.setdefault(x["screen"].removesuffix("Screen"), []).append(x["ready_ms"])
+    print("orderproc visited, ready p50 by page: " + ", ".join(
+        f"{page} {statistics.median(v):.0f}" for page, v in sorted(by_page.items())))
+    slowest = max(x["shown_ms"] for x in ours)
+    ratio = pct([x["ready_ms"] for x in ours_again], 0.95) / against
+    met_ratio, met_shown = ratio <= SWITCH_TARGET, slowest <= SHOWN_TARGET_MS
+    print(f"target: a visited page ready at p95 <= {SWITCH_TARGET:g}x the minimal app's: {ratio:.2f}x "
+          f"{'meets' if met_ratio else 'is ABOVE'} the target; every key shown within {SHOWN_TARGET_MS:.0f} ms: "
+          f"slowest {slowest:.0f} ms {'meets' if met_shown else 'is ABOVE'} the target")
+    return met_ratio and met_shown
 
 
 if __name__ == "__main__":

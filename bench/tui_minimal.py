@@ -1,11 +1,12 @@
 """The baseline app of bench/tui.py, and the null terminal both apps run on in that benchmark.
 
-    python bench/tui_minimal.py [--live]
+    python bench/tui_minimal.py [--live | --pages]
 
 The baseline is the smallest Textual app that looks like a trading table: a Header, a DataTable
 of 100 rows (6 columns, filled in `on_mount`) and a Footer. With `--live` it also updates the
 price and 24 h change cells of all 100 rows 4 times a second with `update_cell`: the "redraw a
-100-row table 4 times a second" reference of PERFORMANCE.md.
+100-row table 4 times a second" reference of PERFORMANCE.md. With `--pages` it is two such
+pages (screens, as modes), switched with the keys `a` and `b`: the page-switch baseline.
 
 `NullTerminal` is a Textual driver chosen with the environment variable
 `TEXTUAL_DRIVER=tui_minimal:NullTerminal` (with this folder on `PYTHONPATH`), so the real
@@ -68,6 +69,12 @@ class Probe:
     BENCH_TUI_TIMEOUT  give up (and report the error) after this many seconds
     BENCH_TUI_TRACE    "1": one line on stderr per frame: time since BENCH_TUI_T0 (the parent's
                        time.time() before Popen), size, the condition that does not hold yet
+    BENCH_TUI_KEYS     (switch) comma-separated keys, each switching to another page: once ready
+                       and settled, each is pressed in turn, BENCH_TUI_SETTLE seconds apart (a
+                       person's pace), and timed to the first frame showing another screen
+                       ("shown": the key acknowledged) and to the first frame where that screen
+                       is ready by the generic condition ("ready": workers done, and tables
+                       filled unless BENCH_TUI_SWITCH_TABLES is "0")
 
     Ready also means: the screen has been shown (ScreenResume handled, so the page's
     `refresh_data` ran) and no worker of the screen or of its widgets is pending or running.
@@ -92,6 +99,10 @@ class Probe:
         self.trace = env.get("BENCH_TUI_TRACE") == "1"
         self.t0 = float(env.get("BENCH_TUI_T0", "0")) or time.time()
         self.shown: float | None = None  # the first frame showing the screen (its data may not be there yet)
+        self.keys = [k for k in env.get("BENCH_TUI_KEYS", "").split(",") if k]
+        self.switch_tables = env.get("BENCH_TUI_SWITCH_TABLES", "1") == "1"
+        self.switch: dict[str, Any] | None = None  # the key being timed: the screen before, t0, shown, ready
+        self.switched: asyncio.Event | None = None
         self.done = False
         self.task: asyncio.Task[None] | None = None
 
@@ -103,10 +114,10 @@ class Probe:
         except Exception:  # no screen yet
             return None
 
-    def ready(self, screen_name: str, filled: list[str]) -> bool:
-        return self.why_not(screen_name, filled) is None
+    def ready(self, screen_name: str, filled: list[str], *, tables: bool | None = None) -> bool:
+        return self.why_not(screen_name, filled, tables=tables) is None
 
-    def why_not(self, screen_name: str, filled: list[str]) -> str | None:
+    def why_not(self, screen_name: str, filled: list[str], *, tables: bool | None = None) -> str | None:
         """None when the screen is ready, else the first condition that does not hold."""
         screen = self._current()
         if screen is None or type(screen).__name__ != screen_name:
@@ -118,7 +129,7 @@ class Probe:
                 node = worker.node
                 if node is screen or screen in node.ancestors:
                     return f"worker {worker.group}/{worker.name} {worker.state.name}"
-        if self.tables:
+        if self.tables if tables is None else tables:
             for table in screen.query("DataTable"):
                 if getattr(table, "row_count", 0) == 0:
                     return f"table {type(table).__name__}#{table.id} empty"
@@ -152,7 +163,8 @@ class Probe:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.task = loop.create_task(self.run_cpu() if self.kind == "cpu" else self.watchdog())
+        runs = {"cpu": self.run_cpu, "switch": self.run_switch}
+        self.task = loop.create_task(runs.get(self.kind, self.watchdog)())
 
     def on_frame(self) -> None:
         """Called after every frame written: the start probe's clock."""
@@ -160,6 +172,8 @@ class Probe:
             reason = self.why_not(self.screen, self.filled)
             os.write(2, f"trace {time.time() - self.t0:7.3f} s frame {self.driver.frames:3d} "
                         f"{self.driver.last:7d} B: {reason or 'ready'}\n".encode())
+        if self.switch is not None:
+            self.time_switch(self.switch)
         if self.kind != "start" or self.done:
             return
         if self.shown is None and type(self._current()).__name__ == self.screen:
@@ -200,6 +214,52 @@ class Probe:
         self.emit(cpu=cpu1 - cpu0, wall=wall1 - wall0, frames=driver.frames - frames,
                   bytes=driver.bytes - written, screen=type(self.app.screen).__name__, table_rows=rows,
                   threads=len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None)
+
+
+    def page(self) -> str:
+        """The page shown: its mode (two pages may be one class)."""
+        return f"{self.app.current_mode}:{type(self._current()).__name__}"
+
+    def time_switch(self, switch: dict[str, Any]) -> None:
+        """After a frame written: note when another screen was first shown, then ready."""
+        screen = self._current()
+        if screen is None or screen is switch["before"]:
+            return
+        now = time.perf_counter()
+        if switch["shown"] is None:
+            switch["shown"] = now
+        if self.ready(type(screen).__name__, [], tables=self.switch_tables):
+            switch["ready"] = now
+            switch["screen"] = type(screen).__name__
+            switch["page"] = self.page()
+            assert self.switched is not None
+            self.switched.set()
+
+    async def run_switch(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        if not await self.wait_for(self.screen, self.filled, deadline):
+            return
+        seen = {self.page()}
+        results = []
+        for key in self.keys:
+            await asyncio.sleep(self.settle)
+            self.switched = asyncio.Event()
+            switch: dict[str, Any] = {"before": self._current(), "shown": None, "ready": None,
+                                      "t0": time.perf_counter()}
+            self.switch = switch
+            self.app.simulate_key(key)
+            try:
+                await asyncio.wait_for(self.switched.wait(), self.timeout)
+            except TimeoutError:
+                self.emit(error=f"key {key!r}: no other screen ready after {self.timeout:.0f} s "
+                                f"(shown: {switch['shown'] is not None})", **self.state())
+                return
+            self.switch = None
+            results.append({"key": key, "screen": switch["screen"], "first": switch["page"] not in seen,
+                            "shown_ms": (switch["shown"] - switch["t0"]) * 1000,
+                            "ready_ms": (switch["ready"] - switch["t0"]) * 1000})
+            seen.add(switch["page"])
+        self.emit(switches=results)
 
 
 class NullTerminal(HeadlessDriver):
@@ -252,7 +312,29 @@ def main(argv: list[str]) -> int:
     import random
 
     from textual.app import App, ComposeResult
+    from textual.screen import Screen
     from textual.widgets import DataTable, Footer, Header
+
+    def price_text(price: float) -> str:
+        return f"{price:,.2f}"
+
+    def change_text(change: float) -> str:
+        return f"{change:+.2f}%"
+
+    def fill(table: DataTable[str], rng: random.Random, prices: list[float] | None = None,
+             changes: list[float] | None = None) -> None:
+        """The baseline's 6 columns and 100 rows (of these prices and changes, else drawn)."""
+        prices = prices or [rng.uniform(0.01, 60000.0) for _ in range(ROWS)]
+        changes = changes or [rng.uniform(-10.0, 10.0) for _ in range(ROWS)]
+        table.add_column("#", key="rank")
+        table.add_column("Symbol", key="symbol")
+        table.add_column("Name", key="name")
+        table.add_column("Price", key="price", width=14)
+        table.add_column("24h", key="change", width=8)
+        table.add_column("Category", key="category")
+        for i in range(ROWS):
+            table.add_row(str(i + 1), f"A{i:03d}", f"Asset number {i}", price_text(prices[i]),
+                          change_text(changes[i]), ("layer-1", "defi", "meme", "stablecoin")[i % 4], key=str(i))
 
     class MinimalApp(App[None]):
         """Header, a 100-row DataTable, Footer; with live=True, 200 cells updated 4 times a second."""
@@ -272,24 +354,15 @@ def main(argv: list[str]) -> int:
             yield Footer()
 
         def on_mount(self) -> None:
-            table = self.query_one(DataTable)
-            table.add_column("#", key="rank")
-            table.add_column("Symbol", key="symbol")
-            table.add_column("Name", key="name")
-            table.add_column("Price", key="price", width=14)
-            table.add_column("24h", key="change", width=8)
-            table.add_column("Category", key="category")
-            for i in range(ROWS):
-                table.add_row(str(i + 1), f"A{i:03d}", f"Asset number {i}", self.price(i), self.change(i),
-                              ("layer-1", "defi", "meme", "stablecoin")[i % 4], key=str(i))
+            fill(self.query_one(DataTable), self.rng, self.prices, self.changes)
             if self.live:
                 self.set_interval(TICK, self.tick)
 
         def price(self, i: int) -> str:
-            return f"{self.prices[i]:,.2f}"
+            return price_text(self.prices[i])
 
         def change(self, i: int) -> str:
-            return f"{self.changes[i]:+.2f}%"
+            return change_text(self.changes[i])
 
         def tick(self) -> None:
             table = self.query_one(DataTable)
@@ -300,7 +373,30 @@ def main(argv: list[str]) -> int:
                 table.update_cell(str(i), "price", self.price(i))
                 table.update_cell(str(i), "change", self.change(i))
 
-    MinimalApp(live="--live" in argv).run()
+    class TableScreen(Screen[None]):
+        """One page of the paged baseline: Header, a 100-row DataTable filled on mount, Footer."""
+
+        def compose(self) -> ComposeResult:
+            yield Header()
+            yield DataTable(cursor_type="row", zebra_stripes=True)
+            yield Footer()
+
+        def on_mount(self) -> None:
+            fill(self.query_one(DataTable), random.Random(7))
+
+    class PagedApp(App[None]):
+        """Two such pages as modes, switched with `a` and `b` (the page-switch baseline)."""
+
+        MODES = {"a": TableScreen, "b": TableScreen}
+        BINDINGS = [("a", "switch_mode('a')", "Page A"), ("b", "switch_mode('b')", "Page B"), ("q", "quit", "Quit")]
+
+        def on_mount(self) -> None:
+            self.switch_mode("a")
+
+    if "--pages" in argv:
+        PagedApp().run()
+    else:
+        MinimalApp(live="--live" in argv).run()
     return 0
 
 

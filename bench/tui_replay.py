@@ -24,6 +24,7 @@ from orderproc.tui.app import OrderprocApp, SessionStore
 # the calls the Dashboard makes on start, and how to rebuild each recorded answer
 RESULT_TYPES: dict[str, Any] = {
     "whoami": schemas.User,
+    "accounts": list[schemas.AccountInfo],
     "quotes": list[schemas.Quote],
     "portfolio": schemas.Portfolio,
     "orders": schemas.Page[schemas.Order],
@@ -43,6 +44,9 @@ class ReplayEngine:
         while True:
             yield self._answers["quotes"]
             await asyncio.sleep(interval)
+
+    async def run_price_loop(self, interval: float = 1.0) -> None:
+        """Nothing to match (as a remote engine's: its server runs the loop)."""
 
     def __getattr__(self, name: str) -> Any:
         answer = self._answers[name]
