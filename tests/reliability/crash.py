@@ -18,8 +18,9 @@ lose no acknowledged op.
   doubt is sent again there, as through a load balancer.
 - `run_process_crash`: worker processes (`bank_worker.py`), each with its own LocalEngine on the
   file; K times a random worker is SIGKILLed at a random moment (after a random number of bytes
-  written to the journals, the kills spread over the run: often in the middle of a commit, now
-  and then in the middle of its restart), the checker runs while it is down (the other workers go
+  written to the journals, the kills spread over the run, then within 50 ms the moment one of its
+  clients has an op in flight: often in the middle of a commit, now and then in the middle of
+  its restart), the checker runs while it is down (the other workers go
   on writing), and it is started again: it reads its journal, sends again every op it had sent
   without an answer (same key, same request), then goes on.
 
@@ -129,6 +130,23 @@ async def run_server_crash(folder: Path, workload: Workload, kills: int, *, ledg
     return Run(name, await judge(ledger, events, verdict), seconds, events)
 
 
+async def _in_flight(worker: Worker, patience: float = 0.05) -> None:
+    """Wait (briefly) until one of the worker's clients has sent an op it has no answer to: the
+    moment a kill leaves an op in doubt, which a run of a few kills could otherwise miss."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline and worker.running:
+        for journal in worker.journals:
+            try:
+                with journal.open("rb") as tail:
+                    tail.seek(max(0, journal.stat().st_size - 2048))
+                    lines = tail.read().splitlines()
+            except OSError:
+                continue
+            if lines and b'"e": "sent"' in lines[-1]:
+                return
+        await asyncio.sleep(0)
+
+
 async def run_process_crash(
     folder: Path, workload: Workload, kills: int, *, processes: int = 3, seed: int | None = None,
     timeout: float = 300.0,
@@ -155,6 +173,7 @@ async def run_process_crash(
                 if not alive:
                     break
                 victim = rng.choice(alive)
+                await _in_flight(victim)
                 victim.kill()
                 verdict.crashes += 1
                 await _check_while_down(path, verdict, f"after kill {verdict.crashes} (worker {victim.index})")
