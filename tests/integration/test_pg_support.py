@@ -62,11 +62,15 @@ def test_the_server_listens_on_loopback_only_and_keeps_its_socket_in_its_directo
 
 def test_without_postgres_a_test_is_skipped_saying_why(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ORDERPROC_REQUIRE_PG", raising=False)
+    monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="PostgreSQL unavailable \\(no initdb"):
         unavailable("no initdb")
 
 
-def test_without_postgres_in_ci_a_test_fails_saying_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ORDERPROC_REQUIRE_PG", "1")
-    with pytest.raises(pytest.fail.Exception, match="PostgreSQL is required .* unavailable: no initdb"):
+@pytest.mark.parametrize("variable", ["ORDERPROC_REQUIRE_PG", "CI"])
+def test_without_postgres_in_ci_a_test_fails_saying_why(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.delenv("ORDERPROC_REQUIRE_PG", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv(variable, "1")
+    with pytest.raises(pytest.fail.Exception, match=f"PostgreSQL is required \\({variable} is set\\) but unavailable: no initdb"):
         unavailable("no initdb")

@@ -1014,10 +1014,14 @@ class Failover:
 
 async def remote_clients(urls: list[str], workload: Workload, tokens: dict[str, str], **options: Any) -> list[Client]:
     """A client per spec, each with its own RemoteEngine per server (its own connections); client
-    i starts on server i mod N and fails over to the next."""
+    i starts on server i mod N and fails over to the next. A client that sends ops in doubt again
+    (`retry_in_doubt`, the crash tests) does it itself, in its journal, for the checker to judge:
+    its engines do not retry, or a server back within their backoff would hide every doubt."""
     from orderproc.engine.remote import RemoteEngine
 
-    return [Client(spec, Failover([RemoteEngine(url, timeout=10.0) for url in urls], i), tokens, Journal(), **options)
+    retries = 0 if options.get("retry_in_doubt") else 3
+    return [Client(spec, Failover([RemoteEngine(url, timeout=10.0, retries=retries) for url in urls], i), tokens,
+                   Journal(), **options)
             for i, spec in enumerate(workload.specs())]
 
 
