@@ -22,6 +22,10 @@ of that call is the same request and the server applies it once.
 `stream_quotes` reads the server-sent events of `/v1/stream/quotes`; a connection that fails
 or drops is reopened with the same backoff, up to `retries` times in a row (an event resets
 the count), then EngineUnavailable.
+
+`watch_link(watcher)` tells a terminal whether the server answers: `watcher(True, "")` on every
+answer but a 503, `watcher(False, why)` when a request or the stream cannot reach it (or gets a
+503), so its status says live or offline from the last request as well as the stream.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -151,6 +155,7 @@ class RemoteEngine:
                 f"the server URL must be http:// or https:// and a host, not {url!r}", {"field": "url"}
             )
         self._url = normalised
+        self._link_watchers: list[Callable[[bool, str], None]] = []
         self._timeout = timeout
         self._retries = max(0, retries)
         self._client = httpx.AsyncClient(
@@ -171,6 +176,20 @@ class RemoteEngine:
     async def close(self) -> None:
         await self._client.aclose()
 
+    def watch_link(self, watcher: Callable[[bool, str], None]) -> None:
+        """Call `watcher(up, why)` with each request's outcome: the server answered, or not."""
+        self._link_watchers.append(watcher)
+
+    def _link(self, up: bool, why: str = "") -> None:
+        for watcher in self._link_watchers:
+            watcher(up, why)
+
+    def _answered(self, response: httpx.Response) -> None:
+        if response.status_code == 503:
+            self._link(False, f"the orderproc server at {self._url} is unavailable (HTTP 503)")
+        else:
+            self._link(True)
+
     async def __aenter__(self) -> RemoteEngine:
         return self
 
@@ -181,9 +200,9 @@ class RemoteEngine:
 
     def _unreachable(self, exc: Exception) -> errors.EngineUnavailable:
         reason = str(exc).strip() or type(exc).__name__
-        return errors.EngineUnavailable(
-            f"cannot reach the orderproc server at {self._url}: {reason}", {"url": self._url}
-        )
+        message = f"cannot reach the orderproc server at {self._url}: {reason}"
+        self._link(False, message)
+        return errors.EngineUnavailable(message, {"url": self._url})
 
     def _error(self, response: httpx.Response) -> errors.OrderprocError:
         """The domain error a non-2xx answer carries, or EngineUnavailable if it carries none."""
@@ -243,6 +262,7 @@ class RemoteEngine:
             except httpx.HTTPError as exc:  # e.g. a body that does not decode: not the API
                 raise self._unreachable(exc) from None
             else:
+                self._answered(response)
                 if response.is_success:
                     return response
                 delay = None if last or not safe else self._retry_delay(response, attempt)
@@ -357,6 +377,7 @@ class RemoteEngine:
             delay: float | None = None
             try:
                 async with self._client.stream("GET", "/v1/stream/quotes", params=params, timeout=timeout) as response:
+                    self._answered(response)
                     if not response.is_success:
                         await response.aread()
                         delay = None if failures >= self._retries else self._retry_delay(response, failures)

@@ -28,7 +28,7 @@ import importlib
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -40,7 +40,7 @@ from orderproc.engine import errors
 from orderproc.engine.bound import Bound, bind
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Order, OrderStatus, Quote, Role, Session, User
-from orderproc.tui.messages import OrdersChanged, PricesUpdated
+from orderproc.tui.messages import LinkRestored, OrdersChanged, PricesUpdated
 from orderproc.tui.order_words import outcome
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ErrorDialog
@@ -69,6 +69,16 @@ PAGES: dict[str, tuple[str, str, str]] = {
 # The footer shows the page keys together ("d m t o p a l u Pages"), leaving room at 80 columns
 # for the keys of the page itself; each page's title is in its tooltip and in the palette.
 PAGE_KEYS = Binding.Group("Pages")
+Link = Literal["connecting", "live", "offline"]
+
+
+@runtime_checkable
+class LinkWatched(Protocol):
+    """An engine that says whether its server answers (RemoteEngine): the header follows it."""
+
+    def watch_link(self, watcher: Callable[[bool, str], None]) -> None: ...
+
+
 WATCHED_ORDERS = 500  # the most open orders the terminal follows (the engine's largest page)
 RETRY_SECONDS = 5.0  # before starting the price loop again after the ledger failed it
 
@@ -155,7 +165,12 @@ class OrderprocApp(App[None]):
         self.user: User | None = None
         self.account: str | None = None  # the name of the paper account the session trades
         self.quotes: dict[str, Quote] = {}
-        self.connected = True
+        # what the header says of the engine: a server is "connecting" until it first answers,
+        # then "live" or "offline" by the last request or stream event (a ledger file is live)
+        self.link: Link = "live"
+        if isinstance(engine, LinkWatched):
+            self.link = "connecting"
+            engine.watch_link(self._link_changed)
         self.trade_symbol = "BTC"  # the asset the Trade ticket opens on
         self.trade_side = "buy"
         self.open_orders: dict[int, Order] = {}  # the user's open orders, as last seen
@@ -169,6 +184,7 @@ class OrderprocApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self._update_header()
         self._run_price_loop()
+        self._price_feed()  # signed out too: the login screen's status is true from the start
         self._resume_session()
 
     def _remember_theme(self, theme: Any) -> None:
@@ -206,7 +222,6 @@ class OrderprocApp(App[None]):
             self.pop_screen()
         self.switch_mode("dashboard")
         self._page_shown()
-        self._price_feed()
 
     def use_session(self, session: Session) -> None:
         """Trade another of the user's accounts (`Engine.switch_account`'s session) from now on:
@@ -251,7 +266,6 @@ class OrderprocApp(App[None]):
         self.user = None
         self.account = None
         self._update_header()
-        self.workers.cancel_group(self, "prices")
         self.workers.cancel_group(self, "order-watch")
         self.open_orders = {}
         if not isinstance(self.screen, LoginScreen):
@@ -263,8 +277,7 @@ class OrderprocApp(App[None]):
         else:
             who = self.user.username + (" [admin]" if self.user.role is Role.ADMIN else "")
             who += f" · {self.account or 'main'}"
-        state = "live" if self.connected else "offline"
-        self.sub_title = f"{who} · {self.ledger_label} · {state}"
+        self.sub_title = f"{who} · {self.ledger_label} · {self.link}"
 
     @property
     def token(self) -> str | None:
@@ -287,6 +300,9 @@ class OrderprocApp(App[None]):
             raise SessionEnded
         try:
             return await use(me)
+        except errors.EngineUnavailable as exc:
+            self._link_changed(False, exc.message)
+            raise
         except errors.AuthRequired as exc:
             self.notify(exc.message, title=exc.code, severity="warning")
             self.signed_out()
@@ -318,17 +334,18 @@ class OrderprocApp(App[None]):
     @work(exclusive=True, group="prices", exit_on_error=False)
     async def _price_feed(self) -> None:
         """Quotes as the engine streams them: a server pushes them, a ledger file is priced here.
-        A broken stream marks the terminal offline and is opened again."""
+        A broken stream marks the terminal offline and is opened again. It runs for the app's
+        lifetime, signed in or not."""
         while True:
             try:
                 async for quotes in self.engine.stream_quotes(self.price_interval):
-                    self._set_connected(True)
+                    self._link_changed(True)
                     self.quotes = {q.symbol: q for q in quotes}
                     self.screen.post_message(PricesUpdated(self.quotes))
                     if self.open_orders and not self._watching:
                         self._watch_orders()
             except errors.OrderprocError as exc:
-                self._set_connected(False, exc.message)
+                self._link_changed(False, exc.message)
             await asyncio.sleep(self.price_interval)
 
     @work(exclusive=True, group="price-loop", exit_on_error=False)
@@ -394,12 +411,20 @@ class OrderprocApp(App[None]):
     async def _read_order(self, order_id: int) -> Order | None:
         return await self.call(lambda me: me.get_order(order_id), quiet=True)
 
-    def _set_connected(self, connected: bool, why: str = "") -> None:
-        if connected != self.connected:
-            self.connected = connected
-            self._update_header()
-            if not connected:
-                self.notify(why, title="prices unavailable", severity="warning")
+    def _link_changed(self, up: bool, why: str = "") -> None:
+        """The engine answered (`up`) or could not be reached: the header says so, going offline
+        is announced once, and coming back reloads the page shown (what failed meanwhile)."""
+        link: Link = "live" if up else "offline"
+        if link == self.link:
+            return
+        was, self.link = self.link, link
+        self._update_header()
+        if not self.is_running:
+            return
+        if not up:
+            self.notify(why, title="offline", severity="warning")
+        elif was == "offline":
+            self.screen.post_message(LinkRestored())
 
     # -- navigation ------------------------------------------------------------------------
 

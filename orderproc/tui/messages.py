@@ -22,3 +22,8 @@ class OrdersChanged(Message):
     def __init__(self, orders: list[Order]) -> None:
         super().__init__()
         self.orders = orders
+
+
+class LinkRestored(Message):
+    """The engine answers again after the terminal was offline (posted to the active page,
+    which loads again what failed meanwhile)."""

@@ -185,17 +185,14 @@ def run_orderproc(*args: str, env: dict[str, str], stdin: str | None = None) -> 
                           text=True, timeout=60)
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A running `orderproc serve --db shared.db`; its URL and ledger file. Its log (a file, so
-    that a full pipe never stalls it) is checked at the end: JSON lines, no password, no token."""
-    ledger = tmp_path / "shared.db"
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
+@contextmanager
+def serving(ledger: Path, port: int, home: Path, log_path: Path) -> Iterator[str]:
+    """`orderproc serve --db LEDGER --port PORT` until the block ends (stopped with Ctrl+C); its
+    URL once it answers /healthz. The log goes to a file (appended), so a full pipe never stalls it."""
+    with log_path.open("a") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "orderproc", "serve", "--db", str(ledger), "--port", str(port)],
-            env=orderproc_env(tmp_path / "server"), stdout=log, stderr=log, text=True,
+            env=orderproc_env(home), stdout=log, stderr=log, text=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -209,7 +206,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"the server did not start: {log_path.read_text()[-2000:]}")
             time.sleep(0.1)
-        yield url, ledger
+        yield url
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -217,6 +214,16 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A running `orderproc serve --db shared.db`; its URL and ledger file. Its log is checked
+    at the end: JSON lines, no password, no token."""
+    ledger = tmp_path / "shared.db"
+    log_path = tmp_path / "server.log"
+    with serving(ledger, free_port(), tmp_path / "server", log_path) as url:
+        yield url, ledger
     for line in log_path.read_text().splitlines():
         assert PASSWORD not in line
         if line.startswith("{"):

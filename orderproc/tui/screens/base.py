@@ -13,7 +13,7 @@ from textual.widgets import Header
 
 from orderproc.engine.bound import Bound
 from orderproc.engine.schemas import Quote
-from orderproc.tui.messages import OrdersChanged, PricesUpdated
+from orderproc.tui.messages import LinkRestored, OrdersChanged, PricesUpdated
 from orderproc.tui.terminal import Terminal
 from orderproc.tui.widgets.page_footer import PageFooter
 
@@ -50,6 +50,9 @@ class Page(Screen[None]):
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         """Called about once a second with fresh quotes while the page is shown."""
+
+    def on_link_restored(self, message: LinkRestored) -> None:
+        self.refresh_data()
 
     def on_orders_changed(self, message: OrdersChanged) -> None:
         self.orders_changed()
