@@ -49,6 +49,8 @@ class ReplayEngine:
         """Nothing to match (as a remote engine's: its server runs the loop)."""
 
     def __getattr__(self, name: str) -> Any:
+        if name not in self._answers:
+            raise AttributeError(name)  # not an Engine call the terminal made when recorded
         answer = self._answers[name]
 
         async def call(*args: Any, **kwargs: Any) -> Any:
