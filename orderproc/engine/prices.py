@@ -7,6 +7,12 @@ price moves along a deterministic Brownian-bridge-like curve, so it ticks once p
 wall time. Everything is a pure function of (seed, epoch, speed, symbol, whole second): every
 process that builds the same Market sees the same price at the same moment, bit for bit.
 
+By default a ledger replays the world market: one fixed seed and one fixed epoch (WORLD_SEED,
+WORLD_EPOCH), the same for every ledger, so BTC has the same price at the same moment on every
+ledger and in every process. A ledger's owner may give a new ledger a market of its own
+(`ORDERPROC_MARKET_SEED` or `ORDERPROC_MARKET_SPEED`): it starts at the reference prices when
+the ledger is created. Either way the ledger keeps its seed, epoch and speed in its meta table.
+
 Floats are used internally for speed; everything leaving the module is a Decimal rounded to
 PRICE_DIGITS significant digits.
 """
@@ -37,6 +43,10 @@ RANDOM_WALK_DAYS = 366
 WALK_PULL = math.log(2) / 365
 # Stablecoins wander at most this far (in log terms, ~3 basis points) from their peg.
 STABLE_BAND = 0.0003
+# The world market's origin: 00:00 UTC on the date of the reference prices (data/assets.csv),
+# when every asset stood at its reference price.
+WORLD_SEED = 20251103
+WORLD_EPOCH = 1_762_128_000.0
 HISTORY_FILE = "history.csv.gz"
 ASSETS_FILE = "assets.csv"
 
@@ -229,8 +239,17 @@ class _Pegged:
         return _to_price(self._center * math.exp(STABLE_BAND * _noise(self._key, m)))
 
 
+def market_origin(seed: int | None, speed: float, now: float) -> tuple[int, float]:
+    """The seed and epoch of a new ledger's market: the world market's, unless the owner gave
+    the ledger a seed or a speed of its own (a market of its own, from the reference prices now)."""
+    if seed is None and speed == 1.0:
+        return WORLD_SEED, WORLD_EPOCH
+    return (seed if seed is not None else random.SystemRandom().randrange(2**31)), float(int(now))
+
+
 class Market:
-    """The replayed market of one ledger: a pure function of seed, epoch, speed and time.
+    """A replayed market (the world's, or one ledger's own): a pure function of seed, epoch,
+    speed and time.
 
     `epoch` is the unix time at which every asset stands at its reference price; `speed`
     is market seconds per wall second. Prices change once per whole wall second after epoch.

@@ -20,7 +20,7 @@ from orderproc.engine import errors
 from orderproc.engine.domain import lots
 from orderproc.engine.domain.matching import Book
 from orderproc.engine.domain.money import USD, USD_PRECISION
-from orderproc.engine.prices import AssetInfo, Market, load_assets
+from orderproc.engine.prices import AssetInfo, Market, load_assets, market_origin
 from orderproc.engine.security import PasswordHasher, TokenSigner
 from orderproc.engine.store import ledger
 from orderproc.engine.store.rows import AssetRow
@@ -124,11 +124,12 @@ def _open_ledger(db: Backend, clock: Callable[[], float], seed: int | None,
                 if tables:
                     raise errors.SchemaMismatch(f"{db.location} is not an orderproc ledger")
                 now = clock()
+                market_seed, market_epoch = market_origin(seed, speed, now)
                 meta = {
                     "ledger_id": uuid.uuid4().hex,
                     "created_at": iso(now),
-                    "market_seed": str(seed if seed is not None else uuid.uuid4().int % 2**31),
-                    "market_epoch": repr(float(int(now))),
+                    "market_seed": str(market_seed),
+                    "market_epoch": repr(market_epoch),
                     "market_speed": repr(float(speed)),
                     "cost_method": lots.FIFO,
                 }
