@@ -295,6 +295,10 @@ class Portfolio(Model):
     market_value: Dec
     unrealized_pnl: Dec
     positions: list[Position]
+    # what the account gained today (since 00:00 UTC), fees included, deposits and withdrawals
+    # not: the value now of what it held at 00:00 less its value then, less today's buys' cost,
+    # plus today's sells' proceeds
+    day_change: Dec = Decimal("0.00")
     as_of: datetime
 
 
@@ -309,7 +313,7 @@ class Lot(Model):
     cost: Dec  # paid
     remaining: Dec
     remaining_cost: Dec  # the cost basis of what remains
-    unit_cost: Dec
+    unit_cost: Dec  # remaining_cost per unit remaining (sold out: cost per unit bought); domain/lots.py
     price: Dec
     market_value: Dec  # of what remains
     unrealized_pnl: Dec

@@ -12,16 +12,27 @@ The cost a sell removes is exact in cents: a lot closed in part gives up its rem
 proportion, rounded down (the cent left stays with the lot and goes with its last unit), so the
 remaining lots' costs always add up to the position's cost basis. Realized P&L of a sale is its
 proceeds minus the cost it removed.
+
+Cost per unit is never kept, always derived, by one rule (`unit_cost`): the cost basis in cents
+of the units held, divided by those units, to PRICE_DIGITS significant digits, half to even. A
+position's average cost and an open lot's unit cost are both that rule applied to what is held,
+so a position of one lot shows the lot's unit cost as its average cost, to the last digit, after
+any partial sale (a sale that rounds its cost down leaves the lot's next unit a fraction of a
+cent dearer, and both figures show it). A lot sold out shows the rule applied to what it bought.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Context, Decimal
+
+from orderproc.engine.domain.money import PRICE_DIGITS, cents_to_cash, from_units, round_price
 
 FIFO = "fifo"
 AVERAGE = "average"
 COST_METHODS = (FIFO, AVERAGE)
+_UNIT_COST = Context(prec=PRICE_DIGITS)  # rounds half to even, once
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,11 @@ def close_lots(
     spread = dict(zip((lot_id for lot_id, _ in open_after),
                       shares(total_cost - removed, [n for _, n in open_after])))
     return takes, spread
+
+
+def unit_cost(cents: int, units: int, precision: int) -> Decimal:
+    """The cost per unit of `units` (minor units of an asset of `precision`) that cost `cents`."""
+    return round_price(_UNIT_COST.divide(cents_to_cash(cents), from_units(units, precision)))
 
 
 def shares(total: int, weights: list[int]) -> list[int]:

@@ -102,6 +102,14 @@ def ledger_problems(conn: Conn) -> LedgerCheck:  # noqa: C901 - one query per in
         " HAVING COALESCE(SUM(c.quantity), 0) != o.quantity"
     ):
         problems.append(f"filled sell {order_id} of {sold} units closed {closed} units of lots")
+    for account_id, order_id, realized, closed in conn.execute(
+        "SELECT o.account_id, o.id, o.realized, COALESCE(SUM(c.proceeds - c.cost), 0) FROM orders o"
+        " LEFT JOIN lot_closes c ON c.order_id = o.id WHERE o.status = 'filled' AND o.side = 'sell'"
+        " GROUP BY o.account_id, o.id, o.realized"
+        " HAVING o.realized IS NULL OR o.realized != COALESCE(SUM(c.proceeds - c.cost), 0)"
+    ):
+        problems.append(f"account {account_id}: filled sell {order_id} realized {realized} cents of P&L but its"
+                        f" lot closes give {closed}")
     counts = {
         name: conn.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
         for name in ("entries", "postings", "orders", "accounts")

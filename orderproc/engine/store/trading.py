@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orderproc.engine.domain.lots import OpenLot, Take, shares
+from orderproc.engine.domain.money import USD
 from orderproc.engine.store.repo import Conn, inserted
 from orderproc.engine.store.rows import (
     AccountAssetRow,
@@ -241,3 +242,21 @@ def pnl_rows(conn: Conn, account_id: int) -> PnlRows:
         (account_id,),
     ).fetchone()
     return PnlRows(list(map(HoldingRow._make, balances)), list(map(RealizedRow._make, realized)), *flows)
+
+
+def moves_since(conn: Conn, account_id: int, since: str) -> tuple[dict[str, int], int]:
+    """What the account's entries from `since` on (those after its last reset) moved, by asset
+    in minor units; and of that, the cash its deposits and withdrawals brought in, net, cents."""
+    moved: dict[str, int] = {}
+    external = 0
+    for asset, amount, flows in conn.execute(
+        "SELECT p.asset, SUM(p.amount), SUM(CASE WHEN e.kind IN ('deposit', 'withdrawal') THEN p.amount ELSE 0 END)"
+        " FROM entries e JOIN accounts a ON a.id = e.account_id"
+        " JOIN postings p ON p.entry_id = e.id AND p.account_id = e.account_id"
+        " WHERE e.account_id = ? AND e.created_at >= ? AND e.id > a.reset_entry GROUP BY p.asset",
+        (account_id, since),
+    ):
+        moved[asset] = int(amount)
+        if asset == USD:
+            external = int(flows)
+    return moved, external

@@ -10,8 +10,8 @@ from typing import Any
 
 from orderproc.engine import errors, rules
 from orderproc.engine.domain import lots as cost_methods
-from orderproc.engine.domain.money import USD, cents_to_cash, from_units, round_price
-from orderproc.engine.prices import AssetInfo
+from orderproc.engine.domain.money import USD, cents_to_cash, from_units
+from orderproc.engine.prices import DAY, AssetInfo
 from orderproc.engine.schemas import LeaderboardEntry, Lot, PnlReport, Portfolio, Position
 from orderproc.engine.security import Claims
 from orderproc.engine.store import ledger, repo, trading
@@ -19,7 +19,7 @@ from orderproc.engine.store.rows import AccountAssetRow, FlowRow, LotRow, PnlRow
 from orderproc.engine.usecases import actors, mapping
 from orderproc.engine.usecases.actors import Operator
 from orderproc.engine.usecases.checks import check_page
-from orderproc.engine.usecases.context import Context
+from orderproc.engine.usecases.context import Context, iso
 from orderproc.engine.usecases.matcher import catch_up
 
 LEADERBOARD_SORTS = ("equity", "return")
@@ -33,20 +33,23 @@ def _pct(part: Decimal, whole: Decimal) -> Decimal:
 @dataclass(frozen=True, slots=True)
 class _Held:
     info: AssetInfo
-    quantity: Decimal
-    reserved: Decimal
-    cost: Decimal
+    row: PositionRow
     price: Decimal
     value: Decimal
 
 
 async def portfolio(ctx: Context, claims: Claims | Operator) -> Portfolio:
-    def job(conn: repo.Conn) -> list[PositionRow]:
-        return repo.positions(conn, actors.customer(conn, claims).account_id)
-
+    """The positions at this second's prices, and today's change: what the account gained since
+    00:00 UTC (see `_day_start_equity`)."""
     await catch_up(ctx)
-    rows = await ctx.readers.run(job)
     now = ctx.clock()
+    day_start = now - now % DAY  # 00:00 UTC: unix time counts every day as 86400 s
+
+    def job(conn: repo.Conn) -> tuple[list[PositionRow], dict[str, int], int]:
+        account = actors.customer(conn, claims).account_id
+        return repo.positions(conn, account), *trading.moves_since(conn, account, iso(day_start))
+
+    rows, moved, deposited = await ctx.readers.run(job)
     cash = reserved_cash = ZERO
     held: list[_Held] = []
     for row in rows:
@@ -54,22 +57,45 @@ async def portfolio(ctx: Context, claims: Claims | Operator) -> Portfolio:
             cash, reserved_cash = cents_to_cash(row.amount), cents_to_cash(row.reserved)
             continue
         info = ctx.assets[row.asset]
-        qty = from_units(row.amount, info.precision)
         price = ctx.market.price(row.asset, now)
-        held.append(_Held(info, qty, from_units(row.reserved, info.precision), cents_to_cash(row.cost), price,
-                          rules.value(qty, price)))
+        held.append(_Held(info, row, price, rules.value(from_units(row.amount, info.precision), price)))
     market_value = sum((h.value for h in held), ZERO)
     equity = cash + market_value
     positions = [
-        Position(symbol=h.info.symbol, name=h.info.name, quantity=h.quantity, reserved=h.reserved,
-                 average_cost=round_price(h.cost / h.quantity) if h.quantity else Decimal(0), cost_basis=h.cost,
-                 price=h.price, market_value=h.value, unrealized_pnl=h.value - h.cost,
+        Position(symbol=h.info.symbol, name=h.info.name, quantity=from_units(h.row.amount, h.info.precision),
+                 reserved=from_units(h.row.reserved, h.info.precision),
+                 average_cost=cost_methods.unit_cost(h.row.cost, h.row.amount, h.info.precision),
+                 cost_basis=cents_to_cash(h.row.cost), price=h.price, market_value=h.value,
+                 unrealized_pnl=h.value - cents_to_cash(h.row.cost),
                  allocation=_pct(h.value, equity) if equity else ZERO)
         for h in sorted(held, key=lambda h: -h.value)
     ]
+    day_change = equity - _day_start_equity(ctx, rows, moved, day_start) - cents_to_cash(deposited)
     return Portfolio(cash=cash, reserved_cash=reserved_cash, equity=equity, market_value=market_value,
                      unrealized_pnl=sum((p.unrealized_pnl for p in positions), ZERO), positions=positions,
-                     as_of=datetime.fromtimestamp(now, UTC))
+                     day_change=day_change, as_of=datetime.fromtimestamp(now, UTC))
+
+
+def _day_start_equity(ctx: Context, rows: list[PositionRow], moved: dict[str, int], day_start: float) -> Decimal:
+    """What the account held at `day_start` (what it holds now less what its entries since then
+    moved), valued at that moment's prices.
+
+    Today's change is the equity now less this, less today's net deposits: that is the value now
+    of what was held at 00:00 UTC less its value then, less the cost of today's buys plus the
+    proceeds of today's sells, fees included (they are money the day cost). Deposits and
+    withdrawals are not gains; after a reset today the day counts from the reset (the account
+    held nothing then)."""
+    held = {row.asset: row.amount for row in rows}
+    for asset, amount in moved.items():
+        held[asset] = held.get(asset, 0) - amount
+    total = ZERO
+    for asset, amount in held.items():
+        if asset == USD:
+            total += cents_to_cash(amount)
+        elif amount:
+            quantity = from_units(amount, ctx.assets[asset].precision)
+            total += rules.value(quantity, ctx.market.price(asset, day_start))
+    return total
 
 
 async def lots(ctx: Context, claims: Claims | Operator, symbol: str | None, closed: bool) -> list[Lot]:
@@ -89,11 +115,13 @@ async def lots(ctx: Context, claims: Claims | Operator, symbol: str | None, clos
         price = ctx.market.price(row.symbol, now)
         left, left_cost = from_units(row.remaining, precision), cents_to_cash(row.remaining_cost)
         value = rules.value(left, price)
-        quantity = from_units(row.quantity, precision)
+        # per unit of what is left (the position's average cost for a lone lot); sold out, of what it bought
+        unit_cost = (cost_methods.unit_cost(row.remaining_cost, row.remaining, precision) if row.remaining
+                     else cost_methods.unit_cost(row.cost, row.quantity, precision))
         out.append(Lot(
             id=row.id, symbol=row.symbol, order_id=row.order_id, opened_at=mapping.dt(row.opened_at),
-            quantity=quantity, cost=cents_to_cash(row.cost), remaining=left, remaining_cost=left_cost,
-            unit_cost=round_price(cents_to_cash(row.cost) / quantity), price=price, market_value=value,
+            quantity=from_units(row.quantity, precision), cost=cents_to_cash(row.cost), remaining=left,
+            remaining_cost=left_cost, unit_cost=unit_cost, price=price, market_value=value,
             unrealized_pnl=value - left_cost,
         ))
     return out
