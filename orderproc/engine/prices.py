@@ -15,20 +15,30 @@ the ledger is created. Either way the ledger keeps its seed, epoch and speed in 
 
 Floats are used internally for speed; everything leaving the module is a Decimal rounded to
 PRICE_DIGITS significant digits.
+
+Building the models (parsing the history, the random walks) took ~60 ms of every start, so a
+market's models are kept in the user's cache dir (`market-*.bin`, one per seed and data files,
+written once, read in a few ms); a cache that is missing, stale or unreadable is built again.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
+import marshal
 import math
+import os
 import random
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal
 from functools import lru_cache
 from pathlib import Path
+
+import platformdirs
 
 from orderproc.engine.domain.money import round_price
 
@@ -47,6 +57,7 @@ STABLE_BAND = 0.0003
 # when every asset stood at its reference price.
 WORLD_SEED = 20251103
 WORLD_EPOCH = 1_762_128_000.0
+MODELS_FORMAT = 1  # bump when what `_build_model` computes changes: older caches are ignored
 HISTORY_FILE = "history.csv.gz"
 ASSETS_FILE = "assets.csv"
 
@@ -205,6 +216,9 @@ class _Path:
         self._sigma = sigma
         self._key = key
 
+    def state(self) -> tuple[object, ...]:
+        return ("path", self._ref, self._logs, self._d0, self._sigma, self._key)
+
     def _log_at_day(self, day: int) -> float:
         """Computed on demand: building three tables per asset cost more than all the lookups."""
         q, r = divmod(self._d0 + day, self._span)
@@ -235,8 +249,67 @@ class _Pegged:
         self._center = center
         self._key = key
 
+    def state(self) -> tuple[object, ...]:
+        return ("pegged", self._center, self._key)
+
     def at(self, m: float) -> Decimal:
         return _to_price(self._center * math.exp(STABLE_BAND * _noise(self._key, m)))
+
+
+def _build_model(seed: int, asset: AssetInfo) -> _Path | _Pegged:
+    """One asset's model for `seed` (a pure function of them and the shipped data)."""
+    rng = random.Random(f"{seed}:{asset.symbol}")
+    key = rng.getrandbits(64)
+    model: _Path | _Pegged
+    if asset.peg:
+        center = 1.0 if asset.peg == "USD" else float(asset.reference_price)
+        model = _Pegged(center, key)
+    else:
+        closes = _load_history().get(asset.history) if asset.history else None
+        if closes is not None and len(closes) >= 3:
+            logs = [math.log(c) for c in closes]
+            returns = [b - a for a, b in zip(logs, logs[1:])]
+            mean = sum(returns) / len(returns)
+            sigma = math.sqrt(sum((r - mean) ** 2 for r in returns) / (len(returns) - 1))
+        else:
+            sigma = float(asset.volatility) / math.sqrt(365.0)
+            logs = [0.0]
+            for _ in range(RANDOM_WALK_DAYS):
+                logs.append(logs[-1] * (1.0 - WALK_PULL) + rng.gauss(0.0, sigma))
+        d0 = rng.randrange(len(logs) - 1)
+        model = _Path(float(asset.reference_price), logs, d0, sigma, key)
+    return model
+
+
+def _cache_file(seed: int, assets: Sequence[AssetInfo]) -> Path:
+    """The cache of one seed's models, named by everything they are computed from."""
+    history = (data_dir() / HISTORY_FILE).stat()
+    what = (MODELS_FORMAT, seed, RANDOM_WALK_DAYS, WALK_PULL, history.st_size, history.st_mtime_ns,
+            [(a.symbol, a.peg, str(a.reference_price), str(a.volatility), a.history) for a in assets])
+    digest = hashlib.sha256(repr(what).encode()).hexdigest()[:32]
+    return platformdirs.user_cache_path("orderproc") / f"market-{digest}.bin"
+
+
+def _models(seed: int, assets: Sequence[AssetInfo]) -> dict[str, _Path | _Pegged]:
+    """Every asset's model for `seed`: read from the cache, else built and cached (atomically:
+    processes starting at once each write a whole file)."""
+    path = _cache_file(seed, assets)
+    try:
+        states = marshal.loads(path.read_bytes())
+        return {symbol: _Path(*state[1:]) if state[0] == "path" else _Pegged(*state[1:])
+                for symbol, state in states.items()}
+    except (OSError, EOFError, ValueError, TypeError, IndexError, AttributeError):
+        pass  # no cache yet, or not one this code wrote: build it
+    models = {a.symbol: _build_model(seed, a) for a in assets}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".market-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(marshal.dumps({symbol: model.state() for symbol, model in models.items()}))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only or full cache dir: the next start builds them again
+    return models
 
 
 def market_origin(seed: int | None, speed: float, now: float) -> tuple[int, float]:
@@ -270,29 +343,9 @@ class Market:
         self._recent: dict[tuple[str, int], Decimal] = {}
 
     def _model(self, symbol: str) -> _Path | _Pegged:
-        asset = self._assets[symbol]
-        rng = random.Random(f"{self.seed}:{symbol}")
-        key = rng.getrandbits(64)
-        model: _Path | _Pegged
-        if asset.peg:
-            center = 1.0 if asset.peg == "USD" else float(asset.reference_price)
-            model = _Pegged(center, key)
-        else:
-            closes = _load_history().get(asset.history) if asset.history else None
-            if closes is not None and len(closes) >= 3:
-                logs = [math.log(c) for c in closes]
-                returns = [b - a for a, b in zip(logs, logs[1:])]
-                mean = sum(returns) / len(returns)
-                sigma = math.sqrt(sum((r - mean) ** 2 for r in returns) / (len(returns) - 1))
-            else:
-                sigma = float(asset.volatility) / math.sqrt(365.0)
-                logs = [0.0]
-                for _ in range(RANDOM_WALK_DAYS):
-                    logs.append(logs[-1] * (1.0 - WALK_PULL) + rng.gauss(0.0, sigma))
-            d0 = rng.randrange(len(logs) - 1)
-            model = _Path(float(asset.reference_price), logs, d0, sigma, key)
-        self._models[symbol] = model
-        return model
+        if not self._models:  # the first price asked for: every model, from the cache if it has them
+            self._models = _models(self.seed, tuple(self._assets.values()))
+        return self._models[symbol]  # KeyError for an unknown symbol
 
     def price(self, symbol: str, t: float) -> Decimal:
         """The price of `symbol` at unix time `t` (KeyError for an unknown symbol)."""
