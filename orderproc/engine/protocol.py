@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from orderproc.engine.events import AccountEvent
 from orderproc.engine.schemas import (
     AccountInfo,
     Asset,
@@ -97,6 +98,10 @@ class Engine(Protocol):
     async def run_price_loop(self, interval: float = 1.0) -> None:
         """Fill resting orders as the price reaches them, until cancelled (a server runs its
         own: a remote engine's returns at once)."""
+    def stream_account(self, token: str) -> AsyncGenerator[AccountEvent, None]:
+        """What changes in the session's account and on the leaderboard, as it happens
+        (`orderproc.engine.events`): the first event at once, with the marks as they are."""
+        ...
     async def portfolio(self, token: str) -> Portfolio: ...
     async def lots(self, token: str, *, symbol: str | None = None, closed: bool = False) -> list[Lot]: ...
     async def pnl(self, token: str) -> PnlReport: ...

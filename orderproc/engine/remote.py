@@ -19,9 +19,10 @@ Retries, at most `retries` extra attempts, sleeping BACKOFF, 2x, 4x ... in betwe
 A money-moving POST always has a key: the caller's, or one made per call, so that every retry
 of that call is the same request and the server applies it once.
 
-`stream_quotes` reads the server-sent events of `/v1/stream/quotes`; a connection that fails
-or drops is reopened with the same backoff, up to `retries` times in a row (an event resets
-the count), then EngineUnavailable.
+`stream_quotes` and `stream_account` read the server-sent events of `/v1/stream/quotes` and
+`/v1/stream/account`; a connection that fails or drops is reopened with the same backoff, up to
+`retries` times in a row (an event resets the count), then EngineUnavailable. The account stream
+says, after a reconnection, what moved while it was down (its events carry the account's marks).
 
 `watch_link(watcher)` tells a terminal whether the server answers: `watcher(True, "")` on every
 answer but a 503, `watcher(False, why)` when a request or the stream cannot reach it (or gets a
@@ -63,6 +64,7 @@ import httpx  # noqa: E402
 
 from orderproc import package_version  # noqa: E402
 from orderproc.engine import errors  # noqa: E402
+from orderproc.engine.events import AccountEvent, changed  # noqa: E402
 from orderproc.engine.schemas import (  # noqa: E402
     AccountInfo,
     Asset,
@@ -230,6 +232,16 @@ class RemoteEngine:
             return _retry_after(response)
         return None
 
+    @staticmethod
+    def _headers(token: str | None) -> dict[str, str]:
+        """The Authorization header of a private call (none for a public one)."""
+        if token is None:
+            return {}
+        if not token.strip() or not token.isascii() or not token.isprintable():
+            # no header can carry it, and no server would take it: what the server would say
+            raise errors.AuthRequired("that is not a session token: log in first", {"reason": "malformed"})
+        return {"Authorization": f"Bearer {token}"}
+
     async def _request(
         self,
         method: str,
@@ -241,12 +253,7 @@ class RemoteEngine:
         key: str | None = None,
         safe: bool,
     ) -> httpx.Response:
-        headers: dict[str, str] = {}
-        if token is not None:
-            if not token.strip() or not token.isascii() or not token.isprintable():
-                # no header can carry it, and no server would take it: what the server would say
-                raise errors.AuthRequired("that is not a session token: log in first", {"reason": "malformed"})
-            headers["Authorization"] = f"Bearer {token}"
+        headers = self._headers(token)
         if key is not None:
             headers["Idempotency-Key"] = key
         attempt = 0
@@ -367,16 +374,26 @@ class RemoteEngine:
         return await self._get(f"/v1/assets/{_seg(symbol)}/history", list[PricePoint], hours=hours, points=points)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
+        async with aclosing(self._events("/v1/stream/quotes", "quotes", params=_query(interval=interval))) as events:
+            async for data in events:
+                yield self._parse(data, list[Quote])
+
+    async def _events(self, path: str, name: str, *, params: dict[str, str] | None = None,
+                      token: str | None = None) -> AsyncGenerator[str, None]:
+        """The data of each `name` event (or unnamed one) of the server-sent events at `path`,
+        the connection reopened when it fails or drops (see the module's docstring); an `error`
+        event (a session that ended) is raised as its domain error."""
         timeout = httpx.Timeout(self._timeout, read=None)  # the stream may be quiet for a while
-        params = _query(interval=interval)
+        headers = self._headers(token)
         failures = 0
         while True:
             failure: errors.OrderprocError = errors.EngineUnavailable(
-                f"the orderproc server at {self._url} ended the quote stream", {"url": self._url}
+                f"the orderproc server at {self._url} ended the {name} stream", {"url": self._url}
             )
             delay: float | None = None
             try:
-                async with self._client.stream("GET", "/v1/stream/quotes", params=params, timeout=timeout) as response:
+                async with self._client.stream("GET", path, params=params, headers=headers,
+                                               timeout=timeout) as response:
                     self._answered(response)
                     if not response.is_success:
                         await response.aread()
@@ -386,10 +403,11 @@ class RemoteEngine:
                     else:
                         async with aclosing(_sse_events(response.aiter_lines())) as events:
                             async for event, data in events:
-                                if event in ("", "quotes"):
-                                    quotes = self._parse(data, list[Quote])
+                                if event == "error":
+                                    raise self._error_event(data)
+                                if event in ("", name):
                                     failures = 0
-                                    yield quotes
+                                    yield data
             except httpx.TransportError as exc:
                 failure = self._unreachable(exc)
             except httpx.HTTPError as exc:
@@ -400,6 +418,10 @@ class RemoteEngine:
                 delay = _backoff(failures)
             await asyncio.sleep(delay)
             failures += 1
+
+    def _error_event(self, data: str) -> errors.OrderprocError:
+        """The domain error an `error` event carries (its data is an error body)."""
+        return self._error(httpx.Response(200, content=data.encode()))
 
     # -- named paper accounts ------------------------------------------------------------------------
 
@@ -453,6 +475,17 @@ class RemoteEngine:
 
     async def run_price_loop(self, interval: float = 1.0) -> None:
         """The server runs the price loop for everyone on its ledger."""
+
+    async def stream_account(self, token: str) -> AsyncGenerator[AccountEvent, None]:
+        last: AccountEvent | None = None
+        async with aclosing(self._events("/v1/stream/account", "account", token=token)) as events:
+            async for data in events:
+                # each connection starts with the marks as they are: what moved since the last
+                # event seen is what happened while the stream was down
+                event = changed(last, self._parse(data, AccountEvent))
+                if event is not None:
+                    last = event
+                    yield event
 
     async def portfolio(self, token: str) -> Portfolio:
         return await self._get("/v1/portfolio", Portfolio, token=token)

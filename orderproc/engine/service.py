@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing
 from decimal import Decimal
 from pathlib import Path
 
+from orderproc.engine.events import AccountEvent
 from orderproc.engine.limits import Bucket
 from orderproc.engine.prices import Market
 from orderproc.engine.schemas import (
@@ -45,6 +47,7 @@ from orderproc.engine.schemas import (
 from orderproc.engine.store.backend import is_server_url
 from orderproc.engine.usecases import accounts, admin, auth, cash, market, matcher, orders, reports
 from orderproc.engine.usecases.context import Context
+from orderproc.engine.usecases.watch import AccountWatch
 
 
 class LocalEngine:
@@ -66,6 +69,7 @@ class LocalEngine:
         self._ctx = Context.open(self.path, clock=clock, hash_profile=hash_profile, synchronous=synchronous,
                                  token_ttl=token_ttl, market_seed=market_seed, market_speed=market_speed)
         self._gate = auth.Gate(self._ctx)
+        self._watch = AccountWatch(self._ctx)
 
     @property
     def location(self) -> str:
@@ -91,6 +95,7 @@ class LocalEngine:
         return self._gate.operator_token()
 
     async def close(self) -> None:
+        await self._watch.close()
         await asyncio.get_running_loop().run_in_executor(None, self._ctx.close)
 
     async def __aenter__(self) -> LocalEngine:
@@ -203,6 +208,12 @@ class LocalEngine:
 
     async def run_price_loop(self, interval: float = 1.0) -> None:
         await matcher.run_price_loop(self._ctx, interval)
+
+    async def stream_account(self, token: str) -> AsyncGenerator[AccountEvent, None]:
+        claims = self._gate.claims(token)
+        async with aclosing(self._watch.stream(claims)) as events:
+            async for event in events:
+                yield event
 
     # valuations
     async def portfolio(self, token: str) -> Portfolio:

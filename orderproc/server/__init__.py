@@ -33,6 +33,7 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     GET     /v1/portfolio                                                    portfolio     -> Portfolio
     GET     /v1/lots                      ?symbol&closed                     lots          -> [Lot]
     GET     /v1/pnl                                                          pnl           -> PnlReport
+    GET     /v1/stream/account                                               stream_account -> SSE
     GET     /v1/settings                                                     ledger_settings -> LedgerSettings
     GET     /v1/leaderboard               ?sort=equity|return&limit          leaderboard   -> [LeaderboardEntry]
     GET     /v1/admin/users                                                  admin_users   -> [User]
@@ -52,5 +53,10 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
   same as `client_order_id`; giving both with different values is a validation error).
 - The quote stream is server-sent events: one `event: quotes` whose `data` is a JSON list of
   quotes every `interval` seconds (default 1), ending after `count` events if given.
+- The account stream (private) is server-sent events too: `event: account` whose `data` is an
+  AccountEvent (`orderproc.engine.events`), the account's marks at once and then each time
+  fills, cash moves, order changes or anyone's journal entry (the leaderboard) move them; a
+  `: keep-alive` comment after 15 s of nothing; `event: error` with an error body when the
+  session ends. Both streams end when the server stops (SIGTERM, Ctrl+C).
 - Every response carries `X-Request-ID` (the client's, if it sent a sane one).
 """

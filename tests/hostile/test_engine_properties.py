@@ -271,6 +271,8 @@ SPECS: dict[str, Spec] = {
                           lambda r, a: r.engine.cancel_orders(_token(r, a["token"]), **_kw(a, "symbol")),
                           setup=_resting_orders),
     "portfolio": Spec(_args({"token": tokens}), lambda r, a: r.engine.portfolio(_token(r, a["token"]))),
+    "stream_account": Spec(_args({"token": tokens}),
+                           lambda r, a: _first_two(r.engine.stream_account(_token(r, a["token"])))),
     "leaderboard": Spec(_args({"token": tokens}, {"sort": usually(st.sampled_from(["equity", "return"])),
                                                   "limit": counts}),
                         lambda r, a: r.engine.leaderboard(_token(r, a["token"]), **_kw(a, "sort", "limit"))),

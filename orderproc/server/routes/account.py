@@ -1,13 +1,21 @@
-"""Cash, the transaction history, the portfolio, lots and P&L, and the leaderboard."""
+"""Cash, the transaction history, the portfolio, lots and P&L, the leaderboard, and the account
+event stream (server-sent events) that tells a terminal when to read them again."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import suppress
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from orderproc.engine import errors
 from orderproc.engine.catalog import MAX_OFFSET, MAX_PAGE
+from orderproc.engine.events import AccountEvent
 from orderproc.engine.schemas import Balance, LeaderboardEntry, LedgerSettings, Lot, Page, PnlReport, Portfolio, Transaction, TxKind
 from orderproc.server.deps import EngineDep, IdempotencyKey, Token
 
@@ -70,3 +78,57 @@ async def pnl(engine: EngineDep, token: Token) -> PnlReport:
 async def leaderboard(engine: EngineDep, token: Token, sort: Literal["equity", "return"] = "equity",
                       limit: Limit = 50) -> list[LeaderboardEntry]:
     return await engine.leaderboard(token, sort=sort, limit=limit)
+
+
+KEEPALIVE_SECONDS = 15.0  # a comment line when nothing happened for this long: proxies keep the connection
+
+
+def _frame(event: str, data: str) -> bytes:
+    return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+@router.get("/stream/account", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "`event: account` with an AccountEvent as data: the account's marks at "
+                                            "once, then each time they move; `event: error` with an error body if "
+                                            "the session ends"}})
+async def stream_account(request: Request, engine: EngineDep, token: Token) -> StreamingResponse:
+    """What changes in your account (fills, cash moves, order states) and on the leaderboard."""
+    stopping: asyncio.Event = request.app.state.stopping
+    events = engine.stream_account(token)
+    first = await anext(events)  # errors answer as errors, before the stream starts
+
+    async def body() -> AsyncIterator[bytes]:
+        event: AccountEvent | None = first
+        stop = asyncio.ensure_future(stopping.wait())
+        next_event: asyncio.Future[AccountEvent] | None = None
+        try:
+            while True:
+                if event is not None:
+                    yield _frame("account", event.model_dump_json())
+                    event = None
+                next_event = next_event or asyncio.ensure_future(anext(events))
+                done, _ = await asyncio.wait({next_event, stop}, timeout=KEEPALIVE_SECONDS,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if stop in done:
+                    return  # the server is stopping: the stream ends (a client reconnects elsewhere)
+                if next_event not in done:
+                    yield b": keep-alive\n\n"
+                    continue
+                try:
+                    event = next_event.result()
+                except errors.OrderprocError as exc:  # the session ended, the ledger failed
+                    yield _frame("error", json.dumps({"error": exc.to_dict()}, default=str))
+                    return
+                finally:
+                    next_event = None
+        finally:
+            for task in (stop, next_event):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError, errors.OrderprocError, StopAsyncIteration):
+                        await task
+            await events.aclose()
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
