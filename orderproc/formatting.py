@@ -1,24 +1,48 @@
-"""How orderproc writes money, prices, quantities and changes for people (CLI and terminal)."""
+"""How orderproc writes money, prices, quantities, changes and order statuses for people (CLI
+and terminal), and how it reads the amounts people type.
+
+A figure that rounds to zero is written without a sign: never `-$0.00` or `-0.00%`.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from orderproc.engine.errors import InvalidAmount
+from orderproc.engine.schemas import OrderStatus
+
 if TYPE_CHECKING:
     from orderproc.engine.schemas import LeaderboardEntry, Order, Receipt
 
+# what people read for each status ("new" is the engine's and the API's word for a resting order)
+STATUS_WORDS: dict[OrderStatus, str] = {
+    OrderStatus.NEW: "open",
+    OrderStatus.FILLED: "filled",
+    OrderStatus.CANCELED: "canceled",
+    OrderStatus.REJECTED: "rejected",
+    OrderStatus.EXPIRED: "expired",
+}
+
+
+def _rounded(amount: Decimal, places: int = 2) -> Decimal:
+    """`amount` to `places` decimals; one that rounds to zero is an unsigned zero."""
+    near = amount.quantize(Decimal(1).scaleb(-places))
+    return near if near else abs(near)
+
 
 def usd(amount: Decimal) -> str:
-    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
+    cents = _rounded(amount)
+    return f"-${-cents:,.2f}" if cents < 0 else f"${cents:,.2f}"
 
 
 def signed_usd(amount: Decimal) -> str:
     """`usd` with an explicit plus sign, for changes."""
-    return f"+{usd(amount)}" if amount > 0 else usd(amount)
+    return f"+{usd(amount)}" if _rounded(amount) > 0 else usd(amount)
 
 
 def price(amount: Decimal) -> str:
@@ -34,7 +58,8 @@ def qty(amount: Decimal) -> str:
 
 
 def pct(amount: Decimal) -> str:
-    return f"{amount:+.2f}%"
+    """A change in percent, always signed: `+6.11%`, `-0.53%`, `+0.00%`."""
+    return f"{_rounded(amount):+.2f}%"
 
 
 def signed(amount: Decimal, text: str | None = None) -> Text:
@@ -100,3 +125,35 @@ def trader(entry: LeaderboardEntry) -> str:
     """`alice`, `alice/scalping`, `alice (Alice A.)`: the account named unless it is `main`."""
     who = entry.username if entry.account == "main" else f"{entry.username}/{entry.account}"
     return who if not entry.display_name else f"{who} ({entry.display_name})"
+
+
+# Amounts as people type them: `$1,234.56`. Thousands groups must be whole (`1,00` is a typo),
+# and scientific notation is refused rather than guessed (`1e3` is written 1000).
+_PLAIN = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+", re.ASCII)
+_GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", re.ASCII)
+_SCIENTIFIC = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+", re.ASCII)
+
+
+def typed_amount(text: str, field: str = "amount", *, dollars: bool = True) -> Decimal:
+    """What a person typed for an amount (`$100`, `10,000`, `1,234.56`; a quantity without `$`)
+    as a Decimal above zero; the engine checks the rest (decimal places, range). InvalidAmount
+    otherwise, with the plain form of scientific notation (`1e3`: write 1000)."""
+    plain = text.strip()
+    if dollars and plain.lstrip("+-").startswith("$"):
+        plain = plain.replace("$", "", 1)  # `$100`, `-$5`, `$-5`
+    negative = plain.startswith("-")
+    plain = plain.removeprefix("-").removeprefix("+")
+    if _GROUPED.fullmatch(plain):
+        plain = plain.replace(",", "")
+    elif "," in plain:
+        raise InvalidAmount(f"{field}: write thousands as 1,000 or 1000, not {text.strip()!r}", {"field": field})
+    if _SCIENTIFIC.fullmatch(plain):
+        value = Decimal(plain)
+        plain_form = f"write {'-' * negative}{value:f}" if -30 <= value.adjusted() <= 30 else "it is out of range"
+        raise InvalidAmount(f"{field} is in scientific notation: {plain_form}", {"field": field})
+    if len(plain) > 64 or not _PLAIN.fullmatch(plain):
+        raise InvalidAmount(f"{field} is not a number: {text[:64]!r}", {"field": field})
+    value = Decimal(plain)
+    if negative or not value:
+        raise InvalidAmount(f"{field} must be positive", {"field": field})
+    return value

@@ -6,23 +6,31 @@ A private command gets a session-bound handle (`me.balance()`, an `orderproc.eng
 for the session cached for its ledger; an admin command the ledger file's operator, or on a
 server the cached session. The trading terminal is not the CLI's: `orderproc.entry` opens it
 for a call that names no command.
-Exit codes: 0 ok, 1 a domain error (`error[code]: message` on stderr), 2 a usage error.
+Exit codes: 0 ok, 1 a domain error (`error[code]: message` on stderr; with --json the API's
+envelope `{"error": {"code", "message", "details"}}` on stdout), 2 a usage error.
+With --json every list is one object, as the API's paged lists: `{"items", "total", "offset", "limit"}`;
+values are the API's (an open order's status is `new`), where the text says them in words (`open`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperCommand, TyperOption
 
-from orderproc.engine.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE, TX_KINDS
+from orderproc.engine.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE, PASSWORD_MAX, PASSWORD_MIN, TX_KINDS
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from orderproc.config import Settings
     from orderproc.engine.bound import Bound
     from orderproc.engine.protocol import Engine
@@ -47,10 +55,41 @@ admin_app = typer.Typer(
 )
 app.add_typer(admin_app, name="admin")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (decimals as strings).")]
+JsonOpt = Annotated[bool, typer.Option(
+    "--json", help="Print one JSON document (decimals as strings; an error as the API's {\"error\": ...}).")]
 KeyOpt = Annotated[
     str | None, typer.Option("--key", help="Idempotency key: repeating a request with it has one effect.")
 ]
+
+
+class _Whole:
+    """A whole number within bounds that --help says in words ("1 to 500", "at least 1"), a
+    parser for an option or argument: with min= and max= Typer prints `[1<=x<=9223372036854775807]`."""
+
+    def __init__(self, low: int, high: int = 2**63 - 1) -> None:
+        self.low, self.high = low, high
+        # a bound far beyond any ledger is no limit a person needs to read
+        self.words = f"at least {low}" if high >= MAX_OFFSET else f"{low} to {high}"
+
+    def __call__(self, value: str | int) -> int:
+        text = str(value).strip()
+        if not re.fullmatch(r"[+-]?[0-9]+", text, re.ASCII):
+            raise typer.BadParameter(f"{text!r} is not a whole number")
+        number = int(text)
+        if number < self.low:
+            raise typer.BadParameter(f"{number} is too small: {self.words}")
+        if number > self.high:
+            raise typer.BadParameter(f"{number} is too large" + ("" if self.high >= MAX_OFFSET else f": {self.words}"))
+        return number
+
+
+def _whole_option(name: str, help: str, low: int, high: int = 2**63 - 1) -> Any:
+    """An option taking a whole number within bounds; its help ends with them in words."""
+    whole = _Whole(low, high)
+    return typer.Option(name, parser=whole, help=f"{help} ({whole.words}).")
+
+
+OrderId = Annotated[int, typer.Argument(parser=_Whole(1), help="The order's number.", show_default=False)]
 PasswordStdin = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
 ]
@@ -101,14 +140,25 @@ def main(
 # -- plumbing ---------------------------------------------------------------------------------
 
 
+@contextmanager
+def _reported(json_out: bool) -> Iterator[None]:
+    """A domain error raised inside becomes its report (`render.error`) and exit 1."""
+    from orderproc.engine.errors import OrderprocError
+
+    try:
+        yield
+    except OrderprocError as exc:
+        from orderproc.cli import render
+
+        render.error(exc, json_out)
+        raise typer.Exit(1) from None
+
+
 def _run_async(ctx: typer.Context, main: Callable[[Settings], Awaitable[None]]) -> None:
-    """Run one async use case on this call's settings; map domain errors to stderr and exit 1."""
+    """Run one async use case on this call's settings; a domain error is reported (exit 1)."""
     import asyncio
 
     from orderproc.config import Settings
-    from orderproc.engine.errors import OrderprocError
-
-    from orderproc.cli import render
 
     state = _state(ctx)
 
@@ -116,10 +166,8 @@ def _run_async(ctx: typer.Context, main: Callable[[Settings], Awaitable[None]]) 
         await main(Settings.load(db=state.db, server=state.server))
 
     try:
-        asyncio.run(go())
-    except OrderprocError as exc:
-        render.err.print(f"error[{exc.code}]: {exc.message}", markup=False)
-        raise typer.Exit(1) from None
+        with _reported(bool(ctx.params.get("json_out"))):
+            asyncio.run(go())
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
 
@@ -189,7 +237,9 @@ def _run_as_admin(ctx: typer.Context, body: Callable[[Bound], Awaitable[object]]
     _run_async(ctx, main)
 
 
-def _read_secret(from_stdin: bool, env: str, prompt: str, *, confirm: bool = False) -> str:
+def _read_secret(from_stdin: bool, env: str, prompt: str, *, new: str | None = None) -> str:
+    """A password from stdin, the environment or a prompt. A `new` password (named so in
+    errors) is asked twice, and its length is checked before the second time: the engine's rule."""
     if from_stdin:
         line = sys.stdin.readline()
         if not line:
@@ -199,7 +249,17 @@ def _read_secret(from_stdin: bool, env: str, prompt: str, *, confirm: bool = Fal
         return os.environ[env]
     if not sys.stdin.isatty():
         raise typer.BadParameter(f"no terminal to ask for the password: use --password-stdin or set {env}")
-    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+    while True:
+        secret = str(typer.prompt(prompt, hide_input=True))
+        if new is None:
+            return secret
+        if not PASSWORD_MIN <= len(secret) <= PASSWORD_MAX:
+            from orderproc.engine.errors import ValidationError
+
+            raise ValidationError(f"{new} must be {PASSWORD_MIN}-{PASSWORD_MAX} characters", {"field": new})
+        if str(typer.prompt("Repeat for confirmation", hide_input=True)) == secret:
+            return secret
+        typer.echo("Error: the two entered values do not match.", err=True)
 
 
 def _show(ctx: typer.Context, call: Callable[[Bound], Awaitable[Any]], view: str, json_out: bool) -> None:
@@ -226,7 +286,8 @@ def _remember(engine: Engine, username: str, token: str) -> None:
 @app.command()
 def register(ctx: typer.Context, username: str, password_stdin: PasswordStdin = False, json_out: JsonOpt = False) -> None:
     """Create a user on this ledger and log in as them."""
-    password = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Choose a password", confirm=True)
+    with _reported(json_out):
+        password = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Choose a password", new="password")
 
     async def body(engine: Engine) -> None:
         from orderproc.cli import render
@@ -244,7 +305,7 @@ def register(ctx: typer.Context, username: str, password_stdin: PasswordStdin = 
 
 @app.command()
 def login(ctx: typer.Context, username: str, password_stdin: PasswordStdin = False, json_out: JsonOpt = False) -> None:
-    """Log in; the session is cached for this ledger (owner-only file in your config dir)."""
+    """Log in. The session is cached for this ledger (an owner-only file in your config dir)."""
     password = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Password")
 
     async def body(engine: Engine) -> None:
@@ -261,7 +322,7 @@ def login(ctx: typer.Context, username: str, password_stdin: PasswordStdin = Fal
 
 
 @app.command()
-def logout(ctx: typer.Context) -> None:
+def logout(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """End this session: the token is revoked and forgotten."""
 
     async def body(engine: Engine) -> None:
@@ -272,7 +333,7 @@ def logout(ctx: typer.Context) -> None:
             await _as_user(engine, lambda me: me.logout())
         finally:
             forget_token(engine.session_key)
-        render.out.print("Logged out")
+        render.emit_json({"logged_out": True}) if json_out else render.out.print("Logged out")
 
     _run(ctx, body)
 
@@ -297,7 +358,7 @@ def profile(
     email: Annotated[str | None, typer.Option("--email", help="Set your email (empty string clears it).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show your profile, or change it with --display-name / --email."""
+    """Show your profile, or change it (--display-name, --email)."""
 
     async def body(me: Bound) -> None:
         from orderproc.cli import render
@@ -315,17 +376,23 @@ def profile(
 @app.command()
 def passwd(ctx: typer.Context, password_stdin: Annotated[bool, typer.Option(
     "--password-stdin", help="Read the current and the new password from the first two lines of stdin.")] = False,
+    json_out: JsonOpt = False,
 ) -> None:
-    """Change your password (other sessions are logged out). Env: ORDERPROC_PASSWORD, ORDERPROC_NEW_PASSWORD."""
-    old = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Current password")
-    new = _read_secret(password_stdin, "ORDERPROC_NEW_PASSWORD", "New password", confirm=True)
+    """Change your password (other sessions are logged out).
+
+    Without a terminal: --password-stdin, or ORDERPROC_PASSWORD and ORDERPROC_NEW_PASSWORD.
+    """
+    with _reported(json_out):
+        old = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Current password")
+        new = _read_secret(password_stdin, "ORDERPROC_NEW_PASSWORD", "New password", new="new password")
 
     async def body(me: Bound) -> None:
         from orderproc.cli import render
 
         session = await me.change_password(old, new)
         _remember(me.engine, session.user.username, session.token)
-        render.out.print("Password changed; your other sessions are logged out")
+        render.emit_json(session.user) if json_out else render.out.print(
+            "Password changed; your other sessions are logged out")
 
     _run_as_user(ctx, body)
 
@@ -333,27 +400,45 @@ def passwd(ctx: typer.Context, password_stdin: Annotated[bool, typer.Option(
 # -- cash ----------------------------------------------------------------------------------------
 
 
-AmountArg = Annotated[str, typer.Argument(help="USD amount, e.g. 250 or 99.95")]
+_NEGATIVE = re.compile(r"-\$?\.?[0-9].*", re.DOTALL)
+
+
+class _SignedArguments(TyperCommand):
+    """Click reads `-5` as an option it does not know; for this command a negative number is an
+    argument (as after `--`), so `deposit -5` says what is wrong with the amount."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            valued = {name for p in self.params if isinstance(p, TyperOption) and not p.is_flag for name in p.opts}
+            numbers = {i for i, arg in enumerate(args)
+                       if _NEGATIVE.fullmatch(arg) and (i == 0 or args[i - 1] not in valued)}
+            if numbers:
+                args = [a for i, a in enumerate(args) if i not in numbers] + ["--"] + [args[i] for i in sorted(numbers)]
+        return super().parse_args(ctx, args)
+
+
+AmountArg = Annotated[str, typer.Argument(help="USD amount, e.g. 250, $1,000 or 99.95", show_default=False)]
 
 
 def _move_cash(ctx: typer.Context, kind: str, amount: str, key: str | None, json_out: bool) -> None:
     async def body(me: Bound) -> None:
         from orderproc.cli import render
+        from orderproc.formatting import typed_amount
 
         move = me.deposit if kind == "deposit" else me.withdraw
-        tx = await move(amount, key=key)
+        tx = await move(typed_amount(amount), key=key)
         render.emit_json(tx) if json_out else render.transaction(tx)
 
     _run_as_user(ctx, body)
 
 
-@app.command()
+@app.command(cls=_SignedArguments)
 def deposit(ctx: typer.Context, amount: AmountArg, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
     """Add paper cash to your account."""
     _move_cash(ctx, "deposit", amount, key, json_out)
 
 
-@app.command()
+@app.command(cls=_SignedArguments)
 def withdraw(ctx: typer.Context, amount: AmountArg, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
     """Take cash out of your account."""
     _move_cash(ctx, "withdraw", amount, key, json_out)
@@ -367,7 +452,7 @@ def _listing_group(name: str, help: str) -> typer.Typer:
 
 
 accounts_app = _listing_group(
-    "accounts", "Your paper accounts (`main` and any you open): list, create, switch, reset.")
+    "accounts", "Your paper accounts: list, create, switch, reset.\n\n`main` and any you open.")
 AccountName = Annotated[str, typer.Argument(help="The account's name: 1-32 letters, digits, '_', '.' or '-'.")]
 
 
@@ -380,7 +465,10 @@ def accounts(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
 @accounts_app.command("create")
 def accounts_create(ctx: typer.Context, name: AccountName, json_out: JsonOpt = False) -> None:
-    """Open another paper account (then `accounts switch NAME` and deposit, or reset it)."""
+    """Open another paper account.
+
+    Then `accounts switch NAME` and deposit, or reset it.
+    """
 
     async def body(me: Bound) -> None:
         from orderproc.cli import render
@@ -394,7 +482,10 @@ def accounts_create(ctx: typer.Context, name: AccountName, json_out: JsonOpt = F
 
 @accounts_app.command("switch")
 def accounts_switch(ctx: typer.Context, name: AccountName, json_out: JsonOpt = False) -> None:
-    """Trade the account NAME from now on (your cached session moves to it)."""
+    """Trade the account NAME from now on.
+
+    Your cached session moves to it.
+    """
 
     async def body(me: Bound) -> None:
         from orderproc.cli import render
@@ -414,16 +505,23 @@ def accounts_reset(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start the current account again with --cash: open orders canceled, positions and cash
-    given back, then the starting cash deposited. Its history stays readable."""
-    if not yes and not typer.confirm(f"Reset the current account to ${cash}? Its positions and cash go back", err=True):
+    """Start the current account again with --cash.
+
+    Its open orders are canceled, its positions and cash given back, then the starting cash
+    deposited. Its history stays readable.
+    """
+    from orderproc.formatting import typed_amount, usd
+
+    with _reported(json_out):
+        starting = typed_amount(cash)
+    if not yes and not typer.confirm(
+            f"Reset the current account to {usd(starting)}? Its positions and cash go back", err=True):
         raise typer.Exit(1)
 
     async def body(me: Bound) -> None:
         from orderproc.cli import render
-        from orderproc.formatting import usd
 
-        deposit = await me.reset_account(cash)
+        deposit = await me.reset_account(starting)
         render.emit_json(deposit) if json_out else render.out.print(
             f"The account starts again with [bold]{usd(deposit.cash)}[/bold] (deposit #{deposit.id})")
 
@@ -446,8 +544,8 @@ def balance(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     _run_as_user(ctx, body)
 
 
-Offset = Annotated[int, typer.Option("--offset", min=0, max=MAX_OFFSET, help="Skip this many (newest first).")]
-Limit = Annotated[int, typer.Option("--limit", min=1, max=MAX_PAGE, help="How many to show.")]
+Offset = Annotated[int, _whole_option("--offset", "Skip this many, newest first", 0, MAX_OFFSET)]
+Limit = Annotated[int, _whole_option("--limit", "How many to show", 1, MAX_PAGE)]
 
 
 @app.command()
@@ -482,6 +580,7 @@ def assets(
     category: Annotated[str | None, typer.Option("--category", "-c", help="e.g. layer-1, defi, meme.")] = None,
     sort: Annotated[str, typer.Option("--sort", help="rank, symbol, name, price, change or category.")] = "rank",
     desc: Annotated[bool, typer.Option("--desc", help="Sort descending.")] = False,
+    limit: Limit = MAX_PAGE,
     json_out: JsonOpt = False,
 ) -> None:
     """The asset inventory with live prices."""
@@ -491,9 +590,11 @@ def assets(
 
     async def body(engine: Engine) -> None:
         from orderproc.cli import render
+        from orderproc.engine.schemas import Asset, Page
 
         found = await engine.list_assets(search=search, category=category, sort=sort, descending=desc)
-        render.emit_json(found) if json_out else render.assets(found)
+        page = Page[Asset](items=found[:limit], total=len(found), offset=0, limit=limit)
+        render.emit_json(page) if json_out else render.assets(page)
 
     _run(ctx, body)
 
@@ -527,7 +628,8 @@ IocOpt = Annotated[bool, typer.Option("--ioc", help="A limit order that fills no
 PreviewOpt = Annotated[bool, typer.Option(
     "--preview", help="Show the price, spread, slippage and fee (or the reservation) without placing it.")]
 LotOpt = Annotated[int | None, typer.Option(
-    "--lot", min=1, max=2**63 - 1, help="Close this lot first (`orderproc lots` lists them), then the oldest.")]
+    "--lot", parser=_Whole(1), help="Close this lot first (`orderproc lots` lists them), then the oldest.",
+    show_default=False)]
 
 
 def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd: str | None,
@@ -548,11 +650,16 @@ def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd
     async def body(engine: Engine) -> None:
         from orderproc.cli import render
         from orderproc.engine.schemas import OrderRequest
+        from orderproc.formatting import typed_amount
+
+        def typed(text: str | None, name: str, *, dollars: bool = True) -> Decimal | None:
+            return None if text is None else typed_amount(text, name, dollars=dollars)
 
         # checked before the session: a malformed order says so even to someone logged out
         request = OrderRequest.model_validate({
-            "symbol": symbol, "side": side, "type": kind, "quantity": quantity, "notional": usd,
-            "price_limit": guard, "limit_price": limit, "stop_price": stop,
+            "symbol": symbol, "side": side, "type": kind, "quantity": typed(quantity, "quantity", dollars=False),
+            "notional": typed(usd, "--usd"), "limit_price": typed(limit, "--limit"), "stop_price": typed(stop, "--stop"),
+            "price_limit": typed(guard, "--max-price" if side == "buy" else "--min-price"),
             "time_in_force": TimeInForce.IOC if ioc else None, "lot_id": lot, "client_order_id": key,
         })
         if preview:
@@ -565,11 +672,13 @@ def _order(ctx: typer.Context, side: str, symbol: str, quantity: str | None, usd
     _run(ctx, body)
 
 
-@app.command()
+@app.command(cls=_SignedArguments)
 def buy(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd: UsdOpt = None,
         max_price: MaxPrice = None, limit: LimitOpt = None, stop: StopOpt = None, ioc: IocOpt = False,
         preview: PreviewOpt = False, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
-    """Buy SYMBOL: at market by QUANTITY or --usd AMOUNT, or a QUANTITY with --limit and/or --stop.
+    """Buy SYMBOL at market, or with --limit and/or --stop.
+
+    At market by QUANTITY or --usd AMOUNT; a limit or stop order by QUANTITY.
 
     A limit or stop order rests until the price reaches it (its cash is reserved meanwhile);
     `orderproc orders --open` lists them, `orderproc orders cancel ID` cancels one.
@@ -577,11 +686,13 @@ def buy(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd
     _order(ctx, "buy", symbol, quantity, usd, max_price, limit, stop, ioc, key, json_out, preview)
 
 
-@app.command()
+@app.command(cls=_SignedArguments)
 def sell(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, usd: UsdOpt = None,
          min_price: MinPrice = None, limit: LimitOpt = None, stop: StopOpt = None, ioc: IocOpt = False,
          lot: LotOpt = None, preview: PreviewOpt = False, key: KeyOpt = None, json_out: JsonOpt = False) -> None:
-    """Sell SYMBOL: at market by QUANTITY or --usd AMOUNT, or a QUANTITY with --limit and/or --stop.
+    """Sell SYMBOL at market, or with --limit and/or --stop.
+
+    At market by QUANTITY or --usd AMOUNT; a limit or stop order by QUANTITY.
 
     A limit or stop order rests until the price reaches it (its quantity is reserved meanwhile).
     The sale closes lots by the ledger's cost method (FIFO unless the owner chose average), or
@@ -591,7 +702,7 @@ def sell(ctx: typer.Context, symbol: SymbolArg, quantity: QuantityArg = None, us
 
 
 orders_app = _listing_group(
-    "orders", "Your orders, newest first; `orders show ID` for one, `orders cancel ID` to cancel one.")
+    "orders", "Your orders, newest first.\n\n`orders show ID` for one, `orders cancel ID` to cancel one.")
 
 
 @orders_app.callback(invoke_without_command=True)
@@ -599,34 +710,43 @@ def orders(
     ctx: typer.Context,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Only this asset.")] = None,
     status: Annotated[str | None, typer.Option(
-        "--status", help="Only this status: new, filled, canceled, rejected or expired.")] = None,
+        "--status", help="Only this status: open, filled, canceled, rejected or expired.")] = None,
     open_only: Annotated[bool | None, typer.Option(
         "--open/--closed", help="Only open (resting) orders, or only closed ones.", show_default=False)] = None,
     offset: Offset = 0,
     limit: Limit = 20,
     json_out: JsonOpt = False,
 ) -> None:
-    """Your orders, newest first; `orders show ID` for one, `orders cancel ID` to cancel one."""
+    """Your orders, newest first.
+
+    `orders show ID` for one, `orders cancel ID` to cancel one. With --json, statuses are the
+    API's: an open order is `new`.
+    """
     if ctx.invoked_subcommand is not None:
         return
 
+    from orderproc.engine.schemas import OrderStatus
+    from orderproc.formatting import STATUS_WORDS
+
+    # the words the tables show, and the API's values (`new` is an open order)
+    statuses = {word: value for value, word in STATUS_WORDS.items()} | {value.value: value for value in OrderStatus}
+    if status is not None and status not in statuses:
+        raise typer.BadParameter(f"choose {', '.join(STATUS_WORDS.values())}", param_hint="--status")
+
     async def body(me: Bound) -> None:
         from orderproc.cli import render
-        from orderproc.engine.schemas import OrderStatus
 
         page = await me.orders(offset=offset, limit=limit, symbol=symbol,
-                               status=OrderStatus(status) if status else None, open=open_only)
+                               status=statuses[status] if status else None, open=open_only)
         render.emit_json(page) if json_out else render.orders(page)
 
-    if status is not None and status not in {"new", "filled", "canceled", "rejected", "expired"}:
-        raise typer.BadParameter("--status is one of new, filled, canceled, rejected, expired")
     _run_as_user(ctx, body)
 
 
 @orders_app.command("show")
 def orders_show(
     ctx: typer.Context,
-    order_id: Annotated[int, typer.Argument(min=1, max=2**63 - 1, help="The order's number.")],
+    order_id: OrderId,
     json_out: JsonOpt = False,
 ) -> None:
     """One of your orders (another user's reads as not found)."""
@@ -636,12 +756,16 @@ def orders_show(
 @orders_app.command("cancel")
 def orders_cancel(
     ctx: typer.Context,
-    order_id: Annotated[int | None, typer.Argument(min=1, max=2**63 - 1, help="The open order to cancel.")] = None,
+    order_id: Annotated[int | None, typer.Argument(
+        parser=_Whole(1), help="The open order to cancel.", show_default=False)] = None,
     all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
     symbol: Annotated[str | None, typer.Option("--symbol", help="With --all: only this asset's.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Cancel an open order (or --all of them); what they reserved is released."""
+    """Cancel an open order, or --all of them.
+
+    What they reserved is released.
+    """
     if (order_id is None) == (not all_orders):
         raise typer.BadParameter("give an order ID or --all (one of them)")
     if symbol is not None and not all_orders:
@@ -667,13 +791,19 @@ def lots(
     closed: Annotated[bool, typer.Option("--closed", help="Also the lots sold out.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Your lots: what each buy added, its cost, what remains and its unrealized P&L."""
+    """Your lots: what each buy added and what remains.
+
+    With each lot's cost and unrealized P&L.
+    """
     _show(ctx, lambda me: me.lots(symbol=symbol, closed=closed), "lots", json_out)
 
 
 @app.command()
 def pnl(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Realized and unrealized P&L by asset; the total reconciles with equity minus net deposits."""
+    """Realized and unrealized P&L by asset.
+
+    The total reconciles with equity minus net deposits.
+    """
     _show(ctx, lambda me: me.pnl(), "pnl", json_out)
 
 
@@ -690,15 +820,20 @@ def leaderboard(
     limit: Limit = 20,
     json_out: JsonOpt = False,
 ) -> None:
-    """Traders on this ledger ranked by equity (or by return since their first deposit)."""
+    """Traders on this ledger ranked by equity (or --sort return).
+
+    The return is counted since each account's first deposit.
+    """
     if sort not in ("equity", "return"):
         raise typer.BadParameter("choose equity or return", param_hint="--sort")
 
     async def body(me: Bound) -> None:
         from orderproc.cli import render
+        from orderproc.engine.schemas import LeaderboardEntry, Page
 
-        rows = await me.leaderboard(sort=sort, limit=limit)
-        render.emit_json(rows) if json_out else render.leaderboard(rows)
+        ranked = await me.leaderboard(sort=sort, limit=MAX_PAGE)  # all of them (up to a page), for the total
+        page = Page[LeaderboardEntry](items=ranked[:limit], total=len(ranked), offset=0, limit=limit)
+        render.emit_json(page) if json_out else render.leaderboard(page)
 
     _run_as_user(ctx, body)
 
@@ -707,8 +842,8 @@ def leaderboard(
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on (other machines: 0.0.0.0).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8080,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Server processes on the one ledger.")] = 1,
+    port: Annotated[int, _whole_option("--port", "Port to listen on", 0, 65535)] = 8080,
+    workers: Annotated[int, _whole_option("--workers", "Server processes on the one ledger", 1, 64)] = 1,
     ssl_certfile: Annotated[Path | None, typer.Option("--ssl-certfile", help="TLS certificate (PEM).")] = None,
     ssl_keyfile: Annotated[Path | None, typer.Option("--ssl-keyfile", help="TLS private key (PEM).")] = None,
     cors: Annotated[str | None, typer.Option("--cors", help="Allowed CORS origins, comma-separated.")] = None,
@@ -717,7 +852,10 @@ def serve(
     login_limit: Annotated[float | None, typer.Option(
         "--login-limit", help="Login attempts per minute per account (0: off; default 10).")] = None,
 ) -> None:
-    """Serve the ledger over HTTP so many terminals trade on it (`orderproc --server URL`)."""
+    """Serve the ledger over HTTP for many terminals.
+
+    They trade on it with `orderproc --server URL`.
+    """
     import asyncio
 
     import uvicorn
@@ -725,7 +863,6 @@ def serve(
     from orderproc.cli import render
     from orderproc.config import ENV_PREFIX, Settings
     from orderproc.engine import open_local_engine
-    from orderproc.engine.errors import OrderprocError
 
     state = _state(ctx)
     if state.server is not None:
@@ -736,14 +873,11 @@ def serve(
         render.err.print(problem, markup=False)
         raise typer.Exit(1)
     options = {"db": state.db, "cors_origins": cors, "rate_limit": rate_limit, "login_limit": login_limit}
-    try:
+    with _reported(False):
         settings = Settings.load(**options).model_copy(update={"server": None})
         # create or check the ledger once, before any worker starts
         engine = open_local_engine(settings)
         asyncio.run(engine.close())
-    except OrderprocError as exc:
-        render.err.print(f"error[{exc.code}]: {exc.message}", markup=False)
-        raise typer.Exit(1) from None
     # every worker process builds its app from these (uvicorn's factory reads the environment)
     ledger = settings.db_path
     os.environ[ENV_PREFIX + "DB"] = str(ledger.resolve() if isinstance(ledger, Path) else ledger)
@@ -824,7 +958,10 @@ def admin_grant(
     role: Annotated[str, typer.Option("--role", help="admin or customer")] = "admin",
     json_out: JsonOpt = False,
 ) -> None:
-    """Give USER a role (admin by default; --role customer takes it back)."""
+    """Give USER a role: admin by default.
+
+    --role customer takes it back.
+    """
     if role not in ("admin", "customer"):
         raise typer.BadParameter("choose admin or customer", param_hint="--role")
     from orderproc.engine.schemas import Role
@@ -875,11 +1012,12 @@ def admin_settings(
     slippage_bps_per_1000_usd: BpsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Show the ledger's settings, or change them: the cost method and the friction profile.
+    """Show the ledger's settings, or change them.
 
-    Fees are charged on each fill's notional (a resting limit order filled later is a maker,
-    everything else a taker); a taker also pays half the spread and a slippage of
-    --slippage-bps-per-1000-usd basis points per $1,000 traded. None by default.
+    The settings are the cost method and the friction profile. Fees are charged on each fill's
+    notional (a resting limit order filled later is a maker, everything else a taker); a taker
+    also pays half the spread and a slippage of --slippage-bps-per-1000-usd basis points per
+    $1,000 traded. None by default.
     """
     from orderproc.cli import render
 
@@ -897,7 +1035,10 @@ def admin_settings(
 
 @admin_app.command("verify")
 def admin_verify(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Recompute every balance from the journal and check the ledger's invariants (exit 1 if broken)."""
+    """Check the ledger: its balances and invariants.
+
+    Every balance is recomputed from the journal; exit 1 if an invariant is broken.
+    """
     from orderproc.cli import render
 
     async def body(admin: Bound) -> None:
@@ -915,17 +1056,16 @@ def admin_copy(
     target: Annotated[str, typer.Option("--to", help="Where to: a new file, or an empty PostgreSQL database.")],
     json_out: JsonOpt = False,
 ) -> None:
-    """Copy a whole ledger to another place (a SQLite file to PostgreSQL, and back); the target must
-    be empty, and commits only once it verifies with every balance equal to the source's."""
+    """Copy a whole ledger to another place.
+
+    A SQLite file to PostgreSQL, and back. The target must be empty, and the copy commits only
+    once it verifies with every balance equal to the source's.
+    """
     from orderproc.cli import render
     from orderproc.engine import copy_ledger
-    from orderproc.engine.errors import OrderprocError
 
-    try:
+    with _reported(json_out):
         report = copy_ledger(source, target)
-    except OrderprocError as exc:
-        render.err.print(f"error[{exc.code}]: {exc.message}", markup=False)
-        raise typer.Exit(1) from None
     if json_out:
         render.emit_json({"source": report.source, "target": report.target, "rows": report.rows,
                           "orders": report.orders, "verified": True})

@@ -1,4 +1,9 @@
-"""How the CLI shows results: Rich tables for people, one JSON document for scripts."""
+"""How the CLI shows results: Rich tables for people, one JSON document for scripts.
+
+The JSON is the API's: the same fields and values (an open order's status is `new`), an error as
+`{"error": {"code", "message", "details"}}`, and every list as a page `{"items", "total",
+"offset", "limit"}` (the API's paged lists; a list the engine gives whole is one page of it all).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,10 @@ from rich.table import Table
 from rich.text import Text
 
 from orderproc.formatting import (
+    STATUS_WORDS,
     bps,
     held,
+    pct as pct_text,
     price,
     qty,
     receipt_rows,
@@ -46,6 +53,7 @@ if TYPE_CHECKING:
         User,
         VerifyReport,
     )
+    from orderproc.engine.errors import OrderprocError
 
 # Piped output is for scripts and logs: do not squeeze tables into 80 columns there.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -54,18 +62,40 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_json(value: Model | Sequence[Model] | dict[str, Any]) -> None:
-    """One JSON document on stdout, every decimal as a string."""
+    """One JSON document on stdout, every decimal as a string (a zero without a sign); a list
+    as one page of it all."""
     if isinstance(value, dict):
         doc: Any = value
     elif isinstance(value, Sequence):
-        doc = [item.to_json_dict() for item in value]
+        items = [_unsigned_zeros(item.model_dump(), item.to_json_dict()) for item in value]
+        doc = {"items": items, "total": len(items), "offset": 0, "limit": len(items)}
     else:
-        doc = value.to_json_dict()
+        doc = _unsigned_zeros(value.model_dump(), value.to_json_dict())
     sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
 
 
+def _unsigned_zeros(python: Any, doc: Any) -> Any:
+    """`doc` (a model's JSON dump) with each decimal that is a negative zero in `python` (its
+    Python dump) written as a zero: never "-0.00"."""
+    if isinstance(python, Decimal):
+        return format(abs(python), "f") if python.is_zero() else doc
+    if isinstance(python, dict):
+        return {name: _unsigned_zeros(python[name], value) for name, value in doc.items()}
+    if isinstance(python, list | tuple):
+        return [_unsigned_zeros(p, d) for p, d in zip(python, doc, strict=True)]
+    return doc
+
+
+def error(exc: OrderprocError, as_json: bool) -> None:
+    """A domain error: with --json the API's envelope on stdout, else `error[code]: message` on stderr."""
+    if as_json:
+        emit_json({"error": exc.to_dict()})
+    else:
+        err.print(f"error[{exc.code}]: {exc.message}", markup=False)
+
+
 def pct(amount: Decimal) -> Text:
-    return signed(amount, f"{amount:+.2f}%")
+    return signed(amount, pct_text(amount))
 
 
 def _table(*columns: str, title: str | None = None) -> Table:
@@ -112,17 +142,18 @@ def _page_footer(page: Page[Any]) -> None:
         out.print(f"[dim]{page.offset + 1}-{page.offset + shown} of {page.total}; --offset to page[/dim]")
 
 
-def assets(items: Sequence[Asset]) -> None:
-    table = _table("Rank", "Symbol", "Name", "Category", "Price", "24h")
-    for a in items:
+def assets(page: Page[Asset]) -> None:
+    table = _table("Rank", "Symbol", "Name", "Category", "Price", "Change 24h")
+    for a in page.items:
         table.add_row(str(a.rank or ""), a.symbol, a.name, a.category, price(a.price), pct(a.change_24h))
     out.print(table)
-    out.print(f"[dim]{len(items)} assets; reference prices: CoinMarketCap listings 2025-11-03[/dim]")
+    shown = f"{len(page.items)} of {page.total}" if page.total > len(page.items) else str(page.total)
+    out.print(f"[dim]{shown} assets; reference prices: CoinMarketCap listings 2025-11-03[/dim]")
 
 
 def quote(q: Quote, a: Asset | None = None) -> None:
     name = f" {a.name}" if a else ""
-    line = Text.assemble(f"{q.symbol}{name}  ", (price(q.price), "bold"), "  ", pct(q.change_24h))
+    line = Text.assemble(f"{q.symbol}{name}  ", (price(q.price), "bold"), "  change 24h ", pct(q.change_24h))
     out.print(line)
 
 
@@ -137,13 +168,18 @@ def order(o: Order) -> None:
             line.append(f" ({'+' if o.side.value == 'buy' else '-'}{usd(o.receipt.fee)} fee)")
         if o.realized_pnl is not None:
             line.append("; realized P&L ").append(signed(o.realized_pnl, signed_usd(o.realized_pnl)))
-        out.print(line.append(f" (order #{o.id})"))
+        out.print(line.append(f" ({_order_ref(o)})"))
     elif o.is_open:
         out.print(f"{kind.capitalize()} {o.side.value} of {what} resting ({terms(o)}); "
-                  f"{reserved(o)} reserved (order #{o.id})")
+                  f"{reserved(o)} reserved ({_order_ref(o)})")
     else:
         reason = f": {o.reason}" if o.reason else ""
-        out.print(f"{kind.capitalize()} {o.side.value} of {what} {o.status.value}{reason} (order #{o.id})")
+        out.print(f"{kind.capitalize()} {o.side.value} of {what} {STATUS_WORDS[o.status]}{reason} ({_order_ref(o)})")
+
+
+def _order_ref(o: Order) -> str:
+    """`order #5`, `order #5, key nightly-1`: the key a request named, as a cash move shows it."""
+    return f"order #{o.id}" + (f", key {o.client_order_id}" if o.client_order_id else "")
 
 
 def preview(p: OrderPreview) -> None:
@@ -180,7 +216,8 @@ def order_details(o: Order) -> None:
     table.add_column(style="bold")
     table.add_column()
     rows = [("Order", f"#{o.id}"), ("Placed", when(o.created_at)), ("Side", o.side.value),
-            ("Type", f"{o.type.value} ({o.time_in_force.value})"), ("Symbol", o.symbol), ("Status", o.status.value),
+            ("Type", f"{o.type.value} ({o.time_in_force.value})"), ("Symbol", o.symbol),
+            ("Status", STATUS_WORDS[o.status]),
             ("Quantity", qty(o.quantity)), ("Terms", terms(o))]
     if o.is_open:
         rows.append(("Reserved", reserved(o)))
@@ -213,7 +250,7 @@ def orders(page: Page[Order]) -> None:
         table.add_row(str(o.id), when(o.created_at), o.side.value, o.type.value.replace("_", "-"), o.symbol,
                       qty(o.quantity), "" if o.type.value == "market" else terms(o),
                       price(o.price) if o.price is not None else "",
-                      usd(o.notional) if o.notional is not None else "", o.status.value, *key)
+                      usd(o.notional) if o.notional is not None else "", STATUS_WORDS[o.status], *key)
     out.print(table if page.items else "[dim]no orders[/dim]")
     _page_footer(page)
 
@@ -222,7 +259,7 @@ def portfolio(p: Portfolio) -> None:
     table = _table("Symbol", "Quantity", "Avg cost", "Price", "Value", "P&L", "Alloc")
     for pos in p.positions:
         table.add_row(pos.symbol, qty(pos.quantity), price(pos.average_cost), price(pos.price),
-                      usd(pos.market_value), signed(pos.unrealized_pnl, usd(pos.unrealized_pnl)),
+                      usd(pos.market_value), signed(pos.unrealized_pnl, signed_usd(pos.unrealized_pnl)),
                       f"{pos.allocation:.2f}%")
     if p.positions:
         out.print(table)
@@ -230,7 +267,7 @@ def portfolio(p: Portfolio) -> None:
         out.print("[dim]no positions[/dim]")
     out.print(Text.assemble("Cash ", (usd(p.cash), "bold"), "   Positions ", usd(p.market_value),
                             "   Equity ", (usd(p.equity), "bold"), "   Unrealized P&L ",
-                            signed(p.unrealized_pnl, usd(p.unrealized_pnl))))
+                            signed(p.unrealized_pnl, signed_usd(p.unrealized_pnl))))
 
 
 def accounts(items: Sequence[AccountInfo]) -> None:
@@ -266,12 +303,14 @@ def pnl(report: PnlReport) -> None:
         f"   = equity {usd(report.equity)} - net deposits {usd(report.net_deposits)}"))
 
 
-def leaderboard(rows: Sequence[LeaderboardEntry]) -> None:
+def leaderboard(page: Page[LeaderboardEntry]) -> None:
     table = _table("#", "Username", "Equity", "Net deposits", "P&L", "Return", title="Leaderboard")
-    for r in rows:
+    for r in page.items:
         table.add_row(str(r.rank), trader(r), usd(r.equity), usd(r.net_deposits), signed(r.pnl, signed_usd(r.pnl)),
                       pct(r.return_pct))
-    out.print(table if rows else "Nobody has deposited yet.")
+    out.print(table if page.items else "Nobody has deposited yet.")
+    if page.total > len(page.items):
+        out.print(f"[dim]the first {len(page.items)} of {page.total}; --limit to see more[/dim]")
 
 
 def audit(page: Page[AuditEvent]) -> None:

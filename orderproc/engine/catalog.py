@@ -1,5 +1,5 @@
 """Names and bounds the surfaces validate before loading the engine: asset sort fields,
-transaction kinds, page sizes."""
+transaction kinds, page sizes, password lengths."""
 
 from __future__ import annotations
 
@@ -7,3 +7,4 @@ ASSET_SORT_FIELDS = ("rank", "symbol", "name", "price", "change", "category")
 TX_KINDS = ("deposit", "withdrawal", "buy", "sell", "reset")
 MAX_PAGE = 500  # items in one page of a list
 MAX_OFFSET = 2**53  # far beyond any ledger, well within SQLite's 64-bit integers
+PASSWORD_MIN, PASSWORD_MAX = 8, 128  # characters

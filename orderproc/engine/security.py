@@ -13,10 +13,10 @@ from typing import Any, TypeGuard
 
 import jwt
 
+from orderproc.engine.catalog import PASSWORD_MAX, PASSWORD_MIN
 from orderproc.engine.errors import AuthRequired, LedgerUnavailable, ValidationError
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,32}")
-PASSWORD_MIN, PASSWORD_MAX = 8, 128
 JWT_ALGORITHM = "HS256"
 JWT_ISSUER = "orderproc"
 

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import Order, OrderStatus, OrderType, Side, TimeInForce
-from orderproc.formatting import held, price, qty, reserved, sign, signed_usd, usd, when
+from orderproc.formatting import STATUS_WORDS, held, price, qty, reserved, sign, signed_usd, usd, when
 from orderproc.tui.order_draft import Draft, Funds
 
 TYPE_LABELS: dict[OrderType, str] = {
@@ -24,14 +24,6 @@ TYPE_LABELS: dict[OrderType, str] = {
     OrderType.LIMIT: "Limit",
     OrderType.STOP: "Stop",
     OrderType.STOP_LIMIT: "Stop-limit",
-}
-# what the user reads for each status ("new" is the engine's word for a resting order)
-STATUS_WORDS: dict[OrderStatus, str] = {
-    OrderStatus.NEW: "open",
-    OrderStatus.FILLED: "filled",
-    OrderStatus.CANCELED: "canceled",
-    OrderStatus.REJECTED: "rejected",
-    OrderStatus.EXPIRED: "expired",
 }
 NONE = "—"  # a figure an order does not have (yet): the fill price of an open order
 

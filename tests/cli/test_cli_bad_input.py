@@ -1,4 +1,5 @@
-"""Bad input through the CLI: a clear `error[code]` (exit 1) or a usage error (exit 2), and no change.
+"""Bad input through the CLI: a clear `error[code]` (exit 1; with --json the API's error envelope)
+or a usage error (exit 2), and no change.
 
 "No change" is checked the way a user would: `balance --json`, the `history --json` total and
 `admin verify` before and after.
@@ -31,7 +32,8 @@ BAD_AMOUNTS = [
     pytest.param("1000000000000.01", id="over-the-maximum"),
     pytest.param("0.001", id="a-tenth-of-a-cent"),
     pytest.param("abc", id="letters"),
-    pytest.param("1,000", id="thousands-comma"),
+    pytest.param("1,00", id="badly-grouped-thousands"),
+    pytest.param("1e3", id="scientific-notation"),
     pytest.param("", id="empty"),
     pytest.param("   ", id="blank"),
 ]
@@ -52,6 +54,13 @@ def fails(result: Result, code: str) -> None:
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert result.stderr.startswith(f"error[{code}]: "), result.stderr
     assert result.stdout == ""
+
+
+def fails_json(result: Result, code: str) -> None:
+    """A domain error under --json: exit 1, the API's envelope on stdout, nothing on stderr."""
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert json.loads(result.stdout)["error"]["code"] == code, result.stdout
+    assert result.stderr == ""
 
 
 def assert_unchanged(cash: str = "1000.00", transactions: int = 1) -> None:
@@ -76,19 +85,37 @@ def funded(cli_env: dict[str, str]) -> dict[str, str]:
 def test_a_bad_cash_amount_is_refused_with_invalid_amount_and_changes_nothing(
     funded: dict[str, str], amount: str
 ) -> None:
-    # `--` ends the options, so "-5" is the amount rather than an unknown option
-    fails(cli("deposit", "--json", "--", amount), "invalid_amount")
-    fails(cli("withdraw", "--json", "--", amount), "invalid_amount")
+    # `--` ends the options: "-5" is the amount either way
+    fails_json(cli("deposit", "--json", "--", amount), "invalid_amount")
+    fails(cli("withdraw", "--", amount), "invalid_amount")
     assert_unchanged()
 
 
 @pytest.mark.parametrize("command", ["deposit", "withdraw"])
-def test_a_negative_amount_without_double_dash_is_a_usage_error_and_changes_nothing(
+def test_a_negative_amount_says_it_must_be_positive_and_changes_nothing(
     funded: dict[str, str], command: str
 ) -> None:
-    result = cli(command, "-5")
+    for args in ((command, "-5"), (command, "-5", "--key", "k"), (command, "--key", "k", "-$5")):
+        result = cli(*args)
+        fails(result, "invalid_amount")
+        assert result.stderr == "error[invalid_amount]: amount must be positive\n"
+    assert_unchanged()
+
+
+def test_a_negative_quantity_or_amount_of_an_order_says_it_must_be_positive(funded: dict[str, str]) -> None:
+    result = cli("buy", "BTC", "-1")
+    fails(result, "invalid_amount")
+    assert result.stderr == "error[invalid_amount]: quantity must be positive\n"
+    result = cli("sell", "BTC", "--usd", "-5")
+    fails(result, "invalid_amount")
+    assert result.stderr == "error[invalid_amount]: --usd must be positive\n"
+    assert_unchanged()
+
+
+def test_an_unknown_option_beside_a_negative_amount_is_still_a_usage_error(funded: dict[str, str]) -> None:
+    result = cli("deposit", "-5", "--jsno")
     assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert "No such option" in result.stderr
+    assert "No such option: --jsno" in result.stderr
     assert_unchanged()
 
 
@@ -132,7 +159,7 @@ def test_a_bad_order_is_refused_with_its_code_and_changes_nothing(
     funded: dict[str, str], args: tuple[str, ...], code: str
 ) -> None:
     command, *rest = args
-    fails(cli(command, "--json", *rest), code)
+    fails_json(cli(command, "--json", *rest), code)
     assert_unchanged()  # a filled order would show in the history
 
 
@@ -140,7 +167,7 @@ def test_sql_in_a_symbol_leaves_the_users_table_alone(funded: dict[str, str]) ->
     fails(cli("buy", "BTC'; DROP TABLE users;--", "1"), "unknown_asset")
     fails(cli("quote", "'; DELETE FROM users; --"), "unknown_asset")
     fails(cli("orders", "--symbol", "BTC' OR '1'='1"), "unknown_asset")
-    assert [u["username"] for u in ok_json("admin", "users", "--json")] == ["alice"]
+    assert [u["username"] for u in ok_json("admin", "users", "--json")["items"]] == ["alice"]
     assert ok_json("whoami", "--json")["username"] == "alice"
     assert_unchanged()
 
@@ -172,7 +199,7 @@ def test_a_bad_username_is_refused_with_validation_error_and_creates_nobody(
     cli_env: dict[str, str], username: str
 ) -> None:
     fails(cli("register", username, "--password-stdin", input=PASSWORD + "\n"), "validation_error")
-    assert ok_json("admin", "users", "--json") == []
+    assert ok_json("admin", "users", "--json")["items"] == []
     assert ok_json("admin", "verify", "--json")["ok"] is True
     fails(cli("whoami"), "auth_required")
 
@@ -188,18 +215,18 @@ def test_a_bad_password_is_refused_with_validation_error_and_creates_nobody(
     result = cli("register", "alice", "--password-stdin", input=password + "\n")
     fails(result, "validation_error")
     assert password not in result.stderr
-    assert ok_json("admin", "users", "--json") == []
+    assert ok_json("admin", "users", "--json")["items"] == []
 
 
 def test_the_username_length_limits_are_inclusive(cli_env: dict[str, str]) -> None:
     for username in ("abc", "a" * 32, "a.b-c_1"):
         assert cli("register", username, "--password-stdin", input=PASSWORD + "\n").exit_code == 0
-    assert len(ok_json("admin", "users", "--json")) == 3
+    assert len(ok_json("admin", "users", "--json")["items"]) == 3
 
 
 def test_a_username_differing_only_in_case_is_taken(funded: dict[str, str]) -> None:
     fails(cli("register", "ALICE", "--password-stdin", input="another password\n"), "username_taken")
-    assert [u["username"] for u in ok_json("admin", "users", "--json")] == ["alice"]
+    assert [u["username"] for u in ok_json("admin", "users", "--json")["items"]] == ["alice"]
     assert_unchanged()
 
 

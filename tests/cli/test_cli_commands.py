@@ -49,10 +49,14 @@ def ok_json(*args: str, input: str | None = None) -> Any:
 
 
 def fails(result: Result, code: str) -> None:
-    """A domain error: exit 1, `error[code]` on stderr, nothing on stdout."""
+    """A domain error: exit 1, `error[code]` on stderr and nothing on stdout; under --json the
+    API's envelope on stdout and nothing on stderr."""
     assert result.exit_code == 1, (result.stdout, result.stderr)
-    assert f"error[{code}]" in result.stderr
-    assert result.stdout == ""
+    if result.stdout:
+        assert json.loads(result.stdout)["error"]["code"] == code, result.stdout
+        assert result.stderr == ""
+    else:
+        assert f"error[{code}]" in result.stderr
 
 
 def assert_plain_decimals(doc: dict[str, Any], *fields: str) -> None:
@@ -131,12 +135,12 @@ def test_register_with_no_password_source_and_no_terminal_is_a_usage_error(cli_e
     result = cli("register", "alice")
     assert result.exit_code == 2
     assert "--password-stdin" in result.stderr
-    assert ok_json("admin", "users", "--json") == []
+    assert ok_json("admin", "users", "--json")["items"] == []
 
 
 def test_registering_a_taken_username_fails_with_username_taken(alice: dict[str, str]) -> None:
     fails(cli("register", "alice", "--password-stdin", input="another password\n"), "username_taken")
-    assert len(ok_json("admin", "users", "--json")) == 1
+    assert len(ok_json("admin", "users", "--json")["items"]) == 1
 
 
 def test_login_logout_and_whoami_follow_the_session(alice: dict[str, str]) -> None:
@@ -309,7 +313,7 @@ def test_history_json_is_a_page_newest_first_and_filters_by_kind(funded: dict[st
 
 
 def test_assets_json_lists_the_inventory_with_string_prices(cli_env: dict[str, str]) -> None:
-    found = ok_json("assets", "--json")
+    found = ok_json("assets", "--json")["items"]
     assert len(found) >= 98
     symbols = [a["symbol"] for a in found]
     assert len(set(symbols)) == len(symbols)
@@ -323,26 +327,26 @@ def test_assets_json_lists_the_inventory_with_string_prices(cli_env: dict[str, s
 
 
 def test_assets_search_finds_by_symbol_or_name(cli_env: dict[str, str]) -> None:
-    by_symbol = ok_json("assets", "--search", "btc", "--json")
+    by_symbol = ok_json("assets", "--search", "btc", "--json")["items"]
     assert "BTC" in [a["symbol"] for a in by_symbol]
-    by_name = ok_json("assets", "--search", "Ethereum", "--json")
+    by_name = ok_json("assets", "--search", "Ethereum", "--json")["items"]
     assert "ETH" in [a["symbol"] for a in by_name]
     assert all("ethereum" in a["name"].lower() or "ethereum" in a["symbol"].lower() for a in by_name)
-    assert ok_json("assets", "--search", "no such coin anywhere", "--json") == []
+    assert ok_json("assets", "--search", "no such coin anywhere", "--json")["items"] == []
 
 
 def test_assets_category_keeps_only_that_category(cli_env: dict[str, str]) -> None:
-    memes = ok_json("assets", "--category", "meme", "--json")
+    memes = ok_json("assets", "--category", "meme", "--json")["items"]
     assert len(memes) >= 3
     assert {a["category"] for a in memes} == {"meme"}
     assert "DOGE" in [a["symbol"] for a in memes]
 
 
 def test_assets_sort_by_price_descending_puts_the_dearest_first(cli_env: dict[str, str]) -> None:
-    found = ok_json("assets", "--sort", "price", "--desc", "--json")
+    found = ok_json("assets", "--sort", "price", "--desc", "--json")["items"]
     prices = [Decimal(a["price"]) for a in found]
     assert prices == sorted(prices, reverse=True)
-    by_symbol = [a["symbol"] for a in ok_json("assets", "--sort", "symbol", "--json")]
+    by_symbol = [a["symbol"] for a in ok_json("assets", "--sort", "symbol", "--json")["items"]]
     assert by_symbol == sorted(by_symbol)
 
 
@@ -490,7 +494,7 @@ def test_stop_stop_limit_and_ioc_orders_from_the_command_line(funded: dict[str, 
 
     result = cli("orders", "cancel", "--all", "--json")
     assert result.exit_code == 0
-    assert sorted(o["id"] for o in json.loads(result.stdout)) == [stop["id"], stop_limit["id"]]
+    assert sorted(o["id"] for o in json.loads(result.stdout)["items"]) == [stop["id"], stop_limit["id"]]
     assert cli("orders", "cancel", "--all").stdout.strip() == "No open orders to cancel."
     assert cli("orders", "cancel").exit_code == 2
     assert ok_json("admin", "verify", "--json")["ok"]
@@ -628,7 +632,7 @@ def test_admin_grant_on_the_db_file_gives_the_admin_role_without_any_login(alice
     db = ("--db", alice["ORDERPROC_DB"])
     result = cli(*db, "admin", "grant", "alice")
     assert result.exit_code == 0, result.stderr
-    users = ok_json(*db, "admin", "users", "--json")
+    users = ok_json(*db, "admin", "users", "--json")["items"]
     assert [(u["username"], u["role"]) for u in users] == [("alice", "admin")]
     assert cli("login", "alice", "--password-stdin", input=PASSWORD + "\n").exit_code == 0
     assert ok_json("whoami", "--json")["role"] == "admin"
@@ -782,7 +786,7 @@ def test_the_db_option_overrides_orderproc_db(cli_env: dict[str, str], tmp_path:
     assert ok_json("--db", str(other), "whoami", "--json")["username"] == "bob"
     assert ok_json("--db", str(other), "balance", "--json")["cash"] == "42.00"
     assert ok_json("balance", "--json")["cash"] == "0.00"
-    assert [u["username"] for u in ok_json("--db", str(other), "admin", "users", "--json")] == ["bob"]
+    assert [u["username"] for u in ok_json("--db", str(other), "admin", "users", "--json")["items"]] == ["bob"]
 
 
 def test_without_db_or_orderproc_db_the_ledger_lives_in_the_data_dir(

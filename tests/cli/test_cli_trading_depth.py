@@ -51,7 +51,7 @@ def fails(result: Result, code: str) -> None:
 
 def state() -> tuple[Any, ...]:
     """What a refused command must leave alone (not what the lots are worth: the price moves)."""
-    lots = [(lot["id"], lot["remaining"], lot["remaining_cost"]) for lot in ok_json("lots", "--closed")]
+    lots = [(lot["id"], lot["remaining"], lot["remaining_cost"]) for lot in ok_json("lots", "--closed")["items"]]
     return ok_json("balance"), ok_json("orders")["total"], ok_json("history")["total"], lots
 
 
@@ -70,12 +70,12 @@ def test_lots_lists_each_buy_and_sell_with_lot_closes_that_lot_first(funded: dic
     first = ok_json("buy", "ETH", "0.5")
     second = ok_json("buy", "ETH", "0.25")
     btc = ok_json("buy", "BTC", "0.01")
-    lots = ok_json("lots")
+    lots = ok_json("lots")["items"]
     assert [(lot["symbol"], lot["order_id"], lot["remaining"], lot["remaining_cost"]) for lot in lots] == [
         ("BTC", btc["id"], "0.01000000", btc["notional"]),
         ("ETH", first["id"], "0.50000000", first["notional"]),
         ("ETH", second["id"], "0.25000000", second["notional"])]
-    assert [lot["id"] for lot in ok_json("lots", "ETH")] == [lots[1]["id"], lots[2]["id"]]
+    assert [lot["id"] for lot in ok_json("lots", "ETH")["items"]] == [lots[1]["id"], lots[2]["id"]]
     table = ok("lots")
     assert all(f"#{lot['id']}" in table for lot in lots)
     assert "Unit cost" in table and "Cost basis" in table
@@ -85,8 +85,8 @@ def test_lots_lists_each_buy_and_sell_with_lot_closes_that_lot_first(funded: dic
     # the named lot's 0.25 at its whole cost, then 0.05 of the 0.5 of the oldest, rounded down
     taken = Decimal(second["notional"]) + (Decimal(first["notional"]) / 10).quantize(CENT, ROUND_FLOOR)
     assert Decimal(sale["realized_pnl"]) == Decimal(sale["notional"]) - taken
-    assert [lot["id"] for lot in ok_json("lots", "ETH")] == [lots[1]["id"]]
-    closed = ok_json("lots", "ETH", "--closed")
+    assert [lot["id"] for lot in ok_json("lots", "ETH")["items"]] == [lots[1]["id"]]
+    closed = ok_json("lots", "ETH", "--closed")["items"]
     assert [(lot["id"], lot["remaining"]) for lot in closed] == [
         (lots[1]["id"], "0.45000000"), (lots[2]["id"], "0.00000000")]
     assert "realized P&L" in ok("sell", "ETH", "0.01")
@@ -95,7 +95,7 @@ def test_lots_lists_each_buy_and_sell_with_lot_closes_that_lot_first(funded: dic
 def test_sell_with_a_lot_that_is_not_open_fails_and_changes_nothing(funded: dict[str, str]) -> None:
     ok_json("buy", "ETH", "0.5")
     ok_json("buy", "BTC", "0.01")
-    btc_lot = ok_json("lots", "BTC")[0]
+    btc_lot = ok_json("lots", "BTC")["items"][0]
     before = state()
     fails(cli("sell", "ETH", "0.1", "--lot", str(btc_lot["id"])), "not_found")
     fails(cli("sell", "ETH", "0.1", "--lot", "999"), "not_found")
@@ -201,8 +201,8 @@ def test_accounts_create_switch_and_reset(funded: dict[str, str]) -> None:
 
     assert "Now trading the account swing as alice" in ok("accounts", "switch", "swing")
     assert ok_json("balance")["cash"] == "0.00"
-    assert ok_json("orders")["total"] == 0 and ok_json("lots") == []
-    assert [(a["name"], a["current"]) for a in ok_json("accounts")] == [
+    assert ok_json("orders")["total"] == 0 and ok_json("lots")["items"] == []
+    assert [(a["name"], a["current"]) for a in ok_json("accounts")["items"]] == [
         ("main", False), ("swing", True), ("long", False)]
     assert "The account starts again with $750.00" in ok("accounts", "reset", "--cash", "750", "--yes")
     assert ok_json("balance")["cash"] == "750.00"
@@ -222,8 +222,8 @@ def test_accounts_create_switch_and_reset(funded: dict[str, str]) -> None:
     assert refused.exit_code == 1 and state() == before
 
     ok("accounts", "switch", "main")
-    assert [lot["symbol"] for lot in ok_json("lots")] == ["ETH"]
-    board = ok_json("leaderboard")
+    assert [lot["symbol"] for lot in ok_json("lots")["items"]] == ["ETH"]
+    board = ok_json("leaderboard")["items"]
     assert {(e["username"], e["account"]) for e in board} == {("alice", "main"), ("alice", "swing")}
     assert "alice/swing" in ok("leaderboard")
     assert ok_json("admin", "verify")["ok"] is True

@@ -1,5 +1,5 @@
 """Arbitrary command-line arguments: `orderproc` exits 0, 1 with one `error[code]: message` line on
-stderr, or 2 (a usage error); never with a traceback; and a command that fails changes nothing in
+stderr (with --json the API's error envelope on stdout), or 2 (a usage error); never with a traceback; and a command that fails changes nothing in
 the ledger (`ledger_snapshot`, less the audit rows a rejection writes on purpose).
 
 Arguments are what a shell can pass: any text without NUL, including confusables, and the lone
@@ -10,6 +10,7 @@ the counterexamples found as a user would see them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -145,7 +146,11 @@ def invoke(ledger: Path, args: list[str], stdin: str | None) -> None:
         f"{shown}: raised {type(result.exception).__name__}: {result.exception}"
     assert result.exit_code in (0, 1, 2), shown
     assert "Traceback" not in result.stdout + result.stderr, shown
-    if result.exit_code == 1:
+    if result.exit_code == 1 and "--json" in args:  # the API's envelope on stdout, as one document
+        assert set(json.loads(result.stdout)["error"]) == {"code", "message", "details"}, shown
+        assert json.loads(result.stdout)["error"]["code"] in ERRORS_BY_CODE, shown
+        assert result.stderr == "", shown
+    elif result.exit_code == 1:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and ERROR_LINE.fullmatch(lines[0]), shown
         assert ERROR_LINE.fullmatch(lines[0]).group(1) in ERRORS_BY_CODE, shown  # type: ignore[union-attr]

@@ -59,7 +59,7 @@ def test_many_cli_clients_trade_on_one_server_and_the_ledger_verifies(server: tu
 
     board = run_orderproc("--server", url, "leaderboard", "--json", env=traders[0]["env"])
     assert board.returncode == 0, board.stderr
-    assert sorted(r["username"] for r in json.loads(board.stdout)) == [t["name"] for t in traders]
+    assert sorted(r["username"] for r in json.loads(board.stdout)["items"]) == [t["name"] for t in traders]
 
     forbidden = run_orderproc("--server", url, "admin", "users", env=traders[0]["env"])
     assert forbidden.returncode == 1 and "error[forbidden]" in forbidden.stderr

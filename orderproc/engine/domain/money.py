@@ -80,6 +80,14 @@ def cents_to_cash(cents: int) -> Decimal:
     return from_units(cents, USD_PRECISION)
 
 
+def amount_text(amount: Decimal, asset: str) -> str:
+    """An amount as the ledger's messages write it, as the CLI and the terminal do
+    (`orderproc.formatting`): `$10,961.50` for cash, `0.5 ETH` for an asset (`0 BTC`, not `0E-8`)."""
+    if asset == USD:
+        return f"${amount:,.2f}"
+    return f"{format(amount.normalize(), 'f') if amount else '0'} {asset}"
+
+
 def round_price(price: Decimal) -> Decimal:
     """A price with PRICE_DIGITS significant digits, trailing zeros removed."""
     p = _PRICE_CTX.plus(price)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orderproc.engine.domain.ledger import SYSTEM_ACCOUNTS, Posting, check_balanced
-from orderproc.engine.domain.money import USD, USD_PRECISION, from_units
+from orderproc.engine.domain.money import USD, USD_PRECISION, amount_text, from_units
 from orderproc.engine.errors import Conflict, InsufficientFunds, UsernameTaken
 from orderproc.engine.store.rows import (
     AccountRow,
@@ -210,9 +210,10 @@ def post_entry(
 def _insufficient(conn: Conn, account_id: int, asset: str) -> InsufficientFunds:
     held, _, reserved = balance(conn, account_id, asset)
     row = conn.execute("SELECT precision FROM assets WHERE symbol = ?", (asset,)).fetchone()
-    available = format(from_units(held - reserved, USD_PRECISION if asset == USD else row[0] if row else 0), "f")
+    available = from_units(held - reserved, USD_PRECISION if asset == USD else row[0] if row else 0)
     return InsufficientFunds(
-        f"insufficient funds: {available} {asset} available", {"asset": asset, "available": available}
+        f"insufficient funds: {amount_text(available, asset)} available",
+        {"asset": asset, "available": format(available, "f")},
     )
 
 

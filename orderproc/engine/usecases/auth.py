@@ -15,8 +15,9 @@ from typing import Any
 
 from orderproc.engine import errors
 from orderproc.engine import limits
+from orderproc.engine.catalog import PASSWORD_MAX
 from orderproc.engine.schemas import ProfileUpdate, Session, User
-from orderproc.engine.security import PASSWORD_MAX, Claims, check_password, check_username, is_text, is_username
+from orderproc.engine.security import Claims, check_password, check_username, is_text, is_username
 from orderproc.engine.store import repo
 from orderproc.engine.store.rows import UserRow
 from orderproc.engine.usecases import actors, mapping

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from orderproc.engine import errors
 from orderproc.engine.domain import ledger, lots
-from orderproc.engine.domain.money import from_units
+from orderproc.engine.domain.money import amount_text, from_units
 from orderproc.engine.prices import AssetInfo
 from orderproc.engine.schemas import Side
 from orderproc.engine.store import repo, trading
@@ -20,11 +20,11 @@ def check_can_sell(conn: repo.Conn, account: int, info: AssetInfo, side: Side, u
         raise errors.InvalidAmount("that quantity is worth less than a cent", {"field": "quantity"})
     held = repo.balance(conn, account, info.symbol)
     if held.amount - held.reserved < units:
-        available = format(from_units(held.amount - held.reserved, info.precision), "f")
+        available = from_units(held.amount - held.reserved, info.precision)
+        hold = f"insufficient funds: you hold {amount_text(available, info.symbol)}"
         raise errors.InsufficientFunds(
-            f"insufficient funds: you hold {available} {info.symbol} not held by open orders"
-            if held.reserved else f"insufficient funds: you hold {available} {info.symbol}",
-            {"asset": info.symbol, "available": available},
+            f"{hold} not held by open orders" if held.reserved else hold,
+            {"asset": info.symbol, "available": format(available, "f")},
         )
 
 

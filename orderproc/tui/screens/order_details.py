@@ -19,8 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from orderproc.engine.schemas import Order, OrderType
-from orderproc.formatting import qty, receipt_rows, reserved, signed, signed_usd, terms, usd, when
-from orderproc.tui.order_words import NONE, STATUS_WORDS, kind_of, order_conditions
+from orderproc.formatting import STATUS_WORDS, qty, receipt_rows, reserved, signed, signed_usd, terms, usd, when
+from orderproc.tui.order_words import NONE, kind_of, order_conditions
 
 NextStep = Literal["trade", "cancel"]
 

@@ -12,8 +12,8 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from orderproc.engine.schemas import Order, OrderStatus, OrderType, Side
-from orderproc.formatting import qty, reserved, signed, usd
-from orderproc.tui.order_words import NONE, STATUS_WORDS, kind_of, price_lines, short_when
+from orderproc.formatting import STATUS_WORDS, qty, reserved, signed, usd
+from orderproc.tui.order_words import NONE, kind_of, price_lines, short_when
 from orderproc.tui.widgets.figure_table import right
 
 

@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from orderproc.engine.schemas import Order, OrderStatus, Side
-from orderproc.formatting import qty, signed, usd
-from orderproc.tui.order_words import NONE, STATUS_WORDS, short_terms, short_when
+from orderproc.formatting import STATUS_WORDS, qty, signed, usd
+from orderproc.tui.order_words import NONE, short_terms, short_when
 from orderproc.tui.widgets.order_tables import order_cell
 
 # How many columns the table needs for each layout: full (with price and status), with the
