@@ -28,8 +28,10 @@ from orderproc.tui.widgets.asset_table import (
     select_assets,
 )
 
-# At this width and more the detail pane sits beside the table instead of below it.
+# At this width and more the detail pane sits beside the table instead of below it, keeping
+# DETAIL_WIDTH columns or more (the table leaves out what does not fit beside it).
 WIDE = 120
+DETAIL_WIDTH = 40
 # The table takes at most one round of price writes per this many seconds, however fast
 # quotes arrive (faster ones are coalesced and written at the end of the interval): every
 # write redraws the visible table, and people read prices at about 1 Hz.
@@ -96,13 +98,9 @@ class MarketsScreen(Page):
     def _lay_out(self, width: int) -> None:
         wide = width >= WIDE
         body = self.query_one("#markets-body")
-        if body.has_class("-wide") == wide and self.query_one(AssetTable).row_count:
-            return
         body.set_class(wide, "-wide")
-        table = self.query_one(AssetTable)
-        table.set_wide(wide)
-        if self.assets:
-            self.apply_view()
+        beside = wide and not body.has_class("-no-detail")
+        self.query_one(AssetTable).set_room(width - DETAIL_WIDTH if beside else width)
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -237,6 +235,7 @@ class MarketsScreen(Page):
         body = self.query_one("#markets-body")
         body.toggle_class("-no-detail")
         self.query_one(AssetDetail).display = not body.has_class("-no-detail")
+        self._lay_out(self.app.size.width)
         self.query_one(AssetTable).write_arriving()
 
     def action_reload(self) -> None:

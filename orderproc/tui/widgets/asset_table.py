@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Literal
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -28,16 +29,18 @@ SORT_CYCLE: tuple[SortField, ...] = ("rank", "symbol", "price", "change")
 DESCENDING_FIRST: frozenset[SortField] = frozenset({"price", "change"})
 ALL_CATEGORIES = "all"
 
-# (key, label, width): fixed widths, so a live price never resizes a column.
-COLUMNS: tuple[tuple[SortField, str, int], ...] = (
-    ("rank", "#", 3),
-    ("symbol", "Symbol", 8),
-    ("name", "Name", 16),
-    ("category", "Category", 12),
-    ("price", "Price", 15),
-    ("change", "24h", 8),
+# (key, label, justify), in the order shown; each column is as wide as its widest cell.
+COLUMNS: tuple[tuple[SortField, str, Literal["left", "right"]], ...] = (
+    ("rank", "#", "right"),
+    ("symbol", "Symbol", "left"),
+    ("name", "Name", "left"),
+    ("category", "Category", "left"),
+    ("price", "Price", "right"),
+    ("change", "24h", "right"),
 )
-WIDE_WIDTHS: dict[str, int] = {"name": 24, "category": 16}
+# When the width cannot hold every column, they are kept in this order and the rest left out
+# (the detail pane says an asset's rank and category): a value is never cut.
+KEPT_FIRST: tuple[SortField, ...] = ("symbol", "price", "change", "name", "rank", "category")
 
 
 def matches(asset: Asset, needle: str, category: str) -> bool:
@@ -85,8 +88,26 @@ def change_cell(change: Decimal) -> Text:
     return text
 
 
+def asset_cells(asset: Asset, quote: Quote | None) -> dict[SortField, Text]:
+    """What each column shows for an asset, at its live price when there is a quote."""
+    now_price, change = (quote.price, quote.change_24h) if quote else (asset.price, asset.change_24h)
+    return {
+        "rank": Text(str(asset.rank) if asset.rank is not None else "-", justify="right"),
+        "symbol": Text(asset.symbol, style="bold"),
+        "name": Text(asset.name),
+        "category": Text(asset.category),
+        "price": price_cell(now_price),
+        "change": change_cell(change),
+    }
+
+
 class AssetTable(DataTable[Text]):
-    """Rows keyed by symbol; `show` lays out a view, `update_quotes` keeps its prices live."""
+    """Rows keyed by symbol; `show` lays out a view, `update_quotes` keeps its prices live.
+
+    The screen says how wide the table may be (`set_room`); the columns are as wide as their
+    content and those that do not fit are left out, least needed first (KEPT_FIRST). A resize,
+    or a price grown wider than its column, lays the columns out again.
+    """
 
     DEFAULT_CSS = """
     AssetTable {
@@ -97,54 +118,64 @@ class AssetTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self.symbols: list[str] = []
-        # the price and change text each row shows now, to skip writes that change nothing
-        self._shown: dict[str, tuple[str, str]] = {}
+        # the cells each row shows now (price and change kept live), to skip writes that change nothing
+        self._cells: dict[str, dict[SortField, Text]] = {}
         # quotes that arrived for rows out of view, written when they scroll in
         self._pending: dict[str, Quote] = {}
-        self._wide = False
-        self._header: tuple[str, ...] = ()
+        self._room = 0
+        self._sort: tuple[SortField, bool] = ("rank", False)
+        # the columns shown: (key, label, justify, width)
+        self._layout: tuple[tuple[SortField, str, Literal["left", "right"], int], ...] = ()
 
     # -- layout ------------------------------------------------------------------------------
 
-    def set_wide(self, wide: bool) -> None:
-        """More room for names and categories on a large screen (re-lay out with `show`)."""
-        self._wide = wide
+    def set_room(self, width: int) -> None:
+        """Let the table take up to `width` cells, its scrollbar included."""
+        if width != self._room:
+            self._room = width
+            if self.symbols:
+                self._fill(self.highlighted_symbol)
 
-    def _column_labels(self, sort: SortField, descending: bool) -> tuple[str, ...]:
+    def _fit(self) -> tuple[tuple[SortField, str, Literal["left", "right"], int], ...]:
+        """The columns that fit the room, each as wide as its label and cells."""
+        sort, descending = self._sort
         arrow = " ▼" if descending else " ▲"
-        return tuple(label + (arrow if key == sort else "") for key, label, _ in COLUMNS)
+        labels = {key: label + (arrow if key == sort else "") for key, label, _ in COLUMNS}
+        widths = {
+            key: max([cell_len(labels[key]), *(cells[key].cell_len for cells in self._cells.values())])
+            for key, _, _ in COLUMNS
+        }
+        room = self._room - self.styles.scrollbar_size_vertical
+        kept: set[SortField] = set()
+        for key in KEPT_FIRST:
+            need = widths[key] + 2 * self.cell_padding
+            if not kept or need <= room:  # the symbol always: a row must say what it is
+                kept.add(key)
+                room -= need
+        return tuple((key, labels[key], justify, widths[key]) for key, _, justify in COLUMNS if key in kept)
 
     def show(self, assets: list[Asset], quotes: dict[str, Quote], sort: SortField, descending: bool) -> None:
         """Lay out these assets in this order, keeping the cursor on the same symbol if it is shown."""
         keep = self.highlighted_symbol
-        labels = self._column_labels(sort, descending) + (("wide",) if self._wide else ())
-        if labels != self._header:
-            self.clear(columns=True)
-            for (key, _label, width), text in zip(COLUMNS, labels, strict=False):
-                width = WIDE_WIDTHS.get(key, width) if self._wide else width
-                justify: Literal["left", "right"] = "right" if key in ("rank", "price", "change") else "left"
-                self.add_column(Text(text, justify=justify), width=width, key=key)
-            self._header = labels
-        else:
-            self.clear()
-        self._shown.clear()
+        self._sort = (sort, descending)
         self._pending.clear()
         self.symbols = [a.symbol for a in assets]
-        for asset in assets:
-            quote = quotes.get(asset.symbol)
-            now_price, change = (quote.price, quote.change_24h) if quote else (asset.price, asset.change_24h)
-            price_text, change_text = price_cell(now_price), change_cell(change)
-            self._shown[asset.symbol] = (price_text.plain, change_text.plain)
-            self.add_row(
-                Text(str(asset.rank) if asset.rank is not None else "-", justify="right"),
-                Text(asset.symbol, style="bold"),
-                Text(asset.name, no_wrap=True, overflow="ellipsis"),
-                Text(asset.category, no_wrap=True, overflow="ellipsis"),
-                price_text,
-                change_text,
-                key=asset.symbol,
-            )
-        if keep is not None and keep in self._shown:
+        self._cells = {a.symbol: asset_cells(a, quotes.get(a.symbol)) for a in assets}
+        self._fill(keep)
+
+    def _fill(self, keep: str | None) -> None:
+        layout = self._fit()
+        if layout != self._layout:
+            self.clear(columns=True)
+            for key, label, justify, width in layout:
+                self.add_column(Text(label, justify=justify), width=width, key=key)
+            self._layout = layout
+        else:
+            self.clear()
+        for symbol in self.symbols:
+            cells = self._cells[symbol]
+            self.add_row(*(cells[key] for key, *_ in layout), key=symbol)
+        if keep is not None and keep in self._cells:
             self.move_cursor(row=self.get_row_index(keep), scroll=True)
         elif self.symbols:
             self.move_cursor(row=0)
@@ -169,26 +200,32 @@ class AssetTable(DataTable[Text]):
         """Write the changed prices of visible rows; remember the rest. Returns the cells written."""
         visible = self._visible_rows()
         in_view = set(self.symbols[visible.start : visible.stop])
-        for symbol in self._shown:
+        for symbol in self._cells:
             if symbol not in in_view and symbol in quotes:
                 self._pending[symbol] = quotes[symbol]
         return self._write(quotes[s] for s in in_view if s in quotes)
 
     def _write(self, quotes: Iterable[Quote]) -> int:
         written = 0
+        widths = {key: width for key, *_, width in self._layout}
+        wider = False
         for quote in quotes:
-            shown = self._shown.get(quote.symbol)
-            if shown is None:
+            cells = self._cells.get(quote.symbol)
+            if cells is None:
                 continue
             self._pending.pop(quote.symbol, None)
-            price_text, change_text = price_cell(quote.price), change_cell(quote.change_24h)
-            if price_text.plain != shown[0]:
-                self.update_cell(quote.symbol, "price", price_text)
-                written += 1
-            if change_text.plain != shown[1]:
-                self.update_cell(quote.symbol, "change", change_text)
-                written += 1
-            self._shown[quote.symbol] = (price_text.plain, change_text.plain)
+            live: tuple[tuple[SortField, Text], ...] = (
+                ("price", price_cell(quote.price)), ("change", change_cell(quote.change_24h)))
+            for key, text in live:
+                if text.plain == cells[key].plain:
+                    continue
+                cells[key] = text
+                wider = wider or text.cell_len > widths.get(key, text.cell_len)
+                if key in widths:
+                    self.update_cell(quote.symbol, key, text)
+                    written += 1
+        if wider:
+            self._fill(self.highlighted_symbol)
         return written
 
     def write_arriving(self) -> None:
