@@ -44,6 +44,7 @@ from orderproc.tui.messages import LinkRestored, OrdersChanged, PricesUpdated
 from orderproc.tui.order_words import outcome
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ErrorDialog
+from orderproc.tui.screens.help import HelpScreen
 from orderproc.tui.screens.login import LoginScreen
 from orderproc.tui.terminal import SessionEnded
 
@@ -54,13 +55,13 @@ T = TypeVar("T")
 
 PAGES: dict[str, tuple[str, str, str]] = {
     # mode: (key, title, what the command palette says)
-    "dashboard": ("d", "Home", "Dashboard: equity, cash, P&L, movers, recent orders and a chart"),
+    "dashboard": ("d", "Dashboard", "Equity, cash, P&L, movers, recent orders and a chart"),
     "markets": ("m", "Markets", "Every asset with live prices: search, filter, sort"),
     "trade": ("t", "Trade", "The order ticket: market, limit, stop and stop-limit orders"),
     "orders": ("o", "Orders", "Your open orders (cancel one or all) and your order history"),
     "portfolio": ("p", "Portfolio", "Your positions, P&L by asset (realized, unrealized, fees) and lots"),
     "account": ("a", "Account", "Cash, deposits, withdrawals, history; your accounts: open, switch, reset"),
-    "leaderboard": ("l", "Leaders", "Everyone on this ledger ranked by equity or return"),
+    "leaderboard": ("l", "Leaderboard", "Everyone on this ledger ranked by equity or return"),
     "profile": ("u", "Profile", "Your details, password and logout"),
     "admin": ("x", "Admin", "Users, audit log and ledger verification (admins only)"),
 }
@@ -141,6 +142,8 @@ class OrderprocApp(App[None]):
         *(Binding(key, f"goto('{mode}')", title, tooltip=about, group=PAGE_KEYS)
           for mode, (key, title, about) in PAGES.items()),
         Binding("q", "quit", "Quit"),
+        # f1 too: in a text field `?` types a question mark
+        Binding("question_mark,f1", "help", "Keys", tooltip="Every key of this page and what it does"),
     ]
 
     def __init__(
@@ -454,6 +457,13 @@ class OrderprocApp(App[None]):
             if parameters and parameters[0] == "admin" and not self.is_admin:
                 return False  # hidden from customers
         return True
+
+    def action_help(self) -> None:
+        """The keys of the screen shown and what they do (Esc closes)."""
+        screen = self.screen
+        title = PAGES[self.current_mode][1] if isinstance(screen, Page) else "Log in"
+        self.push_screen(HelpScreen(screen, title))
+
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -327,7 +327,7 @@ async def test_an_admin_sees_the_users_and_the_ledger_verifies(engine: LocalEngi
         rows = {row[1]: row for row in row_texts(users)}
         assert set(rows) == {"alice", "root"}
         assert rows["root"][2] == "admin" and rows["alice"][2] == "customer"
-        assert "2 users · 1 admin(s)" in text(app, "#users-status")
+        assert "2 users · 1 admin · 0 disabled" in text(app, "#users-status")
 
         await pilot.press("v")
         await wait_until(pilot, lambda: "Ledger OK" in text(app, "#verify-summary"))

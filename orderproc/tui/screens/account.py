@@ -131,7 +131,7 @@ class AccountScreen(Page):
         Binding("R", "reset_account", "Reset",
                 tooltip="Start the account you trade again with a starting cash (asks first)"),
         Binding("r", "reload", "Refresh", show=False),
-        Binding("escape", "leave_form", "Back to history", show=False),
+        Binding("escape", "leave_form", "Back", tooltip="Back to the table: the page keys work again"),
     ]
 
     def __init__(self) -> None:
@@ -250,6 +250,7 @@ class AccountScreen(Page):
         self.query_one("#history-range", Static).update(f"{first}-{last} of {self.total}")
         self.query_one("#history-prev", Button).disabled = self.page_offset == 0
         self.query_one("#history-next", Button).disabled = last >= self.total
+        self.refresh_bindings()
 
     # -- deposit and withdraw ----------------------------------------------------------------
 
@@ -368,6 +369,9 @@ class AccountScreen(Page):
             return False  # the field would type the key: hide it from the footer
         if action == "show_view":
             return bool(parameters) and parameters[0] != self.view  # `v` shows the other view
+        if action == "page" and self.view == "history":  # dimmed, as its button, with no page that way
+            button = "#history-prev" if parameters and parameters[0] == -1 else "#history-next"
+            return None if any(found.disabled for found in self.query(button)) else True
         if action in HISTORY_ACTIONS:
             return self.view == "history"
         if action in ACCOUNTS_ACTIONS:

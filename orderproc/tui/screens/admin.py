@@ -6,7 +6,6 @@ own account here, since demoting or disabling themselves would end this very ses
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +18,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import Button, DataTable, Static, TabbedContent, TabPane
 
 from orderproc.engine.schemas import AuditEvent, Role, User, VerifyReport
-from orderproc.formatting import qty, signed, usd, when
+from orderproc.formatting import price, qty, signed, usd, when
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ConfirmDialog
 
@@ -36,8 +35,32 @@ def _user_cells(user: User) -> tuple[Any, ...]:
     return (str(user.id), Text(user.username), role, status, Text(user.email or ""), when(user.created_at))
 
 
+# the audit details that are amounts of dollars (the others are shown as they are), and those
+# said first, in this order (the others follow as stored)
+DOLLAR_DETAILS = {"amount", "cash", "price", "limit_price", "stop_price"}
+FIRST_DETAILS = ("symbol", "side", "type")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _detail_value(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(item).replace("_", " ") for item in value)
+    if name in DOLLAR_DETAILS:
+        return price(Decimal(str(value)))
+    return str(value)
+
+
 def _detail(detail: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in detail.items())
+    """An audit event's details in words, those with a value only: "symbol: BTC · limit price: $3,000.00"."""
+    first = {name: at for at, name in enumerate(FIRST_DETAILS)}
+    shown = sorted((item for item in detail.items() if item[1] not in (None, "", [], {})),
+                   key=lambda item: first.get(item[0], len(first)))
+    return " · ".join(f"{name.replace('_', ' ')}: {_detail_value(name, value)}" for name, value in shown)
 
 
 class AdminScreen(Page):
@@ -125,7 +148,7 @@ class AdminScreen(Page):
         admins = sum(u.role is Role.ADMIN for u in users)
         disabled = sum(u.disabled for u in users)
         self.query_one("#users-status", Static).update(
-            f"{len(self._users)} users · {admins} admin(s) · {disabled} disabled"
+            f"{_count(len(self._users), 'user')} · {_count(admins, 'admin')} · {disabled} disabled"
         )
 
     @work(exclusive=True, group="admin-audit", exit_on_error=False)

@@ -3,11 +3,14 @@ session), live refresh."""
 
 from __future__ import annotations
 
+import string
 import time
 from typing import Generic, TypeVar, cast
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import ActiveBinding
+from textual.keys import _character_to_key, key_to_character
 from textual.screen import Screen
 from textual.widgets import Header
 
@@ -18,6 +21,9 @@ from orderproc.tui.terminal import Terminal
 from orderproc.tui.widgets.page_footer import PageFooter
 
 T = TypeVar("T")
+
+# the character each key types, for the keys Textual's `key_to_character` has none for (/ + - \)
+TYPED = {_character_to_key(c): c for c in string.punctuation}
 
 
 class Page(Screen[None]):
@@ -35,6 +41,22 @@ class Page(Screen[None]):
         # and their tooltips) and the palette (ctrl+p, or the header's icon) left out: at 80
         # columns the page's own keys need the room
         yield PageFooter(compact=True, show_command_palette=False)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys that work now (the footer shows them): Textual's, less the keys the focused
+        field types instead, and the key of this very page dimmed (it does nothing here). Textual
+        leaves the typed keys out already, but not those it finds no character for (/ + - \\):
+        in a search field, `/` typed a slash while the footer said "/ Search"."""
+        focused = self.focused
+        here = f"goto('{type(self).__module__.rpartition('.')[2]}')"  # a page's mode is its module's name
+        return {
+            key: shown._replace(enabled=False) if shown.binding.action == here else shown
+            for key, shown in super().active_bindings.items()
+            if focused is None or shown.node is focused
+            or not focused.check_consume_key(key, key_to_character(key) or TYPED.get(key))
+        }
+
 
     def compose_body(self) -> ComposeResult:
         yield from ()

@@ -108,7 +108,7 @@ class DashboardScreen(Page):
 
     def on_mount(self) -> None:
         self.query_one("#dash-chart-box").border_title = "Chart"
-        self.query_one("#dash-chart-box").border_subtitle = "c choose · [ ] held"
+        self.query_one("#dash-chart-box").border_subtitle = "c: choose an asset · [ ]: previous/next one you hold"
         self.query_one("#dash-movers").border_title = "Top movers 24h"
         self.query_one("#dash-movers").border_subtitle = "Enter: trade"
         self.query_one("#dash-orders").border_title = "Recent orders"

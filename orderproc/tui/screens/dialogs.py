@@ -13,13 +13,15 @@ from textual.widgets import Button, Input, Label, Static
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """Ask before doing something that moves money: y (or a click) confirms, n or Escape cancels.
+    """Ask before doing something that moves money: Enter or y (or a click) confirms, Esc or n
+    cancels; the dialog says so.
 
-    Nothing is focused when it opens, so a stray second Enter (a double press on the form
-    that opened it) does nothing: the user has to read it and answer.
+    Nothing is focused for ARM_SECONDS after it opens, then the confirm button is: the Enter of a
+    double press on the form that opened it does nothing, a deliberate one confirms.
     """
 
     AUTO_FOCUS = ""
+    ARM_SECONDS = 0.3
 
     BINDINGS = [
         # yes and no, not confirm and cancel: the question may be whether to cancel an order
@@ -41,6 +43,15 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self._confirm_label, variant="primary", id="confirm")
                 yield Button(self._cancel_label, id="cancel")
+            yield Static(f"Enter/y {self._confirm_label.lower()} · Esc/n {self._cancel_label.lower()}",
+                         id="confirm-keys", classes="muted")
+
+    def on_mount(self) -> None:
+        self.set_timer(self.ARM_SECONDS, self._arm)
+
+    def _arm(self) -> None:
+        if self.focused is None:  # unless the user tabbed or clicked meanwhile
+            self.query_one("#confirm", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

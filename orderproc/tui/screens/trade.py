@@ -33,22 +33,22 @@ from orderproc.tui.widgets.price_chart import PriceChart
 # At this width and more the chart and recent orders sit beside the ticket.
 WIDE = 120
 RECENT_ORDERS = 8
-# "b s Side" in the footer: at 80 columns it has no room for "b Buy s Sell" beside the rest
-SIDE_KEYS = Binding.Group("Side")
 
 
 class TradeScreen(Page):
     CSS_PATH = ["../styles/trade.tcss", "../styles/order_ticket.tcss"]
     BINDINGS = [
         Binding("enter", "review", "Review", show=False),
-        Binding("escape", "leave_field", "Back", tooltip="Leave the field: the page keys work again"),
-        Binding("b", "side('buy')", "Buy", group=SIDE_KEYS),
-        Binding("s", "side('sell')", "Sell", group=SIDE_KEYS),
+        Binding("escape", "leave_field", "Leave field", tooltip="Out of the text field: the page keys work again"),
+        # the footer shows the other side's key only ("s Sell" on a buy ticket)
+        Binding("b", "side('buy')", "Buy"),
+        Binding("s", "side('sell')", "Sell"),
         Binding("k", "cycle_kind", "Type", tooltip="Order type: market, limit, stop, stop-limit"),
         Binding("dollar_sign", "toggle_amount", "Qty/USD", key_display="$"),
         Binding("i", "toggle_tif", "GTC/IOC", tooltip="Good till canceled, or immediate or cancel"),
         Binding("slash", "focus_symbol", "Symbol", key_display="/"),
-        Binding("n", "new_ticket", "New", tooltip="A new ticket (a new idempotency key)"),
+        # in the help, not the footer: on a ticket with nothing typed it would change nothing to see
+        Binding("n", "new_ticket", "New ticket", show=False, tooltip="Clear the ticket (a new idempotency key)"),
         Binding("r", "reload", "Refresh", show=False),
     ]
 
@@ -289,14 +289,17 @@ class TradeScreen(Page):
     def action_toggle_tif(self) -> None:
         self.ticket.toggle_tif()
 
-    @on(OrderTicket.KindChanged)
-    def _kind_changed(self, event: OrderTicket.KindChanged) -> None:
+    @on(OrderTicket.ChoicesChanged)
+    def _choices_changed(self, event: OrderTicket.ChoicesChanged) -> None:
         event.stop()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave_field":
             return isinstance(self.focused, Input)
+        if action == "side":  # the key of the other side only: the ticket's own would change nothing
+            tickets = self.query(OrderTicket)
+            return not tickets or parameters[0] != tickets.first().side.value
         # only the keys the order type takes are shown: USD amounts are for market orders,
         # a time in force for limit orders
         if action in ("toggle_amount", "toggle_tif"):

@@ -84,23 +84,26 @@ class KnownSymbol(Validator):
 
 
 class AmountInput(Input):
-    """A number field. A key that can never be part of a number is not swallowed: it goes to
-    the Trade page's own bindings (b, s, k, i, n, $, /), so they work while the cursor is here. The
-    app's page keys are not passed on: a typo must not take the user away from the ticket."""
+    """A number field. A key that can never be part of a number is not swallowed when the Trade
+    page binds it: it goes to the page's own bindings (b, s, k, i, n, $, /), so they work while
+    the cursor is here. The app's keys (the page keys, q) are swallowed, and so not shown in the
+    footer: a typo must not take the user away from the ticket (Esc first)."""
 
     def __init__(self, allow: str, *, placeholder: str, id: str) -> None:
         super().__init__(placeholder=placeholder, id=id, max_length=40, restrict=f"[{re.escape(allow)}]*")
         self.allow = frozenset(allow)
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        return character is not None and character in self.allow
+        if character is None or not character.isprintable():
+            return False
+        return character in self.allow or key not in self.screen._bindings.key_to_bindings
 
     async def on_key(self, event: events.Key) -> None:
-        if event.is_printable and not self.check_consume_key(event.key, event.character):
+        if event.is_printable and event.character not in self.allow:
             event.prevent_default()  # not for Input's handler, which would swallow it
             event.stop()
             active = self.screen.active_bindings.get(event.key)
-            if active is not None and active.enabled and active.node is not self.app:
+            if active is not None and active.enabled and active.node is self.screen:
                 await self.app.run_action(active.binding.action, active.node)
 
 
@@ -132,13 +135,12 @@ class OrderTicket(Vertical):
         def control(self) -> OrderTicket:
             return self.ticket
 
-    class KindChanged(Message):
-        """The order type changed (the screen shows the keys that type takes)."""
+    class ChoicesChanged(Message):
+        """The side or the order type changed (the screen shows the keys they take)."""
 
-        def __init__(self, ticket: OrderTicket, kind: OrderType) -> None:
+        def __init__(self, ticket: OrderTicket) -> None:
             super().__init__()
             self.ticket = ticket
-            self.kind = kind
 
         @property
         def control(self) -> OrderTicket:
@@ -429,7 +431,8 @@ class OrderTicket(Vertical):
             if kind is not self._kind:
                 self._kind = kind
                 self._show_fields()
-                self.post_message(self.KindChanged(self, kind))
+        if event.radio_set.id in ("ticket-type", "ticket-side"):
+            self.post_message(self.ChoicesChanged(self))
         self._relabel()
         self._redraw()
 
