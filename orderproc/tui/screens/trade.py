@@ -30,8 +30,9 @@ from orderproc.tui.widgets.order_tables import OrderHistoryTable
 from orderproc.tui.widgets.order_ticket import OrderTicket
 from orderproc.tui.widgets.price_chart import PriceChart
 
-# At this width and more the chart and recent orders sit beside the ticket.
-WIDE = 120
+# At this width and more the chart and recent orders sit beside the ticket (from 120 the
+# recent orders table did not fit beside it: its last columns were cut).
+WIDE = 160
 RECENT_ORDERS = 8
 
 
