@@ -7,7 +7,10 @@ token filled in). Every private engine call runs in a worker through `OrderprocA
 notification titled with its stable code and an ended session into the login screen; anything
 unexpected reaches `on_worker_state_changed`, which shows it in an error dialog instead of a
 traceback. The pages see the app as a `Terminal` (terminal.py), never import this module.
-Prices arrive through one app-level worker that posts `PricesUpdated` to the active screen.
+Prices arrive through one app-level worker that posts `PricesUpdated` to the active screen;
+what changes in the account (fills, cash moves, order states) and on the leaderboard through
+another (`Engine.stream_account`), which posts `AccountChanged`: the pages reload on it, not on
+a timer.
 
 A session trades one of the user's paper accounts (the header names it). Switching to another
 (`use_session`, from the Account page) replaces the token here and in the session store, and
@@ -16,9 +19,8 @@ rebuilds every page, so nothing the previous account showed stays on screen.
 Two more app-level workers follow the orders. The price loop (`Engine.run_price_loop`) fills the
 ledger's resting orders as the price reaches them while the terminal is open: an embedded
 ledger has no server to do it (a remote engine's returns at once: its server runs one). And
-while the user has open orders, each price tick looks at which of them are no longer open: a
-fill or a rejection is announced and the page told (`OrdersChanged`) so it shows the new cash
-and holdings.
+while the user has open orders, each account event about orders looks at which of them are no
+longer open: a fill or a rejection is announced and the page told (`OrdersChanged`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+from contextlib import aclosing
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
@@ -38,9 +41,10 @@ from textual.worker import Worker, WorkerState
 
 from orderproc.engine import errors
 from orderproc.engine.bound import Bound, bind
+from orderproc.engine.events import EventKind
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Order, OrderStatus, Quote, Role, Session, User
-from orderproc.tui.messages import LinkRestored, OrdersChanged, PricesUpdated
+from orderproc.tui.messages import AccountChanged, LinkRestored, OrdersChanged, PricesUpdated
 from orderproc.tui.order_words import outcome
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ErrorDialog
@@ -187,7 +191,6 @@ class OrderprocApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self._update_header()
         self._run_price_loop()
-        self._price_feed()  # signed out too: the login screen's status is true from the start
         self._resume_session()
 
     def _remember_theme(self, theme: Any) -> None:
@@ -208,8 +211,12 @@ class OrderprocApp(App[None]):
                 # a cached token may trade another account than "main" (switched last time)
                 account = await self._current_account(me)
                 self.signed_in(Session.model_construct(token=token, user=user, expires_at=None, account=account))
+                self._price_feed()
                 return
         await self.push_screen(LoginScreen())
+        # signed out too: the login screen's status is true from the start (and a failure of the
+        # feed shows above the screen the user is on)
+        self._price_feed()
 
     async def _current_account(self, me: Bound) -> str:
         try:
@@ -241,6 +248,7 @@ class OrderprocApp(App[None]):
         self.user = session.user
         if self.store is not None:
             self.store.save(session.user.username, session.token)
+        self._account_feed()  # the old token's stream ends with the old token
 
     def _start_session(self, session: Session) -> None:
         self.me = bind(self.engine, session.token)
@@ -252,6 +260,7 @@ class OrderprocApp(App[None]):
         self._forget_pages()
         self.open_orders = {}
         self._watch_orders()
+        self._account_feed()
 
     def _forget_pages(self) -> None:
         """Drop every page but the one shown: another user or account must not see this one's
@@ -270,6 +279,7 @@ class OrderprocApp(App[None]):
         self.account = None
         self._update_header()
         self.workers.cancel_group(self, "order-watch")
+        self.workers.cancel_group(self, "account-events")
         self.open_orders = {}
         if not isinstance(self.screen, LoginScreen):
             self.push_screen(LoginScreen())
@@ -345,11 +355,33 @@ class OrderprocApp(App[None]):
                     self._link_changed(True)
                     self.quotes = {q.symbol: q for q in quotes}
                     self.screen.post_message(PricesUpdated(self.quotes))
-                    if self.open_orders and not self._watching:
-                        self._watch_orders()
             except errors.OrderprocError as exc:
                 self._link_changed(False, exc.message)
             await asyncio.sleep(self.price_interval)
+
+    @work(exclusive=True, group="account-events", exit_on_error=False)
+    async def _account_feed(self) -> None:
+        """What changes in the session's account and on the leaderboard, as the engine streams it
+        (`Engine.stream_account`): the page shown reloads what moved, and open orders that changed
+        are looked at (a fill is announced). A broken stream is opened again (the quote feed says
+        the terminal is offline); an ended session signs out."""
+        while True:
+            try:
+                await self.attempt(self._follow_account)
+            except SessionEnded:
+                return
+            except errors.OrderprocError:
+                pass
+            await asyncio.sleep(self.price_interval)
+
+    async def _follow_account(self, me: Bound) -> None:
+        async with aclosing(self.engine.stream_account(me.token)) as events:
+            async for event in events:
+                if not event.kinds:
+                    continue  # the first: the marks as they are, which the page shown has loaded
+                if event.moved({EventKind.ORDERS}) and self.open_orders:
+                    self._watch_orders()
+                self.screen.post_message(AccountChanged(event))
 
     @work(exclusive=True, group="price-loop", exit_on_error=False)
     async def _run_price_loop(self) -> None:
@@ -463,7 +495,6 @@ class OrderprocApp(App[None]):
         screen = self.screen
         title = PAGES[self.current_mode][1] if isinstance(screen, Page) else "Log in"
         self.push_screen(HelpScreen(screen, title))
-
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

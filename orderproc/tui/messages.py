@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from orderproc.engine.events import AccountEvent
 from orderproc.engine.schemas import Order, Quote
 
 
@@ -13,6 +14,15 @@ class PricesUpdated(Message):
     def __init__(self, quotes: dict[str, Quote]) -> None:
         super().__init__()
         self.quotes = quotes
+
+
+class AccountChanged(Message):
+    """Something changed in the session's account or on the leaderboard (`event.kinds` says
+    what; posted to the active page, which reloads what it shows of it)."""
+
+    def __init__(self, event: AccountEvent) -> None:
+        super().__init__()
+        self.event = event
 
 
 class OrdersChanged(Message):

@@ -142,9 +142,10 @@ def _text(pilot: Pilot[None], selector: str) -> str:
 
 
 def _idle(pilot: Pilot[None], waiting: tuple[str, ...] = ()) -> bool:
-    """Every engine call has come back (the price feed and the price loop never do: they sleep
-    between passes; the groups `waiting` wait for a dialog's answer)."""
-    endless = ("prices", "price-loop", *waiting)
+    """Every engine call has come back (the price feed, the price loop and the account events
+    never do: they sleep between passes or wait for the next event; the groups `waiting` wait
+    for a dialog's answer)."""
+    endless = ("prices", "price-loop", "account-events", *waiting)
     return all(worker.is_finished for worker in pilot.app.workers if worker.group not in endless)
 
 

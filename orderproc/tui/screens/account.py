@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Label, Select, Static
 
 from orderproc.engine import errors
+from orderproc.engine.events import AccountEvent, EventKind
 from orderproc.engine.rules import cash_to_cents, cents_to_cash
 from orderproc.engine.schemas import Portfolio, Transaction, TxKind
 from orderproc.formatting import qty, usd
@@ -206,8 +207,10 @@ class AccountScreen(Page):
             reserved = f"{usd(balance.reserved)} reserved · {usd(balance.available)} available"
             self.query_one("#cash-reserved", Static).update(reserved if balance.reserved else "")
 
-    def orders_changed(self) -> None:
-        self.refresh_data()  # a fill moved cash: the balance and the history
+    def account_changed(self, event: AccountEvent) -> None:
+        if event.moved({EventKind.BALANCES, EventKind.ORDERS}):  # cash moved, or open orders hold it
+            self.load_balance()
+            self.load_history()
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._fit_page_size)

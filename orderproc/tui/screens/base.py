@@ -1,5 +1,6 @@
 """What every page shares: header and footer, the app (as a `Terminal`: its engine and
-session), live refresh."""
+session), live refresh: prices from the quote stream, the account's figures reloaded when the
+account event stream says they changed (never on a timer for what only changes with the ledger)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Header
 
 from orderproc.engine.bound import Bound
+from orderproc.engine.events import AccountEvent, EventKind
 from orderproc.engine.schemas import Quote
-from orderproc.tui.messages import LinkRestored, OrdersChanged, PricesUpdated
+from orderproc.tui.messages import AccountChanged, LinkRestored, OrdersChanged, PricesUpdated
 from orderproc.tui.terminal import Terminal
 from orderproc.tui.widgets.page_footer import PageFooter
 
@@ -57,7 +59,6 @@ class Page(Screen[None]):
             or not focused.check_consume_key(key, key_to_character(key) or TYPED.get(key))
         }
 
-
     def compose_body(self) -> ComposeResult:
         yield from ()
 
@@ -76,6 +77,13 @@ class Page(Screen[None]):
     def on_link_restored(self, message: LinkRestored) -> None:
         self.refresh_data()
 
+    def on_account_changed(self, message: AccountChanged) -> None:
+        self.account_changed(message.event)
+
+    def account_changed(self, event: AccountEvent) -> None:
+        """Called when the account (or the leaderboard) changed while the page is shown:
+        `event.kinds` says what."""
+
     def on_orders_changed(self, message: OrdersChanged) -> None:
         self.orders_changed()
 
@@ -85,11 +93,14 @@ class Page(Screen[None]):
 
 
 class LivePage(Page, Generic[T]):
-    """A page showing one engine read that follows the prices: loaded when shown, then again
-    with the price ticks, at most one load in flight and one about every RELOAD_SECONDS. A
-    failing reload reports once, not every second."""
+    """A page showing one engine read: loaded when shown, then again when an account event says
+    one of the kinds it WATCHES changed. Between loads, a page revalues what it shows at each
+    price tick (`prices_changed`); what only the engine can value (everyone's equity, P&L
+    reports) is read again on a price tick at most every REVALUE_SECONDS (None: never). A
+    failing reload reports once, not each time."""
 
-    RELOAD_SECONDS = 0.9
+    WATCHES: frozenset[EventKind] = frozenset({EventKind.BALANCES, EventKind.ORDERS})
+    REVALUE_SECONDS: float | None = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -108,11 +119,13 @@ class LivePage(Page, Generic[T]):
     def refresh_data(self) -> None:
         self.load()
 
-    def orders_changed(self) -> None:
-        self.load()
+    def account_changed(self, event: AccountEvent) -> None:
+        if event.moved(self.WATCHES):
+            self.load(live=True)
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
-        if not self._loading and time.monotonic() - self._loaded_at >= self.RELOAD_SECONDS:
+        every = self.REVALUE_SECONDS
+        if every is not None and not self._loading and time.monotonic() - self._loaded_at >= every:
             self.load(live=True)
 
     @work(exclusive=True, group="live-load", exit_on_error=False)

@@ -1,14 +1,13 @@
 """The Dashboard page: equity at a glance, top movers, recent orders and a chart.
 
-Valuations follow the prices: each `prices_changed` re-loads the portfolio (at most one load in
-flight, about once a second). The movers come from the app's quotes, so they cost no engine
-call. The chart shows the largest position until the user chooses an asset (`c`, `[`, `]`) and
-reloads every 30 s.
+Valuations follow the prices without asking the engine: each `prices_changed` values the
+portfolio last read at the new quotes (`orderproc.engine.valuation`). The portfolio and the
+recent orders are read again when the account event stream says they changed. The movers come
+from the app's quotes, so they cost no engine call. The chart shows the largest position until
+the user chooses an asset (`c`, `[`, `]`) and reloads every 30 s.
 """
 
 from __future__ import annotations
-
-import time
 
 from textual import work
 from textual.app import ComposeResult
@@ -20,7 +19,9 @@ from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
 from orderproc.engine import errors
+from orderproc.engine.events import AccountEvent, EventKind
 from orderproc.engine.schemas import Portfolio, Quote
+from orderproc.engine.valuation import revalued
 from orderproc.tui.screens.base import Page
 from orderproc.tui.widgets.dashboard_cards import EquityCards
 from orderproc.tui.widgets.movers import TopMovers
@@ -29,7 +30,6 @@ from orderproc.tui.widgets.recent_orders import RecentOrders
 
 DEFAULT_SYMBOL = "BTC"
 CHART_RELOAD_SECONDS = 30.0
-VALUATION_INTERVAL = 0.9  # seconds between portfolio loads (prices arrive about once a second)
 
 
 class ChartPicker(ModalScreen[str | None]):
@@ -91,8 +91,6 @@ class DashboardScreen(Page):
     def __init__(self) -> None:
         super().__init__()
         self._portfolio: Portfolio | None = None
-        self._portfolio_loading = False
-        self._last_valuation = 0.0
         self._chart_symbol: str | None = None
         self._chart_chosen = False  # the user picked the symbol: stop following the largest position
         self._auto_pick_pending = True
@@ -118,43 +116,33 @@ class DashboardScreen(Page):
 
     def refresh_data(self) -> None:
         self._auto_pick_pending = not self._chart_chosen
-        self._start_valuation(quiet=False)
+        self.load_portfolio(quiet=False)
         self.load_orders()
         if self.oapp.quotes:
             self.query_one(TopMovers).show(self.oapp.quotes)
         if self._chart_chosen and self._chart_symbol is not None:
             self.load_chart(self._chart_symbol)
 
-    def orders_changed(self) -> None:
-        self._start_valuation(quiet=True)
-        self.load_orders()
+    def account_changed(self, event: AccountEvent) -> None:
+        if event.moved({EventKind.BALANCES, EventKind.ORDERS}):
+            self.load_portfolio(quiet=True)
+        if event.moved({EventKind.ORDERS}):
+            self.load_orders()
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         self.query_one(TopMovers).show(quotes)
         if self._portfolio is not None:
-            # today's change follows the new 24 h changes at once, the valuation on its next load
-            self.query_one(EquityCards).show(self._portfolio, quotes)
-        if time.monotonic() - self._last_valuation >= VALUATION_INTERVAL:
-            self._start_valuation(quiet=True)
-
-    def _start_valuation(self, *, quiet: bool) -> None:
-        if self._portfolio_loading:
-            return
-        self._portfolio_loading = True
-        self._last_valuation = time.monotonic()
-        self.load_portfolio(quiet)
+            self._portfolio = revalued(self._portfolio, quotes)
+            self.query_one(EquityCards).show(self._portfolio)
 
     @work(exclusive=True, group="dash-portfolio", exit_on_error=False)
     async def load_portfolio(self, quiet: bool) -> None:
-        """Value the portfolio. The first load of a visit reports errors; the per-second reloads
-        stay quiet (the next one retries) rather than stack a notification every second."""
-        try:
-            portfolio = await self.oapp.call(lambda me: me.portfolio(), quiet=quiet)
-        finally:
-            self._portfolio_loading = False
+        """Value the portfolio. The first load of a visit reports errors; the reloads on account
+        events stay quiet (the next one retries) rather than stack notifications."""
+        portfolio = await self.oapp.call(lambda me: me.portfolio(), quiet=quiet)
         if portfolio is not None:
             self._portfolio = portfolio
-            self.query_one(EquityCards).show(portfolio, self.oapp.quotes)
+            self.query_one(EquityCards).show(portfolio)
         if self._auto_pick_pending and not self._chart_chosen:
             self._auto_pick_pending = False
             largest = max(portfolio.positions, key=lambda p: p.market_value, default=None) if portfolio else None

@@ -1,7 +1,9 @@
 """The Leaderboard page: everyone on this ledger ranked by equity or by return, live.
 
 On a shared ledger (a server) this is where a class or a team sees who is ahead; another
-terminal's trade shows here within a second, as the page reloads with each price tick. Each of a
+terminal's trade or deposit shows here within a second, as the page reloads on each leaderboard
+event of the account stream. Equity also moves with the prices of what everyone holds, which only
+the ledger can value: the page reads the board again every REVALUE_SECONDS as prices tick. Each of a
 trader's paper accounts has its own line (`alice/scalping`; `main` goes unnamed); ▸ marks the
 account this session trades.
 """
@@ -14,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
 from orderproc.engine.bound import Bound
+from orderproc.engine.events import EventKind
 from orderproc.engine.schemas import LeaderboardEntry
 from orderproc.formatting import pct, signed, signed_usd, trader, usd
 from orderproc.tui.screens.base import LivePage
@@ -28,6 +31,8 @@ class LeaderboardScreen(LivePage[list[LeaderboardEntry]]):
 
     CSS_PATH = "../styles/leaderboard.tcss"
     AUTO_FOCUS = "#leaderboard-table"
+    WATCHES = frozenset({EventKind.LEADERBOARD})
+    REVALUE_SECONDS = 10.0
     BINDINGS = [
         Binding("s", "toggle_sort", "Sort", tooltip="Rank by equity or by return since the first deposit"),
         Binding("r", "reload", "Refresh", show=False),

@@ -1,8 +1,9 @@
 """The Orders page: the user's open orders, to cancel one or all, and their order history.
 
 An open (resting) order waits for the price and holds back what it could spend: cash for a
-buy, the asset for a sell. The page says how much, and reloads with the prices, so an order
-the price reaches moves from the open orders to the history within a second or so. Canceling
+buy, the asset for a sell. The page says how much, and reloads when the account event stream says
+one of the orders changed (here or anywhere: another terminal, the price loop filling one), so an
+order the price reaches moves from the open orders to the history within a second or so. Canceling
 asks first; the engine's refusal (an order that filled meanwhile: `order_not_open`) is a
 notification titled with its code, like every error. Enter on an order shows it in full, with
 the receipt of its fill (`OrderDetails`), and from there trades its asset or cancels it.
@@ -21,6 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
 from orderproc.engine.bound import Bound
+from orderproc.engine.events import EventKind
 from orderproc.engine.schemas import Order, Side
 from orderproc.formatting import qty, reserved, usd
 from orderproc.tui.order_words import kind_of, order_conditions
@@ -58,6 +60,7 @@ class OrdersScreen(LivePage[OrdersView]):
 
     CSS_PATH = "../styles/orders.tcss"
     AUTO_FOCUS = "#open-orders"
+    WATCHES = frozenset({EventKind.ORDERS})
     BINDINGS = [
         Binding("c,delete", "cancel_selected", "Cancel order", key_display="c",
                 tooltip="Cancel the highlighted open order (asks first)"),

@@ -5,11 +5,16 @@ The P&L view is the engine's report (`Engine.pnl`): realized by sales, unrealize
 held, fees, by the ledger's cost method, and the line that reconciles it with the cash journal
 (total = equity - net deposits). The lots view lists what each buy of one position paid and
 what is left of it (`Engine.lots`); `[` and `]` step through the positions.
+
+The page reads the engine when shown and when the account event stream says the cash, the
+positions or the orders changed. The positions and the tiles follow the quote stream, valued
+here (`orderproc.engine.valuation`); the P&L and lots views, the engine's reports, are read again
+every REVALUE_SECONDS while prices tick.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from rich.text import Text
@@ -21,7 +26,8 @@ from textual.widgets import ContentSwitcher, DataTable, Label, Static
 
 from orderproc.engine import errors
 from orderproc.engine.bound import Bound
-from orderproc.engine.schemas import Lot, PnlReport, Portfolio
+from orderproc.engine.schemas import Lot, PnlReport, Portfolio, Quote
+from orderproc.engine.valuation import revalued
 from orderproc.formatting import signed, signed_usd, usd, when
 from orderproc.tui.screens.base import LivePage
 from orderproc.tui.widgets.figure_table import FigureTable
@@ -71,6 +77,7 @@ class PortfolioScreen(LivePage[Holdings]):
     CSS_PATH = "../styles/portfolio.tcss"
     AUTO_FOCUS = "#positions-table"
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+    REVALUE_SECONDS = 10.0  # the P&L and lots views (the positions follow the quotes here)
     BINDINGS = [
         Binding("b", "trade('buy')", "Buy"),
         Binding("s", "trade('sell')", "Sell"),
@@ -126,6 +133,12 @@ class PortfolioScreen(LivePage[Holdings]):
     def refresh_data(self) -> None:
         self._charted = None
         super().refresh_data()
+
+    def prices_changed(self, quotes: dict[str, Quote]) -> None:
+        if self.holdings is not None:
+            self.show(replace(self.holdings, portfolio=revalued(self.holdings.portfolio, quotes)))
+        if self.view != "positions":
+            super().prices_changed(quotes)
 
     async def fetch(self, me: Bound) -> Holdings:
         view = self.view

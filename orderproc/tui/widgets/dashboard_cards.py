@@ -2,41 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from decimal import Decimal
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from orderproc.engine.schemas import Portfolio, Position, Quote
+from orderproc.engine.schemas import Portfolio
 from orderproc.formatting import pct, signed_usd, usd
 from orderproc.tui.widgets.summary import SummaryTile, reserved_note
 
-TODAY_CAPTION = "Today's change: your current positions revalued by each asset's 24 h change"
-
-
-def todays_change(positions: Iterable[Position], quotes: Mapping[str, Quote]) -> Decimal:
-    """How much the current positions' value moved over 24 h, from each asset's 24 h change.
-
-    A position worth `v` now whose asset moved `c`% was worth `v / (1 + c/100)` a day ago, so
-    it contributed `v - v / (1 + c/100)`. Trades made during the day are not accounted for: this
-    is the change of what is held now, not a P&L.
-    """
-    total = Decimal(0)
-    for position in positions:
-        quote = quotes.get(position.symbol)
-        if quote is None:
-            continue
-        factor = 1 + quote.change_24h / 100
-        if factor <= 0:
-            continue
-        total += position.market_value - position.market_value / factor
-    return total
+TODAY_CAPTION = "Today's change: P&L since 00:00 UTC, after fees; deposits/withdrawals excluded"
 
 
 class EquityCards(Vertical):
-    """The headline row: `show(portfolio, quotes)` after each valuation."""
+    """The headline row: `show(portfolio)` after each valuation."""
 
     DEFAULT_CSS = """
     EquityCards {
@@ -91,7 +69,7 @@ class EquityCards(Vertical):
             yield SummaryTile("Today's change", id="card-today")
         yield Static(TODAY_CAPTION, classes="equity-cards-caption")
 
-    def show(self, portfolio: Portfolio, quotes: Mapping[str, Quote]) -> None:
+    def show(self, portfolio: Portfolio) -> None:
         self.query_one("#card-equity", SummaryTile).set_value(usd(portfolio.equity))
         cash = self.query_one("#card-cash", SummaryTile)
         cash.set_value(usd(portfolio.cash))
@@ -99,11 +77,8 @@ class EquityCards(Vertical):
         self.set_class(bool(portfolio.reserved_cash), "-noted")
         pnl = portfolio.unrealized_pnl
         self.query_one("#card-pnl", SummaryTile).set_value(signed_usd(pnl), pnl)
-        if portfolio.positions and not quotes:
-            return  # the first prices have not arrived: no "today's change" to show yet
-        today = todays_change(portfolio.positions, quotes)
-        day_ago = portfolio.market_value - today
-        text = signed_usd(today)
-        if day_ago > 0:
-            text += f" ({pct(today * 100 / day_ago)})"
+        today = portfolio.day_change
+        # against what the day started with (plus what was paid in today): the equity less today's change
+        base = portfolio.equity - today
+        text = signed_usd(today) + (f" ({pct(today * 100 / base)})" if base > 0 else "")
         self.query_one("#card-today", SummaryTile).set_value(text, today)
