@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from orderproc.engine.errors import InvalidAmount
+from orderproc.engine.rules import price_text
 from orderproc.engine.schemas import OrderStatus
 
 if TYPE_CHECKING:
@@ -46,11 +47,9 @@ def signed_usd(amount: Decimal) -> str:
 
 
 def price(amount: Decimal) -> str:
-    """Cents for dollar prices, enough significant digits for fractions of a cent."""
-    if amount >= 1:
-        return f"${amount:,.2f}"
-    digits = max(2, -amount.adjusted() + 4) if amount else 2
-    return f"${amount:.{min(digits, 12)}f}"
+    """Cents for dollar prices, enough significant digits for fractions of a cent (as the
+    engine's messages write them)."""
+    return price_text(amount)
 
 
 def qty(amount: Decimal) -> str:

@@ -31,6 +31,7 @@ from orderproc.engine.domain.money import (
     from_units,
     notional_cents,
     parse_decimal,
+    price_text,
     round_price,
     to_units,
     units_for_cash,
@@ -132,7 +133,7 @@ def check_stop(symbol: str, side: Side, stop: Decimal | None, price: Decimal) ->
     if stop is not None and stop_reached(side, stop, price):
         where = "above" if side is Side.BUY else "below"
         raise errors.InvalidAmount(
-            f"a {side.value} stop must be {where} the price ({symbol} is at {price})",
+            f"a {side.value} stop must be {where} the price ({symbol} is at {price_text(price)})",
             {"field": "stop_price", "price": str(price)},
         )
 
@@ -156,8 +157,8 @@ def guard_breached(side: Side, price: Decimal, guard: Decimal | None) -> bool:
 
 
 def check_guard(symbol: str, side: Side, price: Decimal, guard: Decimal | None) -> None:
-    if guard_breached(side, price, guard):
-        raise errors.PriceMoved(f"{symbol} is at {price}, past your limit of {guard}",
+    if guard is not None and guard_breached(side, price, guard):
+        raise errors.PriceMoved(f"{symbol} is at {price_text(price)}, past your limit of {price_text(guard)}",
                                 {"price": str(price), "limit": str(guard)})
 
 

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orderproc.engine import errors, rules
+from orderproc.engine.schemas import Side
 from orderproc.engine.domain.money import (
     MAX_CASH,
     MAX_UNITS,
@@ -174,3 +176,19 @@ def test_units_for_cash_buys_the_most_whole_units() -> None:
     assert units_for_cash(25_000, 8, Decimal("3837.22745545")) == 6_515_120
     assert units_for_cash(100, 0, Decimal("0.3")) == 3  # 1.00 USD buys 3 whole units at 0.30
     assert units_for_cash(1, 0, Decimal("5")) == 0  # one cent buys nothing of a 5 USD coin
+
+
+@pytest.mark.parametrize(("guard", "price", "side", "message"), [
+    ("3000", "3836.18", Side.BUY, "ETH is at $3,836.18, past your limit of $3,000.00"),
+    ("0.25", "0.1820200", Side.SELL, "ETH is at $0.18202, past your limit of $0.25000"),
+])
+def test_a_price_guard_names_prices_as_money(guard: str, price: str, side: Side, message: str) -> None:
+    with pytest.raises(errors.PriceMoved) as refused:
+        rules.check_guard("ETH", side, Decimal(price), Decimal(guard))
+    assert refused.value.message == message
+    assert refused.value.details == {"price": price, "limit": guard}  # the figures stay exact for programs
+
+
+def test_a_stop_on_the_wrong_side_names_the_price_as_money() -> None:
+    with pytest.raises(errors.InvalidAmount, match=r"a buy stop must be above the price \(BTC is at \$109,818.86\)"):
+        rules.check_stop("BTC", Side.BUY, Decimal("100000"), Decimal("109818.86"))

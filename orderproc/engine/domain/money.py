@@ -88,6 +88,15 @@ def amount_text(amount: Decimal, asset: str) -> str:
     return f"{format(amount.normalize(), 'f') if amount else '0'} {asset}"
 
 
+def price_text(price: Decimal) -> str:
+    """A price as the ledger's messages write it, as `orderproc.formatting.price` does: cents for
+    dollar prices (`$3,836.18`), enough significant digits for fractions of a cent."""
+    if price >= 1:
+        return f"${price:,.2f}"
+    digits = max(2, -price.adjusted() + 4) if price else 2
+    return f"${price:.{min(digits, 12)}f}"
+
+
 def round_price(price: Decimal) -> Decimal:
     """A price with PRICE_DIGITS significant digits, trailing zeros removed."""
     p = _PRICE_CTX.plus(price)
