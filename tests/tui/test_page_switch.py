@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.widgets import DataTable
 from textual.widgets._footer import FooterKey
 
 from orderproc import collector
@@ -20,7 +21,7 @@ from orderproc.tui import launch
 from orderproc.tui.app import OrderprocApp
 from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.markets import MarketsScreen
-from tui_helpers import MemoryStore, on_page
+from tui_helpers import MemoryStore, on_page, wait_until
 
 PASSWORD = "correct horse battery"
 
@@ -58,6 +59,40 @@ async def test_the_terminal_calls_its_settled_hook_each_time_a_page_is_shown(eng
         await on_page(pilot, DashboardScreen)
         await pilot.pause(0.1)
     assert shown == ["dashboard", "markets", "dashboard"]
+
+
+async def test_markets_shown_again_keeps_its_table_and_shows_the_new_prices(
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Back on Markets, the inventory is not loaded nor the table built again (that made the
+    switch ~250 ms): the rows stay and take the prices as they tick; `r` loads it all again."""
+    loads: list[object] = []
+    list_assets = engine.list_assets
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        loads.append(args)
+        return await list_assets(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "list_assets", counted)
+    app = OrderprocApp(engine, ledger_label="ledger.db", store=await _signed_in(engine), price_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await on_page(pilot, DashboardScreen)
+        await pilot.press("m")
+        markets = await on_page(pilot, MarketsScreen)
+        table = markets.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 299)
+        assert len(loads) == 1
+        rows = [table.get_row_at(i)[0] for i in range(5)]
+        await pilot.press("d")
+        await on_page(pilot, DashboardScreen)
+        await pilot.pause(0.3)  # prices move meanwhile
+        await pilot.press("m")
+        await on_page(pilot, MarketsScreen)
+        await pilot.pause(0.1)
+        assert len(loads) == 1 and table.row_count == 299
+        assert [table.get_row_at(i)[0] for i in range(5)] == rows
+        await pilot.press("r")
+        await wait_until(pilot, lambda: len(loads) == 2)
 
 
 def test_the_real_terminal_is_given_the_collector_freeze_as_its_settled_hook(monkeypatch: pytest.MonkeyPatch,

@@ -105,9 +105,13 @@ class MarketsScreen(Page):
     # -- loading ----------------------------------------------------------------------------
 
     def refresh_data(self) -> None:
-        self.quotes = dict(self.oapp.quotes)
-        self.query_one(AssetDetail).symbol = None  # reload its chart once the assets are in
-        self.load_assets()
+        if self.assets:
+            # shown again: the inventory has not changed, the prices have (rebuilding the table
+            # of 299 rows made a switch back to Markets take ~250 ms); `r` loads it all again
+            self.quotes = dict(self.oapp.quotes)
+            self.flush_prices()
+            return
+        self.action_reload()
 
     @work(exclusive=True, group="markets-assets", exit_on_error=False)
     async def load_assets(self) -> None:
@@ -239,7 +243,9 @@ class MarketsScreen(Page):
         self.query_one(AssetTable).write_arriving()
 
     def action_reload(self) -> None:
-        self.refresh_data()
+        self.quotes = dict(self.oapp.quotes)
+        self.query_one(AssetDetail).symbol = None  # reload its chart once the assets are in
+        self.load_assets()
 
     # -- live prices ---------------------------------------------------------------------------
 
