@@ -67,6 +67,7 @@ PRIVATE: list[tuple[str, str, dict[str, Any] | None]] = [
     ("PATCH", "/v1/admin/users/alice", {"role": "admin"}),
     ("GET", "/v1/admin/audit", None),
     ("GET", "/v1/admin/verify", None),
+    ("GET", "/v1/stream/account", None),
 ]
 PUBLIC = {
     ("POST", "/v1/auth/register"), ("POST", "/v1/auth/login"), ("GET", "/v1/assets"), ("GET", "/v1/assets/{symbol}"),
