@@ -19,6 +19,7 @@ from typing import Any
 
 from orderproc.config import config_dir
 from orderproc.engine import schemas
+from orderproc.engine.events import AccountEvent
 from orderproc.tui.app import OrderprocApp, SessionStore
 
 # the calls the Dashboard makes on start, and how to rebuild each recorded answer
@@ -44,6 +45,11 @@ class ReplayEngine:
         while True:
             yield self._answers["quotes"]
             await asyncio.sleep(interval)
+
+    async def stream_account(self, token: str) -> AsyncIterator[AccountEvent]:
+        """The marks at once, then nothing (an idle ledger: the pages load once and stay)."""
+        yield AccountEvent()
+        await asyncio.Event().wait()
 
     async def run_price_loop(self, interval: float = 1.0) -> None:
         """Nothing to match (as a remote engine's: its server runs the loop)."""
