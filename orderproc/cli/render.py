@@ -267,7 +267,8 @@ def portfolio(p: Portfolio) -> None:
         out.print("[dim]no positions[/dim]")
     out.print(Text.assemble("Cash ", (usd(p.cash), "bold"), "   Positions ", usd(p.market_value),
                             "   Equity ", (usd(p.equity), "bold"), "   Unrealized P&L ",
-                            signed(p.unrealized_pnl, signed_usd(p.unrealized_pnl))))
+                            signed(p.unrealized_pnl, signed_usd(p.unrealized_pnl)),
+                            "   Today ", signed(p.day_change, signed_usd(p.day_change))))
 
 
 def accounts(items: Sequence[AccountInfo]) -> None:

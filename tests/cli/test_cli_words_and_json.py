@@ -221,12 +221,13 @@ def test_insufficient_funds_write_cash_as_dollars_and_quantities_plainly(funded:
         "error[insufficient_funds]: insufficient funds: you hold 0.005 ETH not held by open orders"
 
 
-def test_portfolio_signs_a_gain_as_every_other_pnl(funded: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_portfolio_signs_a_gain_as_every_other_pnl_and_shows_todays_change(funded: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     position = Position(symbol="ETH", name="Ethereum", quantity=Decimal("0.1"), average_cost=Decimal("3000"),
                         cost_basis=Decimal("300.00"), price=Decimal("3004.80"), market_value=Decimal("300.48"),
                         unrealized_pnl=Decimal("0.48"), allocation=Decimal("30.05"))
     held = Portfolio(cash=Decimal("700.00"), equity=Decimal("1000.48"), market_value=Decimal("300.48"),
-                     unrealized_pnl=Decimal("0.48"), positions=[position], as_of=datetime.now(UTC))
+                     unrealized_pnl=Decimal("0.48"), day_change=Decimal("-1.25"), positions=[position],
+                     as_of=datetime.now(UTC))
 
     async def portfolio(self: Bound) -> Portfolio:
         return held
@@ -234,7 +235,7 @@ def test_portfolio_signs_a_gain_as_every_other_pnl(funded: dict[str, str], monke
     monkeypatch.setattr(Bound, "portfolio", portfolio)
     shown = ok("portfolio")
     assert "+$0.48" in shown.splitlines()[2]  # the position's row
-    assert shown.rstrip().endswith("Unrealized P&L +$0.48")
+    assert " ".join(shown.split()).endswith("Unrealized P&L +$0.48 Today -$1.25")  # today's change, as the API's
 
 
 def test_a_key_is_named_on_every_answer_to_a_keyed_request(funded: dict[str, str]) -> None:
