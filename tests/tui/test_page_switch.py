@@ -95,6 +95,55 @@ async def test_markets_shown_again_keeps_its_table_and_shows_the_new_prices(
         await wait_until(pilot, lambda: len(loads) == 2)
 
 
+async def test_a_first_visit_does_not_restyle_every_page(engine: LocalEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual took a new screen for stale and re-parsed the whole stylesheet and restyled every
+    widget of every page, twice, on each first visit (40-80 ms of it)."""
+    app = OrderprocApp(engine, ledger_label="ledger.db", store=await _signed_in(engine), price_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await on_page(pilot, DashboardScreen)
+        restyled: list[object] = []
+        refresh_css = app.refresh_css
+        monkeypatch.setattr(app, "refresh_css", lambda *a, **k: (restyled.append(a), refresh_css(*a, **k)))
+        for key, page in (("m", MarketsScreen), ("d", DashboardScreen), ("l", None), ("o", None)):
+            await pilot.press(key)
+            await wait_until(pilot, lambda: app.current_mode != "dashboard" or key == "d")
+            if page is not None:
+                await on_page(pilot, page)
+        assert restyled == []
+        app.theme = "nord"  # a theme change still restyles what exists
+        await pilot.pause(0.1)
+        assert restyled
+
+
+async def _markets_styles(engine: LocalEngine, store: MemoryStore, *, switch_to: str | None) -> list[str]:
+    """The styles of the Markets page's widgets on its first visit (after switching the theme
+    to `switch_to` on the Dashboard, if given)."""
+    app = OrderprocApp(engine, ledger_label="ledger.db", store=store, price_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await on_page(pilot, DashboardScreen)
+        if switch_to is not None:
+            app.theme = switch_to
+            await pilot.pause(0.1)
+        await pilot.press("m")
+        markets = await on_page(pilot, MarketsScreen)
+        await pilot.pause(0.1)
+        return [f"{type(w).__name__}#{w.id}: {w.rich_style}" for w in markets.query("*")]
+
+
+async def test_a_page_first_shown_after_a_theme_change_wears_that_theme(engine: LocalEngine) -> None:
+    """A page made on its first visit is styled as it mounts, under the theme of now (the app
+    no longer restyles everything then: the page must not keep the start's theme)."""
+    store = await _signed_in(engine)
+    store.saved_theme = "nord"
+    started_on_nord = await _markets_styles(engine, store, switch_to=None)
+    store.saved_theme = None
+    switched_to_nord = await _markets_styles(engine, store, switch_to="nord")
+    store.saved_theme = None  # (the switch was remembered)
+    default = await _markets_styles(engine, store, switch_to=None)
+    assert switched_to_nord == started_on_nord
+    assert default != started_on_nord
+
+
 def test_the_real_terminal_is_given_the_collector_freeze_as_its_settled_hook(monkeypatch: pytest.MonkeyPatch,
                                                                            tmp_path: Path) -> None:
     made: dict[str, Any] = {}
