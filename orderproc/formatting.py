@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from orderproc.engine.errors import InvalidAmount
-from orderproc.engine.rules import price_text
+from orderproc.engine.rules import cash_text, price_text, quantity_text
 from orderproc.engine.schemas import OrderStatus
 
 if TYPE_CHECKING:
@@ -37,8 +37,7 @@ def _rounded(amount: Decimal, places: int = 2) -> Decimal:
 
 
 def usd(amount: Decimal) -> str:
-    cents = _rounded(amount)
-    return f"-${-cents:,.2f}" if cents < 0 else f"${cents:,.2f}"
+    return cash_text(amount)
 
 
 def signed_usd(amount: Decimal) -> str:
@@ -53,7 +52,7 @@ def price(amount: Decimal) -> str:
 
 
 def qty(amount: Decimal) -> str:
-    return format(amount.normalize(), "f") if amount else "0"
+    return quantity_text(amount)
 
 
 def pct(amount: Decimal) -> str:

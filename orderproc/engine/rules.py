@@ -24,14 +24,16 @@ from typing import NamedTuple
 
 from orderproc.engine import errors
 from orderproc.engine.domain.friction import BPS, Execution, Friction, fee_cents
-from orderproc.engine.domain.money import (
+from orderproc.engine.domain.money import (  # noqa: F401 (cash_text, quantity_text: the surfaces' formats)
     PRICE_DIGITS,
+    cash_text,
     cash_to_cents,
     cents_to_cash,
     from_units,
     notional_cents,
     parse_decimal,
     price_text,
+    quantity_text,
     round_price,
     to_units,
     units_for_cash,

@@ -1,8 +1,8 @@
 """A portfolio valued again at newer quotes, without asking the engine: a terminal follows the
 quote stream with it, and reads the portfolio again only when the account changes
-(`orderproc.engine.events`). The same rules as the engine's valuation (`usecases/reports.py`):
-each position worth `rules.value(quantity, price)`, allocation to the cent (half to even) of
-equity, the largest position first; at the quotes' second it is the portfolio the engine gives.
+(`orderproc.engine.events`). The same rules as the engine's valuation (`usecases/reports.py`,
+which allocates with `allocated` too): each position worth `rules.value(quantity, price)`;
+at the quotes' second it is the portfolio the engine gives.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def revalued(portfolio: Portfolio, quotes: Mapping[str, Quote]) -> Portfolio:
                                               "unrealized_pnl": value - p.cost_basis}))
     market_value = sum((p.market_value for p in positions), ZERO)
     equity = portfolio.cash + market_value
-    positions = [_allocated(p, equity) for p in sorted(positions, key=lambda p: -p.market_value)]
+    positions = allocated(positions, equity)
     return portfolio.model_copy(update={
         "equity": equity, "market_value": market_value, "positions": positions,
         "unrealized_pnl": sum((p.unrealized_pnl for p in positions), ZERO),
@@ -38,6 +38,13 @@ def revalued(portfolio: Portfolio, quotes: Mapping[str, Quote]) -> Portfolio:
     })
 
 
-def _allocated(position: Position, equity: Decimal) -> Position:
-    share = (position.market_value * 100 / equity).quantize(rules.CENT, ROUND_HALF_EVEN) if equity else ZERO
-    return position.model_copy(update={"allocation": share})
+def allocated(positions: list[Position], equity: Decimal) -> list[Position]:
+    """The positions largest first, each with its share of `equity` in percent, to the cent
+    (half to even): the engine's valuation and a revaluation alike."""
+    return [p.model_copy(update={"allocation": share(p.market_value, equity) if equity else ZERO})
+            for p in sorted(positions, key=lambda p: -p.market_value)]
+
+
+def share(part: Decimal, whole: Decimal) -> Decimal:
+    """`part` in percent of `whole`, to the cent (half to even)."""
+    return (part * 100 / whole).quantize(rules.CENT, ROUND_HALF_EVEN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Protocol, runtime_checkable
 
@@ -75,7 +76,7 @@ class LoginLimits:
             buckets.append((f"account:{username.strip().lower()[:64]}", self.per_minute / 60, burst))
         wait = await self._take(buckets)
         if wait:
-            seconds = int(wait) + 1
+            seconds = math.ceil(wait)  # as the request limit says it (gateway.py)
             raise errors.RateLimited(f"too many attempts: try again in {seconds} s", {"retry_after": seconds})
 
 

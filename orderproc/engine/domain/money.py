@@ -80,12 +80,23 @@ def cents_to_cash(cents: int) -> Decimal:
     return from_units(cents, USD_PRECISION)
 
 
+def cash_text(amount: Decimal) -> str:
+    """Dollars as people read them, in the ledger's messages, the CLI and the terminal alike:
+    `$10,961.50`, `-$5.00`; an amount that rounds to zero cents is `$0.00`, never `-$0.00`."""
+    cents = amount.quantize(Decimal("0.01"))
+    if cents < 0:
+        return f"-${-cents:,.2f}"
+    return f"${abs(cents):,.2f}"
+
+
+def quantity_text(amount: Decimal) -> str:
+    """A quantity as written: `0.5`, `0` (not `0E-8`)."""
+    return format(amount.normalize(), "f") if amount else "0"
+
+
 def amount_text(amount: Decimal, asset: str) -> str:
-    """An amount as the ledger's messages write it, as the CLI and the terminal do
-    (`orderproc.formatting`): `$10,961.50` for cash, `0.5 ETH` for an asset (`0 BTC`, not `0E-8`)."""
-    if asset == USD:
-        return f"${amount:,.2f}"
-    return f"{format(amount.normalize(), 'f') if amount else '0'} {asset}"
+    """An amount of `asset` as the ledger's messages write it: `$10,961.50`, `0.5 ETH`."""
+    return cash_text(amount) if asset == USD else f"{quantity_text(amount)} {asset}"
 
 
 def price_text(price: Decimal) -> str:

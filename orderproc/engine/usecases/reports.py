@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from orderproc.engine import errors, rules
@@ -21,13 +21,10 @@ from orderproc.engine.usecases.actors import Operator
 from orderproc.engine.usecases.checks import check_page
 from orderproc.engine.usecases.context import Context, iso
 from orderproc.engine.usecases.matcher import catch_up
+from orderproc.engine.valuation import allocated, share
 
 LEADERBOARD_SORTS = ("equity", "return")
 ZERO = Decimal("0.00")
-
-
-def _pct(part: Decimal, whole: Decimal) -> Decimal:
-    return (part * 100 / whole).quantize(rules.CENT, ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +58,14 @@ async def portfolio(ctx: Context, claims: Claims | Operator) -> Portfolio:
         held.append(_Held(info, row, price, rules.value(from_units(row.amount, info.precision), price)))
     market_value = sum((h.value for h in held), ZERO)
     equity = cash + market_value
-    positions = [
+    positions = allocated([
         Position(symbol=h.info.symbol, name=h.info.name, quantity=from_units(h.row.amount, h.info.precision),
                  reserved=from_units(h.row.reserved, h.info.precision),
                  average_cost=cost_methods.unit_cost(h.row.cost, h.row.amount, h.info.precision),
                  cost_basis=cents_to_cash(h.row.cost), price=h.price, market_value=h.value,
-                 unrealized_pnl=h.value - cents_to_cash(h.row.cost),
-                 allocation=_pct(h.value, equity) if equity else ZERO)
-        for h in sorted(held, key=lambda h: -h.value)
-    ]
+                 unrealized_pnl=h.value - cents_to_cash(h.row.cost), allocation=ZERO)
+        for h in held
+    ], equity)
     day_change = equity - _day_start_equity(ctx, rows, moved, day_start) - cents_to_cash(deposited)
     return Portfolio(cash=cash, reserved_cash=reserved_cash, equity=equity, market_value=market_value,
                      unrealized_pnl=sum((p.unrealized_pnl for p in positions), ZERO), positions=positions,
@@ -196,7 +192,7 @@ def _rank(ctx: Context, balances: list[AccountAssetRow], flows: list[FlowRow], n
         net = cents_to_cash(f.deposited - f.withdrawn)
         rows.append(dict(
             username=f.username, display_name=f.display_name, account=f.account, equity=own, net_deposits=net,
-            pnl=own - net, return_pct=_pct(own - net, cents_to_cash(f.deposited)),
+            pnl=own - net, return_pct=share(own - net, cents_to_cash(f.deposited)),
             first_deposit_at=mapping.dt(f.first_deposit_at),
         ))
     if sort == "equity":
