@@ -152,7 +152,10 @@ def prepare_ledger(folder: Path, env: dict[str, str]) -> Path:
 
 
 def child_env(folder: Path, size: tuple[int, int], probe: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BENCH_TUI_", "TEXTUAL_", "ORDERPROC_"))}
+    # PYTHONDONTWRITEBYTECODE (set on some machines) would make every launch compile our modules
+    # from source again: the warm-up launch writes their bytecode, as installing with pip does
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("BENCH_TUI_", "TEXTUAL_", "ORDERPROC_")) and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(BENCH)]),
         "TEXTUAL_DRIVER": "tui_minimal:NullTerminal",

@@ -178,6 +178,7 @@ class OrderprocApp(App[None]):
         # presses as 30-150 ms pauses); nothing in tests, which share one process
         self._settled = settled
         self.me: Bound | None = None  # the session's handle (None: signed out)
+        self._resuming: asyncio.Future[None] | None = None  # set while a cached session is checked
         self.user: User | None = None
         self.account: str | None = None  # the name of the paper account the session trades
         self.quotes: dict[str, Quote] = {}
@@ -198,8 +199,16 @@ class OrderprocApp(App[None]):
         if self.store is not None and (theme := self.store.theme()) in self.available_themes:
             self.theme = theme
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        self._update_header()
         self._run_price_loop()
+        self._price_feed()  # signed in or not: the login screen's status is true from the start
+        token = self.store.load() if self.store is not None else None
+        if token is not None:
+            # the Dashboard's frame at once, its figures once the session is confirmed: engine
+            # calls wait for `_resuming` (a refused token signs out to the login screen, quietly)
+            self.me = bind(self.engine, token)
+            self._resuming = asyncio.get_running_loop().create_future()
+            self.switch_mode("dashboard")
+        self._update_header()
         self._resume_session()
 
     def _remember_theme(self, theme: Any) -> None:
@@ -208,24 +217,28 @@ class OrderprocApp(App[None]):
 
     @work(exclusive=True, group="session", exit_on_error=False)
     async def _resume_session(self) -> None:
-        token = self.store.load() if self.store is not None else None
-        if token is not None:
-            me = bind(self.engine, token)
+        """Check the cached session (the Dashboard is shown meanwhile); without one, or when the
+        engine refuses it, the login screen."""
+        me, resuming = self.me, self._resuming
+        if me is not None and resuming is not None:
+            user: User | None = None
             try:
                 user = await me.whoami()
-            except errors.OrderprocError:
-                if self.store is not None:
-                    self.store.forget()
-            else:
                 # a cached token may trade another account than "main" (switched last time)
                 account = await self._current_account(me)
-                self.signed_in(Session.model_construct(token=token, user=user, expires_at=None, account=account))
-                self._price_feed()
+            except errors.OrderprocError:
+                user = None
+            finally:  # the calls that waited go on now, with the session or without
+                self._resuming = None
+                resuming.set_result(None)
+            if user is not None:
+                self.signed_in(Session.model_construct(token=me.token, user=user, expires_at=None, account=account))
                 return
+            self.me = None
+            if self.store is not None:
+                self.store.forget()
         await self.push_screen(LoginScreen())
-        # signed out too: the login screen's status is true from the start (and a failure of the
-        # feed shows above the screen the user is on)
-        self._price_feed()
+        self._update_header()
 
     async def _current_account(self, me: Bound) -> str:
         try:
@@ -294,7 +307,9 @@ class OrderprocApp(App[None]):
             self.push_screen(LoginScreen())
 
     def _update_header(self) -> None:
-        if self.user is None:
+        if self._resuming is not None:
+            who = "signing in…"
+        elif self.user is None:
             who = "not logged in"
         else:
             who = self.user.username + (" [admin]" if self.user.role is Role.ADMIN else "")
@@ -316,6 +331,8 @@ class OrderprocApp(App[None]):
         """Await `use(me)`, an engine call with the session's handle. Without a session, or when
         the engine ended it, sign out (saying why) and raise SessionEnded; another domain error
         is the caller's to show (by the field it is about)."""
+        if self._resuming is not None:
+            await asyncio.shield(self._resuming)
         me = self.me
         if me is None:
             self.signed_out()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
+
 import pytest
 from textual.widgets import Input, Static
 
-from orderproc.engine.schemas import Role
+from orderproc.engine.schemas import Role, User
 from orderproc.engine.service import LocalEngine
 from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.dialogs import ErrorDialog
@@ -50,7 +53,36 @@ async def test_a_cached_valid_session_skips_the_login(engine: LocalEngine, make_
         assert app.token == token
 
 
-async def test_a_revoked_cached_session_is_forgotten_and_the_login_shown(
+async def test_with_a_cached_session_the_dashboard_shows_at_once_and_fills_once_the_session_is_confirmed(
+    engine: LocalEngine, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await engine.register("alice", PASSWORD)
+    token = (await engine.login("alice", PASSWORD)).token
+    await engine.deposit(token, Decimal("2500"))
+    confirmed = asyncio.Event()
+    whoami = engine.whoami
+
+    async def slow_whoami(token: str) -> User:  # a server slow to answer
+        await confirmed.wait()
+        return await whoami(token)
+
+    monkeypatch.setattr(engine, "whoami", slow_whoami)
+    app = make_app(MemoryStore(token))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, DashboardScreen)  # its frame, before the engine answered
+        assert app.sub_title == "signing in… · ledger.db · live"
+        def cash() -> str:
+            return str(app.screen.query_one("#card-cash .summary-value", Static).render())
+
+        assert "$" not in cash()  # nothing loaded before the session is confirmed
+        confirmed.set()
+        await wait_until(pilot, lambda: "$2,500.00" in cash())
+        assert app.sub_title == "alice · main · ledger.db · live"
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_a_revoked_cached_session_is_forgotten_and_the_login_shown_without_a_warning(
     engine: LocalEngine, make_app: MakeApp
 ) -> None:
     await engine.register("alice", PASSWORD)
@@ -60,7 +92,12 @@ async def test_a_revoked_cached_session_is_forgotten_and_the_login_shown(
     app = make_app(store)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen))
+        await pilot.pause(0.3)  # the Dashboard's loads, held while the session was checked, end quietly
         assert store.token is None
+        assert app.token is None
+        assert isinstance(app.screen, LoginScreen)
+        assert app.sub_title == "not logged in · ledger.db · live"
+        assert not app._notifications  # a cached session that ended is no error of the user's
 
 
 async def test_the_admin_page_is_hidden_from_customers_and_open_to_admins(
