@@ -89,12 +89,15 @@ WATCHED_ORDERS = 500  # the most open orders the terminal follows (the engine's 
 RETRY_SECONDS = 5.0  # before starting the price loop again after the ledger failed it
 
 
-def _page(mode: str) -> Callable[[], Screen[Any]]:
+def _page(mode: str) -> Callable[[], Page]:
     """A factory for the page of `mode`: class `<Mode>Screen` in `orderproc.tui.screens.<mode>`."""
 
-    def make() -> Screen[Any]:
+    def make() -> Page:
         module = importlib.import_module(f"orderproc.tui.screens.{mode}")
-        page: Screen[Any] = getattr(module, f"{mode.capitalize()}Screen")()
+        page: Page = getattr(module, f"{mode.capitalize()}Screen")()
+        # the page a key opens shows its frame at once and its body right after (the first page
+        # of the app is drawn whole: nothing was on screen to acknowledge a key)
+        page.body_later = isinstance(active_app.get().screen, (Page, LoginScreen))
         # A new screen's CSS counter says "stale", so Textual re-parsed the whole stylesheet and
         # restyled every widget of every page, twice, on each first visit (40-80 ms): a page
         # made now is styled as it mounts, under the theme of now.

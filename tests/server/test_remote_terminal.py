@@ -45,12 +45,12 @@ async def test_a_terminal_on_a_server_trades_and_sees_the_others_within_a_second
         store.save("alice", token)
         app = OrderprocApp(mine, ledger_label=url, store=store)
         async with app.run_test(size=(120, 36)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.quotes)
+            await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.quotes and app.user)
             assert app.sub_title == f"alice · main · {url} · live"
 
             # a trade from the ticket, through the server
             await pilot.press("t")
-            await until(pilot, lambda: isinstance(app.screen, TradeScreen))
+            await until(pilot, lambda: isinstance(app.screen, TradeScreen) and app.screen.built)
             ticket = app.screen.query_one(OrderTicket)
             amount = app.screen.query_one("#ticket-amount", Input)
             await until(pilot, lambda: ticket.quote is not None and amount.has_focus)
@@ -66,7 +66,7 @@ async def test_a_terminal_on_a_server_trades_and_sees_the_others_within_a_second
 
             # the leaderboard follows another terminal's deposit
             await pilot.press("escape", "l")  # out of the ticket's field, then the page key
-            await until(pilot, lambda: isinstance(app.screen, LeaderboardScreen))
+            await until(pilot, lambda: isinstance(app.screen, LeaderboardScreen) and app.screen.built)
             table = app.screen.query_one("#leaderboard-table", DataTable)
             await until(pilot, lambda: table.row_count == 1)
             await theirs.register("bob", PASSWORD)

@@ -67,7 +67,7 @@ async def test_a_terminal_on_a_server_sits_on_the_portfolio_asking_nothing_until
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(pilot, lambda: app.token is not None)
             await pilot.press("p")
-            await wait_until(pilot, lambda: isinstance(app.screen, PortfolioScreen))
+            await wait_until(pilot, lambda: isinstance(app.screen, PortfolioScreen) and app.screen.built)
             await wait_until(pilot, lambda: cash_shown(app) == "$1,000.00", timeout=10)
             await pilot.pause(1.0)  # what showing the page asked is answered
             asked = wire.paths.copy()
@@ -85,7 +85,7 @@ async def test_a_terminal_on_a_server_sits_on_the_portfolio_asking_nothing_until
 
             # the leaderboard follows another trader's first deposit the same way
             await pilot.press("l")
-            await wait_until(pilot, lambda: isinstance(app.screen, LeaderboardScreen))
+            await wait_until(pilot, lambda: isinstance(app.screen, LeaderboardScreen) and app.screen.built)
             table = app.screen.query_one("#leaderboard-table", DataTable)
             await wait_until(pilot, lambda: table.row_count == 1, timeout=5)
             await theirs.register("bob", PASSWORD)

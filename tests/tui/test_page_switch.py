@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input, Static
 from textual.widgets._footer import FooterKey
 
 from orderproc import collector
@@ -19,8 +19,10 @@ from orderproc.config import Settings
 from orderproc.engine.service import LocalEngine
 from orderproc.tui import launch
 from orderproc.tui.app import OrderprocApp
+from orderproc.tui.screens.account import AccountScreen
 from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.markets import MarketsScreen
+from orderproc.tui.widgets.page_footer import PageFooter
 from tui_helpers import MemoryStore, on_page, wait_until
 
 PASSWORD = "correct horse battery"
@@ -45,6 +47,39 @@ async def test_a_page_shown_again_keeps_its_footer_keys_rather_than_rebuilding_t
         await on_page(pilot, DashboardScreen)
         await pilot.pause(0.2)
         assert list(dashboard.query(FooterKey)) == keys  # the same widgets: not composed again
+
+
+async def test_a_page_opened_by_a_key_shows_its_frame_at_once_and_its_body_right_after(
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: a key is acknowledged on screen at once (the page's header and footer, its key
+    dimmed there), the body is built after that frame and loaded once."""
+    loads: list[str] = []
+    refresh_data = AccountScreen.refresh_data
+    monkeypatch.setattr(AccountScreen, "refresh_data", lambda self: (loads.append("load"), refresh_data(self)))
+    app = OrderprocApp(engine, ledger_label="ledger.db", store=await _signed_in(engine), price_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await on_page(pilot, DashboardScreen)
+        frames: list[tuple[bool, int, int]] = []  # each frame drawn of the Account page: built, fields, footers
+        display = app._display
+
+        def drawn(screen: Any, renderable: Any) -> None:
+            if isinstance(app.screen, AccountScreen):
+                frames.append((app.screen.built, len(app.screen.query(Input)), len(app.screen.query(PageFooter))))
+            display(screen, renderable)
+
+        monkeypatch.setattr(app, "_display", drawn)
+        await pilot.press("a")
+        page = await on_page(pilot, AccountScreen)
+        await wait_until(pilot, lambda: "$" in str(page.query_one("#cash-balance", Static).render()))
+        assert frames[0] == (False, 0, 1)  # the first frame: the page's header and footer only
+        assert page.query(Input)  # then its body
+        assert loads == ["load"]  # loaded once, once the body was there
+        assert page.focused is page.query_one("#history-table")  # focused as the page says (AUTO_FOCUS)
+
+        await pilot.press("d", "a")  # visited: drawn whole at once
+        await on_page(pilot, AccountScreen)
+        assert loads == ["load", "load"]
 
 
 async def test_the_terminal_calls_its_settled_hook_each_time_a_page_is_shown(engine: LocalEngine) -> None:

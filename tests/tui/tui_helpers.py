@@ -68,9 +68,9 @@ def text(app: App[Any], selector: str) -> str:
 
 
 async def on_page(pilot: Pilot[None], kind: type[S]) -> S:
-    """Wait for the screen of `kind` and return it."""
+    """Wait for the screen of `kind` (a page: with its body built) and return it."""
     app = pilot.app
-    await wait_until(pilot, lambda: isinstance(app.screen, kind))
+    await wait_until(pilot, lambda: isinstance(app.screen, kind) and getattr(app.screen, "built", True))
     screen = app.screen
     assert isinstance(screen, kind)
     return screen

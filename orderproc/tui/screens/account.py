@@ -213,7 +213,8 @@ class AccountScreen(Page):
             self.load_history()
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self._fit_page_size)
+        if self.built:
+            self.call_after_refresh(self._fit_page_size)
 
     def _fit_page_size(self) -> None:
         """Fill a tall table: the page holds as many rows as it shows (at least PAGE_SIZE)."""
@@ -367,7 +368,7 @@ class AccountScreen(Page):
         current = select.value if isinstance(select.value, str) else "all"
         select.value = values[(values.index(current) + 1) % len(values)]
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def action_state(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in TYPED_IN_FIELDS and isinstance(self.focused, Input):
             return False  # the field would type the key: hide it from the footer
         if action == "show_view":

@@ -101,7 +101,7 @@ class AdminScreen(Page):
                 yield Static("", id="verify-problems")  # shown when the check finds problems
                 yield DataTable(id="verify-sums", cursor_type="row", zebra_stripes=True)
 
-    def on_mount(self) -> None:
+    def body_mounted(self) -> None:
         users = self.query_one("#users-table", DataTable)
         for column in USER_COLUMNS:
             users.add_column(column.capitalize(), key=column)
@@ -272,7 +272,7 @@ class AdminScreen(Page):
         if target is not None:
             self.query_one(target).focus()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def action_state(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         found = [tabs.active for tabs in self.query("#admin-tabs").results(TabbedContent)]
         active = found[0] if found else ""  # asked before the tabs exist, too
         if action in USER_ACTIONS:

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar, cast
 
 from textual import work
 from textual.app import ComposeResult
+from textual.compose import compose
 from textual.binding import ActiveBinding
 from textual.keys import _character_to_key, key_to_character
 from textual.screen import Screen
@@ -29,7 +30,20 @@ TYPED = {_character_to_key(c): c for c in string.punctuation}
 
 
 class Page(Screen[None]):
-    """A top-level page (a mode). Subclasses compose their body and refresh their data."""
+    """A top-level page (a mode). Subclasses compose their body and refresh their data.
+
+    A page opened by a key shows at once: its first frame has the header and the footer (the
+    key acknowledged), its body is built right after that frame (`body_later`, set by the app),
+    then `body_mounted` and the first `refresh_data` run. Until then the page ignores prices,
+    account events and its own keys: there is nothing yet to show them on.
+    """
+
+    body_later = False  # build the body after the first frame (a page opened by a key)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.built = False  # the body is mounted
+        self._load_when_built = False  # shown before the body was: load then
 
     @property
     def oapp(self) -> Terminal:
@@ -38,11 +52,42 @@ class Page(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield from self.compose_body()
+        if not self.body_later:
+            yield from self.compose_body()
         # compact, the page keys grouped ("d m t p a l u Pages": their titles are in the palette
         # and their tooltips) and the palette (ctrl+p, or the header's icon) left out: at 80
         # columns the page's own keys need the room
         yield PageFooter(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        if self.body_later:
+            self.call_after_refresh(self._build_body)
+        else:
+            self._body_built()
+
+    async def _build_body(self) -> None:
+        await self.mount_all(compose(self, self.compose_body()), before=self.query_one(PageFooter))
+        self._update_auto_focus()  # as Textual focuses a screen's first field when it is shown
+        self._body_built()
+
+    def _body_built(self) -> None:
+        self.built = True
+        self.body_mounted()
+        if self._load_when_built:
+            self.refresh_data()
+
+    def body_mounted(self) -> None:
+        """Called once the body is mounted, before the first `refresh_data`: set up what
+        compose could not (columns, border titles, layout for the width)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.built:
+            return None  # the page's keys wait for its body (the footer dims them)
+        return self.action_state(action, parameters)
+
+    def action_state(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Whether a key of the page works now (True), is shown dimmed (None) or hidden (False)."""
+        return True
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
@@ -63,21 +108,30 @@ class Page(Screen[None]):
         yield from ()
 
     def on_screen_resume(self) -> None:
-        self.refresh_data()
+        if self.built:
+            self.refresh_data()
+        else:
+            self._load_when_built = True
 
     def refresh_data(self) -> None:
         """Load what the page shows from the engine (in a worker). Called each time it is shown."""
 
     def on_prices_updated(self, message: PricesUpdated) -> None:
+        if not self.built:
+            return
         self.prices_changed(message.quotes)
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         """Called about once a second with fresh quotes while the page is shown."""
 
     def on_link_restored(self, message: LinkRestored) -> None:
+        if not self.built:
+            return
         self.refresh_data()
 
     def on_account_changed(self, message: AccountChanged) -> None:
+        if not self.built:
+            return
         self.account_changed(message.event)
 
     def account_changed(self, event: AccountEvent) -> None:
@@ -85,6 +139,8 @@ class Page(Screen[None]):
         `event.kinds` says what."""
 
     def on_orders_changed(self, message: OrdersChanged) -> None:
+        if not self.built:
+            return
         self.orders_changed()
 
     def orders_changed(self) -> None:

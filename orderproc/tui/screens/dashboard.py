@@ -104,7 +104,7 @@ class DashboardScreen(Page):
             yield TopMovers(id="dash-movers")
             yield RecentOrders(id="dash-orders")
 
-    def on_mount(self) -> None:
+    def body_mounted(self) -> None:
         self.query_one("#dash-chart-box").border_title = "Chart"
         self.query_one("#dash-chart-box").border_subtitle = "c: choose an asset · [ ]: previous/next one you hold"
         self.query_one("#dash-movers").border_title = "Top movers 24h"

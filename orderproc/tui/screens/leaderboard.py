@@ -51,7 +51,7 @@ class LeaderboardScreen(LivePage[list[LeaderboardEntry]]):
             yield Static("Nobody has deposited yet: the board lists traders from their first deposit.",
                          id="leaderboard-empty", classes="muted")
 
-    def on_mount(self) -> None:
+    def body_mounted(self) -> None:
         table = self.query_one(DataTable)
         for title, key in COLUMNS:
             table.add_column(title, key=key)

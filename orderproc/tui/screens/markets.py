@@ -86,14 +86,15 @@ class MarketsScreen(Page):
             yield AssetTable(id="markets-table")
             yield AssetDetail(id="markets-detail")
 
-    def on_mount(self) -> None:
+    def body_mounted(self) -> None:
         self.query_one("#markets-search", Input).border_title = "Search /"
         self.query_one("#markets-category", Select).query_one("SelectCurrent").border_title = "Category f"
         self._lay_out(self.app.size.width)
         self.query_one(AssetTable).focus()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._lay_out(event.size.width)
+        if self.built:
+            self._lay_out(event.size.width)
 
     def _lay_out(self, width: int) -> None:
         wide = width >= WIDE

@@ -84,7 +84,7 @@ class OrdersScreen(LivePage[OrdersView]):
                 yield OrderHistoryTable(id="order-history")
                 yield Static("Loading…", id="order-history-empty", classes="orders-empty muted")
 
-    def on_mount(self) -> None:
+    def body_mounted(self) -> None:
         box = self.query_one("#open-orders-box")
         box.border_title = "Open orders"
         box.border_subtitle = "c cancel · C cancel all · Enter: details"
@@ -130,7 +130,7 @@ class OrdersScreen(LivePage[OrdersView]):
 
     # -- canceling ---------------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def action_state(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("cancel_selected", "cancel_all"):
             return True if self.view is not None and self.view.open else None  # shown, dimmed
         return True

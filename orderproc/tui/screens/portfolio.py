@@ -99,7 +99,7 @@ class PortfolioScreen(LivePage[Holdings]):
     def portfolio(self) -> Portfolio | None:
         return self.holdings.portfolio if self.holdings is not None else None
 
-    def on_mount(self) -> None:
+    def body_mounted(self) -> None:
         self.query_one("#position-chart-box").border_title = "Price, last 24 h"
         self._show_views()
 
@@ -293,7 +293,7 @@ class PortfolioScreen(LivePage[Holdings]):
         if self.view == "lots":
             self.set_view("lots")
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def action_state(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "other_position":
             return self.view == "lots"
         return True

@@ -69,14 +69,15 @@ class TradeScreen(Page):
                 yield Static("", id="trade-orders-title", classes="section-title")
                 yield OrderHistoryTable(with_symbol=False, id="trade-orders")
 
-    def on_mount(self) -> None:
+    def body_mounted(self) -> None:
         self._lay_out(self.app.size.width)
         orders = self.query_one("#trade-orders", DataTable)
         orders.show_cursor = False
         orders.display = False
 
     def on_resize(self, event: events.Resize) -> None:
-        self._lay_out(event.size.width)
+        if self.built:
+            self._lay_out(event.size.width)
 
     def _lay_out(self, width: int) -> None:
         self.query_one("#trade-body").set_class(width >= WIDE, "-wide")
@@ -295,7 +296,7 @@ class TradeScreen(Page):
         event.stop()
         self.refresh_bindings()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def action_state(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave_field":
             return isinstance(self.focused, Input)
         if action == "side":  # the key of the other side only: the ticket's own would change nothing
