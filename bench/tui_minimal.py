@@ -124,6 +124,8 @@ class Probe:
             return f"screen is {type(screen).__name__}"
         if not screen.is_attached or screen.stack_updates < 1:
             return "screen not shown yet"
+        if not getattr(screen, "built", True):  # an orderproc page shows its frame before its body
+            return "page body not built yet"
         for worker in self.app.workers:
             if worker.state.name in BUSY:
                 node = worker.node

@@ -38,6 +38,7 @@ from textual._context import active_app
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState
 
 from orderproc.engine import errors
@@ -95,9 +96,6 @@ def _page(mode: str) -> Callable[[], Page]:
     def make() -> Page:
         module = importlib.import_module(f"orderproc.tui.screens.{mode}")
         page: Page = getattr(module, f"{mode.capitalize()}Screen")()
-        # the page a key opens shows its frame at once and its body right after (the first page
-        # of the app is drawn whole: nothing was on screen to acknowledge a key)
-        page.body_later = isinstance(active_app.get().screen, (Page, LoginScreen))
         # A new screen's CSS counter says "stale", so Textual re-parsed the whole stylesheet and
         # restyled every widget of every page, twice, on each first visit (40-80 ms): a page
         # made now is styled as it mounts, under the theme of now.
@@ -195,6 +193,7 @@ class OrderprocApp(App[None]):
         self.trade_side = "buy"
         self.open_orders: dict[int, Order] = {}  # the user's open orders, as last seen
         self._watching = False
+        self._switching = False  # in switch_mode (which would hold the screen)
 
     # -- start and session -----------------------------------------------------------------
 
@@ -500,6 +499,20 @@ class OrderprocApp(App[None]):
             return
         self.switch_mode(mode)
         self._page_shown()
+
+    def switch_mode(self, mode: str) -> AwaitMount:
+        # Textual holds the screen 50 ms on each switch, to hide a new page's first layout: a
+        # visited page is drawn whole at once, a new one shows its frame, then its body (Page),
+        # so the key shows on screen with the next frame
+        self._switching = True
+        try:
+            return super().switch_mode(mode)
+        finally:
+            self._switching = False
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if not self._switching:
+            super().delay_update(delay)
 
     def _page_shown(self) -> None:
         if self._settled is not None:  # cheap: what a page built is moved out of the collector's way

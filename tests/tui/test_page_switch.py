@@ -5,6 +5,7 @@ what its pages hold out of the garbage collector's walks."""
 from __future__ import annotations
 
 import subprocess
+from decimal import Decimal
 import sys
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,9 @@ async def test_a_page_opened_by_a_key_shows_its_frame_at_once_and_its_body_right
     loads: list[str] = []
     refresh_data = AccountScreen.refresh_data
     monkeypatch.setattr(AccountScreen, "refresh_data", lambda self: (loads.append("load"), refresh_data(self)))
-    app = OrderprocApp(engine, ledger_label="ledger.db", store=await _signed_in(engine), price_interval=0.05)
+    store = await _signed_in(engine)
+    await engine.deposit(store.token, Decimal("250"))  # a history to show (an empty one hides its table)
+    app = OrderprocApp(engine, ledger_label="ledger.db", store=store, price_interval=0.05)
     async with app.run_test(size=(120, 40)) as pilot:
         await on_page(pilot, DashboardScreen)
         frames: list[tuple[bool, int, int]] = []  # each frame drawn of the Account page: built, fields, footers
@@ -71,7 +74,7 @@ async def test_a_page_opened_by_a_key_shows_its_frame_at_once_and_its_body_right
         monkeypatch.setattr(app, "_display", drawn)
         await pilot.press("a")
         page = await on_page(pilot, AccountScreen)
-        await wait_until(pilot, lambda: "$" in str(page.query_one("#cash-balance", Static).render()))
+        await wait_until(pilot, lambda: "$250.00" in str(page.query_one("#cash-balance", Static).render()))
         assert frames[0] == (False, 0, 1)  # the first frame: the page's header and footer only
         assert page.query(Input)  # then its body
         assert loads == ["load"]  # loaded once, once the body was there

@@ -32,13 +32,11 @@ TYPED = {_character_to_key(c): c for c in string.punctuation}
 class Page(Screen[None]):
     """A top-level page (a mode). Subclasses compose their body and refresh their data.
 
-    A page opened by a key shows at once: its first frame has the header and the footer (the
-    key acknowledged), its body is built right after that frame (`body_later`, set by the app),
-    then `body_mounted` and the first `refresh_data` run. Until then the page ignores prices,
-    account events and its own keys: there is nothing yet to show them on.
+    A page shows at once: its first frame has the header and the footer (the key that opened it
+    acknowledged), its body is built right after that frame, then `body_mounted` and the first
+    `refresh_data` run. Until then the page ignores prices, account events and its own keys:
+    there is nothing yet to show them on.
     """
-
-    body_later = False  # build the body after the first frame (a page opened by a key)
 
     def __init__(self) -> None:
         super().__init__()
@@ -52,26 +50,19 @@ class Page(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        if not self.body_later:
-            yield from self.compose_body()
         # compact, the page keys grouped ("d m t p a l u Pages": their titles are in the palette
         # and their tooltips) and the palette (ctrl+p, or the header's icon) left out: at 80
         # columns the page's own keys need the room
         yield PageFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        if self.body_later:
-            self.call_after_refresh(self._build_body)
-        else:
-            self._body_built()
+        self.call_after_refresh(self._build_body)
 
     async def _build_body(self) -> None:
         await self.mount_all(compose(self, self.compose_body()), before=self.query_one(PageFooter))
         self._update_auto_focus()  # as Textual focuses a screen's first field when it is shown
-        self._body_built()
-
-    def _body_built(self) -> None:
         self.built = True
+        self.refresh_bindings()  # the page's keys work now: the footer shows them so
         self.body_mounted()
         if self._load_when_built:
             self.refresh_data()
