@@ -11,6 +11,7 @@ Dashboard: the floor any engine work adds to.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 import os
@@ -66,6 +67,7 @@ class ReplayEngine:
 
 
 def main() -> None:
+    gc.set_threshold(10_000, 50, 100)  # as `orderproc.entry` starts the terminal
     recording = json.loads(Path(os.environ["BENCH_TUI_REPLAY"]).read_text())
     engine: Any = ReplayEngine(recording)
     OrderprocApp(engine, ledger_label=engine.location,

@@ -10,6 +10,7 @@ moved to the front here.
 
 from __future__ import annotations
 
+import gc
 import sys
 
 GLOBAL_OPTIONS = ("--db", "--server")
@@ -59,6 +60,10 @@ def main() -> None:
     args = sys.argv[1:]
     ledger = terminal_ledger(args)
     if ledger is not None:
+        # start-up makes objects that live as long as the process (modules, classes, schemas,
+        # price models): collections while it runs walk them for nothing (the terminal freezes
+        # them once its first page is shown, `collector.freeze`)
+        gc.set_threshold(10_000, 50, 100)
         from orderproc.tui.launch import open_terminal
 
         open_terminal(*ledger)
