@@ -1,6 +1,7 @@
 """The `orderproc` executable: a call that names no command (bare, or with only `--db PATH` or
 `--server URL`) opens the trading terminal without loading the CLI; every other call goes to
-the CLI, which never imports the terminal.
+the CLI, which never imports the terminal, and so does the shell's completion (TAB runs the
+bare command with `_ORDERPROC_COMPLETE` set).
 
 Typer and the command definitions cost about 0.1 s of start-up that the terminal does not
 need. `--db` and `--server` choose the ledger for any command and may come anywhere on the line
@@ -11,6 +12,7 @@ moved to the front here.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 GLOBAL_OPTIONS = ("--db", "--server")
@@ -56,9 +58,12 @@ def terminal_ledger(args: list[str]) -> tuple[str | None, str | None] | None:
     return chosen.get("--db"), chosen.get("--server")
 
 
+COMPLETION = "_ORDERPROC_COMPLETE"  # set by the shell's TAB: the CLI answers (Typer's completion)
+
+
 def main() -> None:
     args = sys.argv[1:]
-    ledger = terminal_ledger(args)
+    ledger = None if COMPLETION in os.environ else terminal_ledger(args)
     if ledger is not None:
         # start-up makes objects that live as long as the process (modules, classes, schemas,
         # price models): collections while it runs walk them for nothing (the terminal freezes
