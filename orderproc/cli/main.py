@@ -600,7 +600,7 @@ def assets(
 
 
 @app.command()
-def quote(ctx: typer.Context, symbol: str, json_out: JsonOpt = False) -> None:
+def quote(ctx: typer.Context, symbol: SymbolArg, json_out: JsonOpt = False) -> None:
     """The current price of one asset."""
 
     async def body(engine: Engine) -> None:
@@ -615,7 +615,14 @@ def quote(ctx: typer.Context, symbol: str, json_out: JsonOpt = False) -> None:
 # -- orders ---------------------------------------------------------------------------------------
 
 
-SymbolArg = Annotated[str, typer.Argument(help="Asset symbol, e.g. BTC")]
+def _symbols(incomplete: str) -> list[tuple[str, str]]:
+    """The shell's TAB on a symbol: the shipped assets it may start, with their names."""
+    from orderproc.engine.catalog import shipped_assets
+
+    return [(symbol, name) for symbol, name in shipped_assets() if symbol.startswith(incomplete)]
+
+
+SymbolArg = Annotated[str, typer.Argument(help="Asset symbol, e.g. BTC", autocompletion=_symbols)]
 QuantityArg = Annotated[str | None, typer.Argument(help="Quantity of the asset")]
 UsdOpt = Annotated[str | None, typer.Option("--usd", help="Trade this many dollars' worth instead.")]
 MaxPrice = Annotated[str | None, typer.Option("--max-price", help="Reject the fill if the price is above this.")]
@@ -708,7 +715,7 @@ orders_app = _listing_group(
 @orders_app.callback(invoke_without_command=True)
 def orders(
     ctx: typer.Context,
-    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this asset.")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this asset.", autocompletion=_symbols)] = None,
     status: Annotated[str | None, typer.Option(
         "--status", help="Only this status: open, filled, canceled, rejected or expired.")] = None,
     open_only: Annotated[bool | None, typer.Option(
@@ -759,7 +766,7 @@ def orders_cancel(
     order_id: Annotated[int | None, typer.Argument(
         parser=_Whole(1), help="The open order to cancel.", show_default=False)] = None,
     all_orders: Annotated[bool, typer.Option("--all", help="Cancel every open order.")] = False,
-    symbol: Annotated[str | None, typer.Option("--symbol", help="With --all: only this asset's.")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="With --all: only this asset's.", autocompletion=_symbols)] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Cancel an open order, or --all of them.
@@ -787,7 +794,7 @@ def orders_cancel(
 @app.command()
 def lots(
     ctx: typer.Context,
-    symbol: Annotated[str | None, typer.Argument(help="Only this asset's lots.")] = None,
+    symbol: Annotated[str | None, typer.Argument(help="Only this asset's lots.", autocompletion=_symbols)] = None,
     closed: Annotated[bool, typer.Option("--closed", help="Also the lots sold out.")] = False,
     json_out: JsonOpt = False,
 ) -> None:

@@ -8,3 +8,11 @@ TX_KINDS = ("deposit", "withdrawal", "buy", "sell", "reset")
 MAX_PAGE = 500  # items in one page of a list
 MAX_OFFSET = 2**53  # far beyond any ledger, well within SQLite's 64-bit integers
 PASSWORD_MIN, PASSWORD_MAX = 8, 128  # characters
+
+
+def shipped_assets() -> list[tuple[str, str]]:
+    """(symbol, name) of every asset shipped with orderproc, largest first: what the shell's TAB
+    offers (read from the package's asset list, without opening a ledger)."""
+    from orderproc.engine.prices import load_assets
+
+    return [(asset.symbol, asset.name) for asset in load_assets()]

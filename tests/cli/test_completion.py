@@ -38,3 +38,20 @@ def test_tab_completes_a_command_through_the_cli(tmp_path: Path, shell: str, env
 def test_tab_completes_an_option_of_a_command(tmp_path: Path) -> None:
     out = complete(tmp_path, "bash", {"COMP_WORDS": "orderproc buy BTC 1 --li", "COMP_CWORD": "4"})
     assert out.split() == ["--limit"]
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    ("orderproc buy ET", ["ETH", "ETC", "ETHFI"]),  # largest first
+    ("orderproc quote BT", ["BTC", "BTT"]),
+    ("orderproc lots SO", ["SOL", "SOON", "SOSO"]),
+    ("orderproc orders --symbol DOG", ["DOGE", "DOG"]),
+    ("orderproc buy NOSUCH", []),
+])
+def test_tab_completes_asset_symbols(tmp_path: Path, words: str, expected: list[str]) -> None:
+    out = complete(tmp_path, "bash", {"COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)})
+    assert out.split() == expected
+
+
+def test_zsh_shows_each_symbol_with_its_name(tmp_path: Path) -> None:
+    out = complete(tmp_path, "zsh", {"_TYPER_COMPLETE_ARGS": "orderproc sell ET"})
+    assert '"ETH":"Ethereum"' in out and '"ETC":"Ethereum Classic"' in out
