@@ -6,6 +6,7 @@
     ├── AuthRequired               auth_required      401
     ├── InvalidCredentials         invalid_credentials 401
     ├── Forbidden                  forbidden          403
+    │   └── CannotChangeSelf       cannot_change_self 403
     ├── NotFound                   not_found          404
     │   └── UnknownAsset           unknown_asset      404
     ├── Conflict                   conflict           409
@@ -67,6 +68,13 @@ class InvalidCredentials(OrderprocError):
 class Forbidden(OrderprocError):
     code = "forbidden"
     status = 403
+
+
+class CannotChangeSelf(Forbidden):
+    """An admin may not disable or demote themself (another admin, or the operator, may): so no
+    admin can leave the ledger without an enabled admin."""
+
+    code = "cannot_change_self"
 
 
 class NotFound(OrderprocError):

@@ -12,6 +12,7 @@ from orderproc.engine.domain.money import USD, cents_to_cash, from_units
 from orderproc.engine.schemas import AuditEvent, LedgerSettings, Page, Role, SettingsUpdate, User, VerifyReport
 from orderproc.engine.security import Claims, is_username
 from orderproc.engine.store import checks, ledger, repo
+from orderproc.engine.store.rows import UserRow
 from orderproc.engine.usecases import actors, mapping
 from orderproc.engine.usecases.actors import Operator
 from orderproc.engine.usecases.auth import existing_user
@@ -83,6 +84,7 @@ async def _change_user(ctx: Context, claims: Claimed, username: str, action: str
         if row is None:
             raise errors.NotFound(f"no user named {shown(username)!r}", {"username": shown(username)})
         if fields.get("disabled") or fields.get("role") == Role.CUSTOMER.value:
+            _check_not_self(who, row)
             # a disabled user's or a demoted admin's outstanding tokens stop working now
             fields["token_version"] = row.token_version + 1
         repo.update_user(conn, row.id, **fields)
@@ -92,6 +94,17 @@ async def _change_user(ctx: Context, claims: Claimed, username: str, action: str
         return mapping.user(existing_user(conn, row.id))
 
     return await ctx.writer.run(job)
+
+
+def _check_not_self(who: actors.Admin | Operator, row: UserRow) -> None:
+    """An admin cannot disable or demote themself: their session would end there, and so would
+    the ledger's last admin. The last enabled admin therefore stays: whoever else disables or
+    demotes an admin is an enabled admin too (writes are serialized on either store). The
+    operator, on the ledger file, may do both (they are never locked out, and a ledger starts
+    with no admin)."""
+    if isinstance(who, actors.Admin) and row.id == who.user_id:
+        raise errors.CannotChangeSelf("you cannot disable or demote yourself: ask another admin",
+                                      {"username": row.username})
 
 
 async def audit(ctx: Context, claims: Claimed, offset: int, limit: int) -> Page[AuditEvent]:
