@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from orderproc.config import config_dir
+from orderproc.config import config_file
 from orderproc.engine import schemas
 from orderproc.engine.events import AccountEvent
 from orderproc.tui.app import OrderprocApp, SessionStore
@@ -71,7 +71,7 @@ def main() -> None:
     recording = json.loads(Path(os.environ["BENCH_TUI_REPLAY"]).read_text())
     engine: Any = ReplayEngine(recording)
     OrderprocApp(engine, ledger_label=engine.location,
-                 store=SessionStore(recording["session_key"], config_dir() / "tui.json")).run()
+                 store=SessionStore(recording["session_key"], config_file())).run()
 
 
 if __name__ == "__main__":

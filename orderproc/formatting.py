@@ -30,6 +30,31 @@ STATUS_WORDS: dict[OrderStatus, str] = {
 }
 
 
+# The number format people chose (the `number_format` setting): how the figures below write
+# thousands and decimals. The engine's own texts (and its messages) are written "1,234.56".
+_MARKS: dict[str, dict[int, str | None]] = {
+    "1,234.56": {},
+    "1.234,56": str.maketrans(",.", ".,"),
+    "1 234,56": str.maketrans(",.", "\u00a0,"),  # a no-break space: a figure stays on one line
+    "1234.56": str.maketrans({",": None}),
+}
+_marks: dict[int, str | None] = {}
+_decimal_comma = False  # people write decimals with a comma ("1.234,56", "1 234,56")
+
+
+def use_number_format(number_format: str) -> None:
+    """Write every figure from now on in `number_format` (one of config.NUMBER_FORMATS), and read
+    typed amounts in it."""
+    global _marks, _decimal_comma
+    _marks = _MARKS[number_format]
+    _decimal_comma = number_format.endswith(",56")
+
+
+def marked(text: str) -> str:
+    """`text`, a figure written "1,234.56", in the chosen number format."""
+    return text.translate(_marks) if _marks else text
+
+
 def _rounded(amount: Decimal, places: int = 2) -> Decimal:
     """`amount` to `places` decimals; one that rounds to zero is an unsigned zero."""
     near = amount.quantize(Decimal(1).scaleb(-places))
@@ -37,7 +62,7 @@ def _rounded(amount: Decimal, places: int = 2) -> Decimal:
 
 
 def usd(amount: Decimal) -> str:
-    return cash_text(amount)
+    return marked(cash_text(amount))
 
 
 def signed_usd(amount: Decimal) -> str:
@@ -48,16 +73,21 @@ def signed_usd(amount: Decimal) -> str:
 def price(amount: Decimal) -> str:
     """Cents for dollar prices, enough significant digits for fractions of a cent (as the
     engine's messages write them)."""
-    return price_text(amount)
+    return marked(price_text(amount))
 
 
 def qty(amount: Decimal) -> str:
-    return quantity_text(amount)
+    return marked(quantity_text(amount))
 
 
 def pct(amount: Decimal) -> str:
     """A change in percent, always signed: `+6.11%`, `-0.53%`, `+0.00%`."""
-    return f"{_rounded(amount):+.2f}%"
+    return marked(f"{_rounded(amount):+.2f}%")
+
+
+def share(amount: Decimal) -> str:
+    """A part of a whole in percent, unsigned: `12.50%`."""
+    return marked(f"{_rounded(amount):.2f}%")
 
 
 def signed(amount: Decimal, text: str | None = None) -> Text:
@@ -102,7 +132,7 @@ def reserved(order: Order) -> str:
 
 def bps(amount: Decimal) -> str:
     """Basis points as the owner set them: `10 bps`, `2.5 bps`."""
-    return f"{format(amount.normalize(), 'f')} bps"
+    return f"{marked(format(amount.normalize(), 'f'))} bps"
 
 
 def receipt_rows(receipt: Receipt) -> list[tuple[str, str]]:
@@ -125,6 +155,15 @@ def trader(entry: LeaderboardEntry) -> str:
     return who if not entry.display_name else f"{who} ({entry.display_name})"
 
 
+def typed_number(text: str) -> str:
+    """A number as people type it in a form ("$1,000.50 ", "1.000,50" when they write decimals
+    with a comma) as the engine reads it ("1000.50"); the engine checks the rest."""
+    plain = text.strip().replace("$", "").replace("_", "").replace(" ", "").replace("\u00a0", "")
+    if _decimal_comma:
+        return plain.replace(".", "").replace(",", ".")
+    return plain.replace(",", "")
+
+
 # Amounts as people type them: `$1,234.56`. Thousands groups must be whole (`1,00` is a typo),
 # and scientific notation is refused rather than guessed (`1e3` is written 1000).
 _PLAIN = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+", re.ASCII)
@@ -141,6 +180,8 @@ def typed_amount(text: str, field: str = "amount", *, dollars: bool = True) -> D
         plain = plain.replace("$", "", 1)  # `$100`, `-$5`, `$-5`
     negative = plain.startswith("-")
     plain = plain.removeprefix("-").removeprefix("+")
+    if _decimal_comma:  # read as "1,234.56"
+        plain = plain.replace("\u00a0", "").replace(" ", "").translate(str.maketrans(",.", ".,"))
     if _GROUPED.fullmatch(plain):
         plain = plain.replace(",", "")
     elif "," in plain:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from orderproc.config import Settings
     from orderproc.engine.bound import Bound
     from orderproc.engine.protocol import Engine
-    from orderproc.engine.schemas import LedgerSettings
+    from orderproc.engine.schemas import LedgerSettings, Session
 
 T = TypeVar("T")
 SHUTDOWN_GRACE = 3  # seconds `serve` gives running requests to finish when asked to stop
@@ -54,6 +54,14 @@ admin_app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(admin_app, name="admin")
+config_app = typer.Typer(
+    help="The config file (TOML): every setting by name, e.g. `db`, `server`, `account`, `theme`, "
+    "`number_format`, and a [keys] table for the terminal's keys. Environment variables "
+    "(ORDERPROC_<NAME>) and options win over it.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(config_app, name="config")
 
 JsonOpt = Annotated[bool, typer.Option(
     "--json", help="Print one JSON document (decimals as strings; an error as the API's {\"error\": ...}).")]
@@ -163,7 +171,11 @@ def _run_async(ctx: typer.Context, main: Callable[[Settings], Awaitable[None]]) 
     state = _state(ctx)
 
     async def go() -> None:
-        await main(Settings.load(db=state.db, server=state.server))
+        from orderproc.formatting import use_number_format
+
+        settings = Settings.load(db=state.db, server=state.server)
+        use_number_format(settings.number_format)
+        await main(settings)
 
     try:
         with _reported(bool(ctx.params.get("json_out"))):
@@ -274,6 +286,29 @@ def _show(ctx: typer.Context, call: Callable[[Bound], Awaitable[Any]], view: str
     _run_as_user(ctx, body)
 
 
+def _run_with_account(ctx: typer.Context, body: Callable[[Engine, str | None], Awaitable[object]]) -> None:
+    """`_run`, with the paper account the settings name for a new session (`account`)."""
+
+    async def main(settings: Settings) -> None:
+        from orderproc.engine import open_engine
+
+        await _closing(open_engine(settings), lambda engine: body(engine, settings.account))
+
+    _run_async(ctx, main)
+
+
+async def _sign_in(engine: Engine, username: str, password: str, account: str | None, json_out: bool) -> Session:
+    """Log in (trading the configured account when the user has it; a warning on stderr if not)."""
+    from orderproc.engine.bound import sign_in
+
+    session, warning = await sign_in(engine, username, password, source="cli", account=account)
+    if warning:
+        from orderproc.cli import render
+
+        render.warn(warning)
+    return session
+
+
 def _remember(engine: Engine, username: str, token: str) -> None:
     from orderproc.sessions import save_token
 
@@ -289,18 +324,18 @@ def register(ctx: typer.Context, username: str, password_stdin: PasswordStdin = 
     with _reported(json_out):
         password = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Choose a password", new="password")
 
-    async def body(engine: Engine) -> None:
+    async def body(engine: Engine, account: str | None) -> None:
         from orderproc.cli import render
 
         user = await engine.register(username, password, source="cli")
-        session = await engine.login(username, password, source="cli")
+        session = await _sign_in(engine, username, password, account, json_out)
         _remember(engine, username, session.token)
         if json_out:
             render.emit_json(user)
         else:
             render.out.print(f"Registered and logged in as [bold]{user.username}[/bold] on {engine.location}")
 
-    _run(ctx, body)
+    _run_with_account(ctx, body)
 
 
 @app.command()
@@ -308,17 +343,18 @@ def login(ctx: typer.Context, username: str, password_stdin: PasswordStdin = Fal
     """Log in. The session is cached for this ledger (an owner-only file in your config dir)."""
     password = _read_secret(password_stdin, "ORDERPROC_PASSWORD", "Password")
 
-    async def body(engine: Engine) -> None:
+    async def body(engine: Engine, account: str | None) -> None:
         from orderproc.cli import render
 
-        session = await engine.login(username, password, source="cli")
+        session = await _sign_in(engine, username, password, account, json_out)
         _remember(engine, session.user.username, session.token)
         if json_out:
             render.emit_json(session.user)
         else:
-            render.out.print(f"Logged in as [bold]{session.user.username}[/bold]")
+            trading = "" if session.account == "main" else f", trading [bold]{session.account}[/bold]"
+            render.out.print(f"Logged in as [bold]{session.user.username}[/bold]{trading}")
 
-    _run(ctx, body)
+    _run_with_account(ctx, body)
 
 
 @app.command()
@@ -1038,6 +1074,36 @@ def admin_settings(
         return await admin.admin_update_settings(SettingsUpdate.model_validate(changes))
 
     _show_as_admin(ctx, change if changes else (lambda admin: admin.ledger_settings()), render.settings, json_out)
+
+
+@config_app.command("path")
+def config_path() -> None:
+    """Print where the config file is read from (it need not exist yet; $ORDERPROC_CONFIG moves it)."""
+    from orderproc.config import config_file
+
+    typer.echo(config_file())
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Every setting as this call sees it, and where it comes from: the file, the environment, an
+    option or the default. A wrong name or value is reported with its line."""
+    from orderproc.cli import render
+    from orderproc.config import ConfigFile, Settings
+
+    state = _state(ctx)
+    with _reported(json_out):
+        config = ConfigFile.read()
+        settings, sources = Settings.load_with_sources(config=config, db=state.db, server=state.server)
+    values = settings.model_dump()
+    if not settings.server:
+        values["db"] = str(settings.db_path)
+    if json_out:
+        render.emit_json({"file": str(config.path), "exists": bool(config.text or config.path.exists()),
+                          "settings": {name: {"value": value, "from": sources.get(name, "default")}
+                                       for name, value in values.items()}})
+        return
+    render.config(config.path, config.path.exists(), values, sources)
 
 
 @admin_app.command("verify")

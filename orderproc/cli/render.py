@@ -26,6 +26,7 @@ from orderproc.formatting import (
     qty,
     receipt_rows,
     reserved,
+    share,
     signed,
     signed_usd,
     terms,
@@ -35,6 +36,8 @@ from orderproc.formatting import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from orderproc.engine.schemas import (
         AccountInfo,
         Asset,
@@ -94,6 +97,25 @@ def error(exc: OrderprocError, as_json: bool) -> None:
         err.print(f"error[{exc.code}]: {exc.message}", markup=False)
 
 
+def config(path: Path, exists: bool, values: dict[str, Any], sources: dict[str, str]) -> None:
+    """`config show`: the file, then each setting, its value and where it came from."""
+    out.print(f"Config file: {path}" + ("" if exists else " (none yet: the settings below are defaults "
+                                                          "or from the environment)"), markup=False)
+    table = _table("Setting", "Set to", "From")
+    for name, value in values.items():
+        if name == "keys":
+            text = "\n".join(f"{binding} = {keys}" for binding, keys in value.items()) or "(the default keys)"
+        else:
+            text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        table.add_row(name, Text(text), sources.get(name, "default"))
+    out.print(table)
+
+
+def warn(message: str) -> None:
+    """Something the user should know that did not stop the command, on stderr (`warning: ...`)."""
+    err.print(f"warning: {message}", markup=False)
+
+
 def pct(amount: Decimal) -> Text:
     return signed(amount, pct_text(amount))
 
@@ -101,7 +123,7 @@ def pct(amount: Decimal) -> Text:
 def _table(*columns: str, title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for name in columns:
-        justify = "left" if name in {"Symbol", "Name", "Category", "Kind", "Side", "Time", "Key", "Action",
+        justify = "left" if name in {"Setting", "Set to", "From", "Symbol", "Name", "Category", "Kind", "Side", "Time", "Key", "Action",
                                      "Actor", "Target", "Detail", "Username", "Role", "Status", "Email", "Type", "Terms", "Opened", "Lot", "Account", ""} else "right"
         no_wrap = name in {"Time", "Price", "Notional", "Cash", "Value", "Quantity", "Symbol", "Status"}
         table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
@@ -260,7 +282,7 @@ def portfolio(p: Portfolio) -> None:
     for pos in p.positions:
         table.add_row(pos.symbol, qty(pos.quantity), price(pos.average_cost), price(pos.price),
                       usd(pos.market_value), signed(pos.unrealized_pnl, signed_usd(pos.unrealized_pnl)),
-                      f"{pos.allocation:.2f}%")
+                      share(pos.allocation))
     if p.positions:
         out.print(table)
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from orderproc.engine.errors import NotFound
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import (
     AccountInfo,
@@ -140,3 +141,19 @@ class Bound:
 
 def bind(engine: Engine, token: str) -> Bound:
     return Bound(engine, token)
+
+
+async def sign_in(engine: Engine, username: str, password: str, *, source: str,
+                  account: str | None = None) -> tuple[Session, str | None]:
+    """Log in, then trade `account` (a surface's configured default) when the user has it.
+
+    Returns the session and, when `account` was asked for and the user has no such account, a
+    sentence saying so (the session trades the user's first account then)."""
+    session = await engine.login(username, password, source=source)
+    if account is None or account == session.account:
+        return session, None
+    try:
+        return await engine.switch_account(session.token, account), None
+    except NotFound:
+        return session, (f"you have no paper account {account!r} (the configured default): trading "
+                         f"{session.account!r}; open it with `orderproc accounts create {account}`")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import json
+import tomllib
 from contextlib import aclosing
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -106,11 +106,12 @@ def _page(mode: str) -> Callable[[], Page]:
 
 
 class SessionStore:
-    """Where the app keeps the session token and the chosen theme between runs (none: forget)."""
+    """Where the app keeps the session token (per ledger: `orderproc.sessions`) and the theme
+    picked in its palette (the config file's `theme`) between runs; none: forget both."""
 
-    def __init__(self, ledger: str, settings_file: Path | None = None) -> None:
+    def __init__(self, ledger: str, config_file: Path | None = None) -> None:
         self.ledger = ledger
-        self.settings_file = settings_file
+        self.config_file = config_file
 
     def load(self) -> str | None:
         from orderproc.sessions import load_token
@@ -128,19 +129,31 @@ class SessionStore:
         forget_token(self.ledger)
 
     def theme(self) -> str | None:
-        if self.settings_file is None:
+        if self.config_file is None:
             return None
         try:
-            value = json.loads(self.settings_file.read_text()).get("theme")
-        except (OSError, ValueError, AttributeError):
+            value = tomllib.loads(self.config_file.read_text(encoding="utf-8")).get("theme")
+        except (OSError, ValueError):
             return None
         return value if isinstance(value, str) else None
 
     def save_theme(self, theme: str) -> None:
-        if self.settings_file is None:
+        """Set `theme` in the config file, keeping the rest of it as written (comments too)."""
+        if self.config_file is None:
             return
-        self.settings_file.parent.mkdir(parents=True, exist_ok=True)
-        self.settings_file.write_text(json.dumps({"theme": theme}))
+        import tomlkit
+        from tomlkit.exceptions import TOMLKitError
+
+        try:
+            try:
+                document = tomlkit.parse(self.config_file.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                document = tomlkit.document()
+            document["theme"] = theme
+            self.config_file.parent.mkdir(parents=True, exist_ok=True)
+            self.config_file.write_text(tomlkit.dumps(document), encoding="utf-8")
+        except (OSError, UnicodeDecodeError, TOMLKitError):
+            pass  # a file the terminal cannot read or write: the theme holds for this run only
 
 
 class OrderprocApp(App[None]):
@@ -153,11 +166,11 @@ class OrderprocApp(App[None]):
     # each page's module is imported when the page is first shown, not at start
     MODES = {mode: _page(mode) for mode in PAGES}
     BINDINGS = [
-        *(Binding(key, f"goto('{mode}')", title, tooltip=about, group=PAGE_KEYS)
+        *(Binding(key, f"goto('{mode}')", title, tooltip=about, group=PAGE_KEYS, id=f"app.{mode}")
           for mode, (key, title, about) in PAGES.items()),
-        Binding("q", "quit", "Quit"),
+        Binding("q", "quit", "Quit", id="app.quit"),
         # f1 too: in a text field `?` types a question mark
-        Binding("question_mark,f1", "help", "Keys", tooltip="Every key of this page and what it does"),
+        Binding("question_mark,f1", "help", "Keys", tooltip="Every key of this page and what it does", id="app.keys"),
     ]
 
     def __init__(
@@ -168,9 +181,15 @@ class OrderprocApp(App[None]):
         store: SessionStore | None = None,
         price_interval: float = 1.0,
         settled: Callable[[], None] | None = None,
+        keymap: dict[str, str] | None = None,
+        theme: str | None = None,
+        account: str | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
+        self._user_keymap = keymap or {}  # binding id -> keys (checked: keymap.checked_keymap)
+        self._theme = theme  # the configured theme (else the one last picked in the palette)
+        self.default_account = account  # the paper account a login trades (when the user has it)
         self.ledger_label = ledger_label
         self.store = store
         self.price_interval = price_interval
@@ -198,8 +217,11 @@ class OrderprocApp(App[None]):
     # -- start and session -----------------------------------------------------------------
 
     def on_mount(self) -> None:
-        if self.store is not None and (theme := self.store.theme()) in self.available_themes:
+        theme = self._theme or (self.store.theme() if self.store is not None else None)
+        if theme in self.available_themes:
             self.theme = theme
+        if self._user_keymap:
+            self.set_keymap(self._user_keymap)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self._run_price_loop()
         self._price_feed()  # signed in or not: the login screen's status is true from the start

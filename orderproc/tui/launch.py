@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 from orderproc import collector
-from orderproc.config import Settings, config_dir
+from orderproc.config import ConfigFile, Settings, config_file
 from orderproc.engine import open_engine
+from orderproc.formatting import use_number_format
 from orderproc.tui.app import OrderprocApp, SessionStore
+from orderproc.tui.keymap import checked_keymap
 
 
 def short_path(path: Path) -> str:
@@ -19,26 +21,48 @@ def short_path(path: Path) -> str:
 
 
 def open_terminal(db: str | None, server: str | None) -> None:
-    """Run the terminal on `db`, on `server` or on the configured ledger; a domain error exits 1
-    with its code."""
+    """Run the terminal on `db`, on `server` or on the configured ledger; a domain error (a bad
+    setting among them, with its line in the config file) exits 1 with its code."""
     from orderproc.engine.errors import OrderprocError
 
     try:
-        run(Settings.load(db=db, server=server))
+        config = ConfigFile.read()
+        settings, sources = Settings.load_with_sources(config=config, db=db, server=server)
+        checked_keymap(settings.keys, config)
+        _check_theme(settings.theme, sources.get("theme"), config)
+        run(settings)
     except OrderprocError as exc:
         sys.stderr.write(f"error[{exc.code}]: {exc.message}\n")
         raise SystemExit(1) from None
 
 
+def _check_theme(theme: str | None, source: str | None, config: ConfigFile) -> None:
+    from textual.theme import BUILTIN_THEMES
+
+    from orderproc.engine.errors import ValidationError
+
+    if theme is None or theme in BUILTIN_THEMES:
+        return
+    message = f"theme {theme!r} is not a theme; the themes: {', '.join(sorted(BUILTIN_THEMES))}"
+    if source == "file":
+        raise config.error(message, name="theme")
+    raise ValidationError(f"bad {'option' if source == 'option' else 'environment variable ORDERPROC_THEME'}: "
+                          f"{message}", {"field": "theme"})
+
+
 def run(settings: Settings) -> None:
+    use_number_format(settings.number_format)
     engine = open_engine(settings)
     try:
         app = OrderprocApp(
             engine,
             ledger_label=short_path(Path(engine.location)) if isinstance(settings.db_path, Path) and not settings.server
             else engine.location,
-            store=SessionStore(engine.session_key, config_dir() / "tui.json"),
+            store=SessionStore(engine.session_key, config_file()),
             settled=collector.freeze,
+            keymap=settings.keys,
+            theme=settings.theme,
+            account=settings.account,
         )
         app.run()
     finally:

@@ -20,6 +20,7 @@ from typing import Literal
 
 from orderproc.engine import errors, rules
 from orderproc.engine.schemas import Asset, OrderPreview, OrderRequest, OrderType, Side, TimeInForce
+from orderproc.formatting import typed_number
 
 AmountIn = Literal["quantity", "usd"]
 # the ticket's fields ("limit": the market order's price guard; "ticket": the order as a whole)
@@ -125,7 +126,7 @@ def _price_field(text: str, field: FieldName, label: str, *, digits: bool = True
     if not text.strip():
         raise errors.InvalidAmount(f"enter a {label}", {"field": field})
     try:
-        value = rules.parse_decimal(text, label)
+        value = rules.parse_decimal(typed_number(text), label)
     except errors.InvalidAmount as exc:
         raise errors.InvalidAmount(exc.message, {"field": field}) from None
     if value <= 0:
@@ -155,7 +156,7 @@ def draft_order(
     market = kind is OrderType.MARKET
     if not market:
         amount_in = "quantity"
-    amount = amount_text.strip()
+    amount = typed_number(amount_text)
     if not amount:
         what = "a quantity" if amount_in == "quantity" else "a USD amount"
         raise errors.InvalidAmount(f"enter {what}", {"field": "amount"})

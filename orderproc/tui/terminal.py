@@ -33,6 +33,7 @@ class Terminal(Protocol):
     engine: Engine
     user: User | None
     account: str | None  # the name of the paper account the session trades
+    default_account: str | None  # the one a login trades when the user has it (the `account` setting)
     quotes: dict[str, Quote]
     trade_symbol: str  # the asset the Trade ticket opens on
     trade_side: str

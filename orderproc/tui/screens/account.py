@@ -23,7 +23,7 @@ from orderproc.engine import errors
 from orderproc.engine.events import AccountEvent, EventKind
 from orderproc.engine.rules import cash_to_cents, cents_to_cash
 from orderproc.engine.schemas import Portfolio, Transaction, TxKind
-from orderproc.formatting import qty, usd
+from orderproc.formatting import qty, typed_number, usd
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ConfirmDialog, PromptDialog
 from orderproc.tui.terminal import SessionEnded
@@ -51,14 +51,9 @@ CASH_KEYS = Binding.Group("Cash")
 PAGE_KEYS = Binding.Group("Prev/next")
 
 
-def clean_amount(text: str) -> str:
-    """What people type ("$1,000.50 ") as the engine reads it ("1000.50")."""
-    return text.strip().replace("$", "").replace(",", "").replace("_", "").replace(" ", "")
-
-
 def starting_cash(text: str) -> Decimal:
     """A starting cash as typed, checked by the engine's rules for cash; raises InvalidAmount."""
-    amount = clean_amount(text)
+    amount = typed_number(text)
     if not amount:
         raise errors.InvalidAmount("enter the starting cash in USD, e.g. 10000")
     return cents_to_cash(cash_to_cents(amount, "the starting cash"))
@@ -120,19 +115,26 @@ class AccountScreen(Page):
     AUTO_FOCUS = "#history-table"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     BINDINGS = [
-        Binding("plus,equals_sign", "focus_amount('deposit')", "Deposit", key_display="+", group=CASH_KEYS),
-        Binding("minus", "focus_amount('withdraw')", "Withdraw", key_display="-", group=CASH_KEYS),
-        Binding("f", "next_kind", "Filter"),
-        Binding("left_square_bracket", "page(-1)", "Previous page", key_display="[", group=PAGE_KEYS),
-        Binding("right_square_bracket", "page(1)", "Next page", key_display="]", group=PAGE_KEYS),
-        Binding("v", "show_view('accounts')", "Accounts", tooltip="Your paper accounts: open, switch, reset"),
-        Binding("v", "show_view('history')", "History", tooltip="This account's transactions"),
-        Binding("n", "new_account", "New", tooltip="Open another paper account"),
-        Binding("w", "switch_account", "Switch", tooltip="Trade the highlighted account (also Enter)"),
+        Binding("plus,equals_sign", "focus_amount('deposit')", "Deposit", key_display="+", group=CASH_KEYS,
+                id="account.deposit"),
+        Binding("minus", "focus_amount('withdraw')", "Withdraw", key_display="-", group=CASH_KEYS,
+                id="account.withdraw"),
+        Binding("f", "next_kind", "Filter", id="account.filter"),
+        Binding("left_square_bracket", "page(-1)", "Previous page", key_display="[", group=PAGE_KEYS,
+                id="account.previous-page"),
+        Binding("right_square_bracket", "page(1)", "Next page", key_display="]", group=PAGE_KEYS,
+                id="account.next-page"),
+        Binding("v", "show_view('accounts')", "Accounts", tooltip="Your paper accounts: open, switch, reset",
+                id="account.view"),
+        Binding("v", "show_view('history')", "History", tooltip="This account's transactions", id="account.view"),
+        Binding("n", "new_account", "New", tooltip="Open another paper account", id="account.new"),
+        Binding("w", "switch_account", "Switch", tooltip="Trade the highlighted account (also Enter)",
+                id="account.switch"),
         Binding("R", "reset_account", "Reset",
-                tooltip="Start the account you trade again with a starting cash (asks first)"),
-        Binding("r", "reload", "Refresh", show=False),
-        Binding("escape", "leave_form", "Back", tooltip="Back to the table: the page keys work again"),
+                tooltip="Start the account you trade again with a starting cash (asks first)", id="account.reset"),
+        Binding("r", "reload", "Refresh", show=False, id="account.refresh"),
+        Binding("escape", "leave_form", "Back", tooltip="Back to the table: the page keys work again",
+                id="account.back"),
     ]
 
     def __init__(self) -> None:
@@ -280,7 +282,7 @@ class AccountScreen(Page):
         """Start a deposit or withdrawal unless one of that kind is already on its way."""
         if kind in self._busy:
             return
-        amount = clean_amount(self.query_one(f"#{kind}-amount", Input).value)
+        amount = typed_number(self.query_one(f"#{kind}-amount", Input).value)
         if not amount:
             self._set_error(kind, "Enter an amount in USD, e.g. 250 or 99.95")
             self.query_one(f"#{kind}-amount", Input).focus()

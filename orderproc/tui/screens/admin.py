@@ -67,15 +67,17 @@ class AdminScreen(Page):
     CSS_PATH = "../styles/admin.tcss"
     AUTO_FOCUS = "#users-table"
     BINDINGS = [
-        Binding("e", "toggle_disabled", "Enable/disable", tooltip="Enable or disable the highlighted user"),
-        Binding("g", "toggle_admin", "Admin role", tooltip="Make the highlighted user an admin, or not"),
-        Binding("[", "audit_page(-1)", "Newer", tooltip="The previous (newer) page of the audit log"),
-        Binding("]", "audit_page(1)", "Older", tooltip="The next (older) page of the audit log"),
-        Binding("v", "verify", "Verify"),
-        Binding("r", "reload", "Refresh", show=False),
-        Binding("1", "show_tab('tab-users')", "Users", show=False),
-        Binding("2", "show_tab('tab-audit')", "Audit log", show=False),
-        Binding("3", "show_tab('tab-verify')", "Verify", show=False),
+        Binding("e", "toggle_disabled", "Enable/disable", tooltip="Enable or disable the highlighted user",
+                id="admin.enable-disable"),
+        Binding("g", "toggle_admin", "Admin role", tooltip="Make the highlighted user an admin, or not",
+                id="admin.admin-role"),
+        Binding("[", "audit_page(-1)", "Newer", tooltip="The previous (newer) page of the audit log", id="admin.newer"),
+        Binding("]", "audit_page(1)", "Older", tooltip="The next (older) page of the audit log", id="admin.older"),
+        Binding("v", "verify", "Verify", id="admin.verify"),
+        Binding("r", "reload", "Refresh", show=False, id="admin.refresh"),
+        Binding("1", "show_tab('tab-users')", "Users", show=False, id="admin.users-tab"),
+        Binding("2", "show_tab('tab-audit')", "Audit log", show=False, id="admin.audit-tab"),
+        Binding("3", "show_tab('tab-verify')", "Verify", show=False, id="admin.verify-tab"),
     ]
 
     def __init__(self) -> None:

@@ -36,7 +36,7 @@ class ChartPicker(ModalScreen[str | None]):
     """Ask for the symbol to chart; Enter shows it, Escape keeps the current one."""
 
     CSS_PATH = "../styles/dashboard.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dashboard.cancel")]
 
     def __init__(self, symbols: list[str], held: list[str], current: str | None) -> None:
         super().__init__()
@@ -81,11 +81,13 @@ class DashboardScreen(Page):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-normal"), (36, "-tall")]
     BINDINGS = [
-        Binding("c", "pick_chart", "Chart", tooltip="Choose the asset the chart shows"),
+        Binding("c", "pick_chart", "Chart", tooltip="Choose the asset the chart shows", id="dashboard.chart"),
         # [ and ] are hinted on the chart's border, keeping the footer free for the page keys
-        Binding("[", "cycle_chart(-1)", "Prev held", show=False, tooltip="Chart the previous asset you hold"),
-        Binding("]", "cycle_chart(1)", "Next held", show=False, tooltip="Chart the next asset you hold"),
-        Binding("r", "reload", "Refresh", show=False),
+        Binding("[", "cycle_chart(-1)", "Prev held", show=False, tooltip="Chart the previous asset you hold",
+                id="dashboard.prev-held"),
+        Binding("]", "cycle_chart(1)", "Next held", show=False, tooltip="Chart the next asset you hold",
+                id="dashboard.next-held"),
+        Binding("r", "reload", "Refresh", show=False, id="dashboard.refresh"),
     ]
 
     def __init__(self) -> None:

@@ -25,8 +25,8 @@ class ConfirmDialog(ModalScreen[bool]):
 
     BINDINGS = [
         # yes and no, not confirm and cancel: the question may be whether to cancel an order
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n,escape", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes", id="dialogs.yes"),
+        Binding("n,escape", "answer(False)", "No", id="dialogs.no"),
     ]
 
     def __init__(self, title: str, body: str, confirm_label: str = "Confirm", cancel_label: str = "Cancel") -> None:
@@ -64,7 +64,7 @@ class ConfirmDialog(ModalScreen[bool]):
 class ErrorDialog(ModalScreen[None]):
     """Something unexpected failed: say what, keep the app running."""
 
-    BINDINGS = [Binding("escape,enter", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,enter", "dismiss", "Close", id="dialogs.close")]
 
     def __init__(self, error: BaseException) -> None:
         super().__init__()
@@ -90,7 +90,7 @@ class PromptDialog(ModalScreen[str | None]):
     `check` says what is wrong with a value (None: nothing), shown under the field.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialogs.cancel")]
 
     def __init__(
         self,

@@ -20,25 +20,29 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, Static
 
 
-def keys_of(node: DOMNode) -> list[tuple[str, str, str, bool]]:
-    """(keys, description, tooltip, enabled) of each action `node` binds with a description; Textual's
-    own (focus, copy: actions in another namespace, "app.focus_next") after the page's."""
+def keys_of(node: DOMNode) -> list[tuple[str, str, str, bool, str]]:
+    """(keys, description, tooltip, enabled, binding id) of each action `node` binds with a
+    description; Textual's own (focus, copy: actions in another namespace, "app.focus_next")
+    after the page's. The keys are those of the user's keymap (the config file's [keys])."""
     app = node.app
-    found: dict[tuple[str, str], tuple[list[str], str, bool]] = {}
-    for _key, binding in node._bindings:  # Textual's own footer reads them here too
+    found: dict[tuple[str, str], tuple[list[str], str, bool, str]] = {}
+    bindings = node._bindings.copy()  # Textual's own footer reads them here too
+    if app._keymap:
+        bindings.apply_keymap(app._keymap)
+    for _key, binding in bindings:
         if binding.system or not binding.description:
             continue
         state = app._check_action_state(binding.action, node)
         if state is False:
             continue
-        keys, _tooltip, _enabled = found.setdefault((binding.action, binding.description),
-                                                    ([], binding.tooltip, bool(state)))
+        keys, *_ = found.setdefault((binding.action, binding.description),
+                                    ([], binding.tooltip, bool(state), binding.id or ""))
         shown = app.get_key_display(binding)
         if shown not in keys:
             keys.append(shown)
     ordered = sorted(found.items(), key=lambda item: "." in item[0][0].partition("(")[0])
-    return [(" ".join(keys), description, tooltip, enabled)
-            for (_action, description), (keys, tooltip, enabled) in ordered]
+    return [(" ".join(keys), description, tooltip, enabled, binding_id)
+            for (_action, description), (keys, tooltip, enabled, binding_id) in ordered]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -63,7 +67,7 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    BINDINGS = [Binding("escape,question_mark,f1", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,question_mark,f1", "dismiss", "Close", id="help.close")]
 
     def __init__(self, screen: Screen[Any], title: str) -> None:
         super().__init__()
@@ -73,7 +77,8 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
             yield Label(f"Keys · {self._title}", classes="dialog-title")
-            yield Static("Esc or ? closes · ↑ ↓ scroll", classes="muted")
+            yield Static("Esc or ? closes · ↑ ↓ scroll · the right column is each key's id: remap it in "
+                         "the config file's [keys] table (`orderproc config path`)", classes="muted", markup=False)
             if isinstance(self._screen.focused, Input):
                 yield Static("The cursor is in a text field: Esc leaves it, then the keys that would type "
                              "into it work.", classes="muted")
@@ -85,17 +90,18 @@ class HelpScreen(ModalScreen[None]):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
+        table.add_column(style="dim", no_wrap=True)
         app = self._screen.app
         for heading, node in ((self._title, self._screen), ("Every page", app)):
             rows = keys_of(node)
             if not rows:
                 continue
-            table.add_row(Text(heading, style="underline"), "")
-            for keys, description, tooltip, enabled in rows:
+            table.add_row(Text(heading, style="underline"), "", "")
+            for keys, description, tooltip, enabled, binding_id in rows:
                 style = "" if enabled else "dim"
                 about = Text(description, style=style)
                 if tooltip:
                     about.append(f": {tooltip}", style="dim")
-                table.add_row(Text(keys, style=style), about)
-            table.add_row("", "")
+                table.add_row(Text(keys, style=style), about, binding_id)
+            table.add_row("", "", "")
         return table

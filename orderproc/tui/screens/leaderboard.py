@@ -34,8 +34,9 @@ class LeaderboardScreen(LivePage[list[LeaderboardEntry]]):
     WATCHES = frozenset({EventKind.LEADERBOARD})
     REVALUE_SECONDS = 10.0
     BINDINGS = [
-        Binding("s", "toggle_sort", "Sort", tooltip="Rank by equity or by return since the first deposit"),
-        Binding("r", "reload", "Refresh", show=False),
+        Binding("s", "toggle_sort", "Sort", tooltip="Rank by equity or by return since the first deposit",
+                id="leaderboard.sort"),
+        Binding("r", "reload", "Refresh", show=False, id="leaderboard.refresh"),
     ]
 
     def __init__(self) -> None:

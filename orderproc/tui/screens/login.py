@@ -12,13 +12,14 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from orderproc.engine import errors
+from orderproc.engine.bound import sign_in
 from orderproc.tui.terminal import Terminal
 
 
 class LoginScreen(Screen[None]):
     """One form, two actions: Enter logs in, the Register button creates the user first."""
 
-    BINDINGS = [Binding("ctrl+r", "register", "Register")]
+    BINDINGS = [Binding("ctrl+r", "register", "Register", id="login.register")]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -60,7 +61,8 @@ class LoginScreen(Screen[None]):
         try:
             if register:
                 await app.engine.register(username, password, source="tui")
-            session = await app.engine.login(username, password, source="tui")
+            session, warning = await sign_in(app.engine, username, password, source="tui",
+                                             account=app.default_account)
         except errors.OrderprocError as exc:
             error.update(f"{exc.message} ({exc.code})")
             self.query_one("#password", Input).value = "" if not register else password
@@ -68,3 +70,5 @@ class LoginScreen(Screen[None]):
             return
         error.update("")
         app.signed_in(session)
+        if warning:
+            self.app.notify(warning, severity="warning", timeout=10)

@@ -51,15 +51,15 @@ SORT_NAMES: dict[SortField, str] = {
 class MarketsScreen(Page):
     CSS_PATH = "../styles/markets.tcss"
     BINDINGS = [
-        Binding("slash", "focus_search", "Search", key_display="/"),
-        Binding("f", "focus_category", "Category"),
-        Binding("s", "cycle_sort", "Sort"),
-        Binding("o", "reverse_sort", "Order"),
-        Binding("i", "toggle_detail", "Detail"),
-        Binding("enter", "trade", "Trade"),
-        Binding("b", "trade('buy')", "Buy", show=False),
-        Binding("v", "trade('sell')", "Sell", show=False),
-        Binding("r", "reload", "Refresh", show=False),
+        Binding("slash", "focus_search", "Search", key_display="/", id="markets.search"),
+        Binding("f", "focus_category", "Category", id="markets.category"),
+        Binding("s", "cycle_sort", "Sort", id="markets.sort"),
+        Binding("o", "reverse_sort", "Order", id="markets.order"),
+        Binding("i", "toggle_detail", "Detail", id="markets.detail"),
+        Binding("enter", "trade", "Trade", id="markets.trade"),
+        Binding("b", "trade('buy')", "Buy", show=False, id="markets.buy"),
+        Binding("v", "trade('sell')", "Sell", show=False, id="markets.sell"),
+        Binding("r", "reload", "Refresh", show=False, id="markets.refresh"),
     ]
 
     def __init__(self) -> None:

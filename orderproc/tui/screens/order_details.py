@@ -77,9 +77,9 @@ class OrderDetails(ModalScreen[NextStep | None]):
 
     AUTO_FOCUS = ""
     BINDINGS = [
-        Binding("escape,enter", "close", "Close"),
-        Binding("t", "answer('trade')", "Trade"),
-        Binding("c", "answer('cancel')", "Cancel order"),
+        Binding("escape,enter", "close", "Close", id="order_details.close"),
+        Binding("t", "answer('trade')", "Trade", id="order_details.trade"),
+        Binding("c", "answer('cancel')", "Cancel order", id="order_details.cancel-order"),
     ]
 
     def __init__(self, order: Order) -> None:

@@ -63,9 +63,10 @@ class OrdersScreen(LivePage[OrdersView]):
     WATCHES = frozenset({EventKind.ORDERS})
     BINDINGS = [
         Binding("c,delete", "cancel_selected", "Cancel order", key_display="c",
-                tooltip="Cancel the highlighted open order (asks first)"),
-        Binding("C", "cancel_all", "Cancel all", tooltip="Cancel every open order (asks first)"),
-        Binding("r", "reload", "Refresh", show=False),
+                tooltip="Cancel the highlighted open order (asks first)", id="orders.cancel-order"),
+        Binding("C", "cancel_all", "Cancel all", tooltip="Cancel every open order (asks first)",
+                id="orders.cancel-all"),
+        Binding("r", "reload", "Refresh", show=False, id="orders.refresh"),
     ]
 
     def __init__(self) -> None:

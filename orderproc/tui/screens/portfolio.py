@@ -79,12 +79,15 @@ class PortfolioScreen(LivePage[Holdings]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
     REVALUE_SECONDS = 10.0  # the P&L and lots views (the positions follow the quotes here)
     BINDINGS = [
-        Binding("b", "trade('buy')", "Buy"),
-        Binding("s", "trade('sell')", "Sell"),
-        Binding("v", "next_view", "View", tooltip="Positions, P&L by asset, or the lots of the highlighted position"),
-        Binding("left_square_bracket", "other_position(-1)", "Prev position", key_display="[", show=False),
-        Binding("right_square_bracket", "other_position(1)", "Next position", key_display="]", show=False),
-        Binding("r", "reload", "Refresh", show=False),
+        Binding("b", "trade('buy')", "Buy", id="portfolio.buy"),
+        Binding("s", "trade('sell')", "Sell", id="portfolio.sell"),
+        Binding("v", "next_view", "View", tooltip="Positions, P&L by asset, or the lots of the highlighted position",
+                id="portfolio.view"),
+        Binding("left_square_bracket", "other_position(-1)", "Prev position", key_display="[", show=False,
+                id="portfolio.prev-position"),
+        Binding("right_square_bracket", "other_position(1)", "Next position", key_display="]", show=False,
+                id="portfolio.next-position"),
+        Binding("r", "reload", "Refresh", show=False, id="portfolio.refresh"),
     ]
 
     def __init__(self) -> None:

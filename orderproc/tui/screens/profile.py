@@ -46,9 +46,9 @@ class ProfileScreen(Page):
     AUTO_FOCUS = "#profile-scroll"  # not an Input: the page keys (d, m, t...) work on arrival
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]
     BINDINGS = [
-        Binding("ctrl+s", "save_profile", "Save details"),
-        Binding("ctrl+o", "logout", "Log out"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("ctrl+s", "save_profile", "Save details", id="profile.save-details"),
+        Binding("ctrl+o", "logout", "Log out", id="profile.log-out"),
+        Binding("escape", "leave_field", "Leave field", show=False, id="profile.leave-field"),
     ]
 
     def __init__(self) -> None:

@@ -39,18 +39,20 @@ RECENT_ORDERS = 8
 class TradeScreen(Page):
     CSS_PATH = ["../styles/trade.tcss", "../styles/order_ticket.tcss"]
     BINDINGS = [
-        Binding("enter", "review", "Review", show=False),
-        Binding("escape", "leave_field", "Leave field", tooltip="Out of the text field: the page keys work again"),
+        Binding("enter", "review", "Review", show=False, id="trade.review"),
+        Binding("escape", "leave_field", "Leave field", tooltip="Out of the text field: the page keys work again",
+                id="trade.leave-field"),
         # the footer shows the other side's key only ("s Sell" on a buy ticket)
-        Binding("b", "side('buy')", "Buy"),
-        Binding("s", "side('sell')", "Sell"),
-        Binding("k", "cycle_kind", "Type", tooltip="Order type: market, limit, stop, stop-limit"),
-        Binding("dollar_sign", "toggle_amount", "Qty/USD", key_display="$"),
-        Binding("i", "toggle_tif", "GTC/IOC", tooltip="Good till canceled, or immediate or cancel"),
-        Binding("slash", "focus_symbol", "Symbol", key_display="/"),
+        Binding("b", "side('buy')", "Buy", id="trade.buy"),
+        Binding("s", "side('sell')", "Sell", id="trade.sell"),
+        Binding("k", "cycle_kind", "Type", tooltip="Order type: market, limit, stop, stop-limit", id="trade.type"),
+        Binding("dollar_sign", "toggle_amount", "Qty/USD", key_display="$", id="trade.qty-usd"),
+        Binding("i", "toggle_tif", "GTC/IOC", tooltip="Good till canceled, or immediate or cancel", id="trade.gtc-ioc"),
+        Binding("slash", "focus_symbol", "Symbol", key_display="/", id="trade.symbol"),
         # in the help, not the footer: on a ticket with nothing typed it would change nothing to see
-        Binding("n", "new_ticket", "New ticket", show=False, tooltip="Clear the ticket (a new idempotency key)"),
-        Binding("r", "reload", "Refresh", show=False),
+        Binding("n", "new_ticket", "New ticket", show=False, tooltip="Clear the ticket (a new idempotency key)",
+                id="trade.new-ticket"),
+        Binding("r", "reload", "Refresh", show=False, id="trade.refresh"),
     ]
 
     def __init__(self) -> None:

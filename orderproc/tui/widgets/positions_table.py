@@ -7,7 +7,7 @@ from decimal import Decimal
 from rich.text import Text
 
 from orderproc.engine.schemas import Position
-from orderproc.formatting import pct, price, qty, signed, usd
+from orderproc.formatting import pct, price, qty, share, signed, usd
 from orderproc.tui.widgets.figure_table import Cell, Column, FigureTable, Row, right
 
 BAR_WIDTH = 20
@@ -42,7 +42,7 @@ def position_cells(position: Position) -> dict[str, Cell]:
         "market_value": right(usd(position.market_value)),
         "unrealized_pnl": right(signed(pnl, ("+" if pnl > 0 else "") + usd(pnl))),
         "pnl_pct": right(signed(change, pct(change))),
-        "allocation": right(f"{position.allocation:.2f}%"),
+        "allocation": right(share(position.allocation)),
         "allocation_bar": Text(allocation_bar(position.allocation), style="dim"),
     }
 
