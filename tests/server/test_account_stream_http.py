@@ -13,6 +13,7 @@ from streaming_asgi import StreamingASGITransport
 
 from orderproc.engine.service import LocalEngine
 from orderproc.engine.usecases import watch
+from orderproc.server import sse
 from orderproc.server.app import create_app
 
 
@@ -96,3 +97,58 @@ async def test_the_account_stream_ends_when_the_server_stops(app_and_http: tuple
         app.state.stopping.set()  # type: ignore[attr-defined]  # what SIGTERM sets
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(anext(events), 2)
+
+
+async def lines_until_event(response: httpx.Response) -> list[str]:
+    """The lines of the stream up to the end of its first event."""
+    found: list[str] = []
+    async for line in response.aiter_lines():
+        if not line and any(f.startswith("event: ") for f in found):
+            return found
+        found.append(line)
+    return found
+
+
+async def test_each_account_event_s_id_is_its_marks_and_the_first_says_retry(
+    app_and_http: tuple[object, httpx.AsyncClient]
+) -> None:
+    _, http = app_and_http
+    token = await sign_up(http, "alice")
+    await http.post("/v1/cash/deposit", json={"amount": "5"}, headers=bearer(token))
+    async with http.stream("GET", "/v1/stream/account", headers=bearer(token)) as response:
+        first = await lines_until_event(response)
+    assert first[0] == f"retry: {sse.RETRY_MS}"
+    data = json.loads(first[3].removeprefix("data: "))
+    assert first[1:3] == [f"id: {data['entry']}-{data['order']}-{data['order_change']}-{data['ledger']}",
+                          "event: account"]
+    assert data["entry"] > 0 and data["kinds"] == []
+
+
+async def test_reconnecting_with_the_last_event_id_the_first_event_says_what_moved_meanwhile(
+    app_and_http: tuple[object, httpx.AsyncClient]
+) -> None:
+    _, http = app_and_http
+    token = await sign_up(http, "alice")
+    async with http.stream("GET", "/v1/stream/account", headers=bearer(token)) as response:
+        last_id = (await lines_until_event(response))[1].removeprefix("id: ")
+    await http.post("/v1/cash/deposit", json={"amount": "5"}, headers=bearer(token))  # while away
+    headers = {**bearer(token), "Last-Event-ID": last_id}
+    async with http.stream("GET", "/v1/stream/account", headers=headers) as response:
+        data = json.loads((await lines_until_event(response))[3].removeprefix("data: "))
+    assert sorted(data["kinds"]) == ["balances", "leaderboard"]
+    for unusable in ("1-2-3", "a-b-c-d", "x" * 300):  # taken as no id: the marks as they are
+        async with http.stream("GET", "/v1/stream/account", headers={**bearer(token), "Last-Event-ID": unusable}) as r:
+            assert json.loads((await lines_until_event(r))[-1].removeprefix("data: "))["kinds"] == []
+
+
+async def test_an_idle_account_stream_sends_keepalive_comments(
+    app_and_http: tuple[object, httpx.AsyncClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sse, "KEEPALIVE_SECONDS", 0.05)
+    _, http = app_and_http
+    token = await sign_up(http, "alice")
+    async with http.stream("GET", "/v1/stream/account", headers=bearer(token)) as response:
+        lines = response.aiter_lines()
+        while await anext(lines) != "":  # the first event
+            pass
+        assert await asyncio.wait_for(anext(lines), 2) == ": keepalive"

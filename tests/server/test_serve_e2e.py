@@ -120,7 +120,7 @@ def test_the_server_stops_at_once_with_quote_streams_open_and_ends_them_cleanly(
         responses = [o.__enter__() for o in opened]
         lines = [r.iter_lines() for r in responses]
         for it in lines:
-            assert next(it) == "event: quotes"  # each stream is live
+            assert next(line for line in it if line.startswith("event:")) == "event: quotes"  # each stream is live
         t0 = time.monotonic()
         proc.send_signal(stop)
         proc.wait(timeout=10)

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orderproc.engine import errors
 from orderproc.engine.catalog import MAX_OFFSET, MAX_PAGE
-from orderproc.engine.events import AccountEvent
+from orderproc.engine.events import AccountEvent, changed
 from orderproc.engine.schemas import Balance, LeaderboardEntry, LedgerSettings, Lot, Page, PnlReport, Portfolio, Transaction, TxKind
+from orderproc.server import sse
 from orderproc.server.deps import EngineDep, IdempotencyKey, Token
 
 router = APIRouter(prefix="/v1", tags=["account"])
@@ -80,23 +81,34 @@ async def leaderboard(engine: EngineDep, token: Token, sort: Literal["equity", "
     return await engine.leaderboard(token, sort=sort, limit=limit)
 
 
-KEEPALIVE_SECONDS = 15.0  # a comment line when nothing happened for this long: proxies keep the connection
+def _event_id(event: AccountEvent) -> str:
+    """An account event's id: its marks, from which a reconnecting client's stream carries on."""
+    return "-".join(str(mark) for mark in event.marks)
 
 
-def _frame(event: str, data: str) -> bytes:
-    return f"event: {event}\ndata: {data}\n\n".encode()
+def _seen(request: Request) -> AccountEvent | None:
+    """The marks of the client's `Last-Event-ID` (a stream it had before), if it sent one."""
+    marks = (sse.last_event_id(request) or "").split("-")
+    if len(marks) != 4 or not all(mark.isdigit() and len(mark) <= 19 for mark in marks):
+        return None
+    entry, order, order_change, ledger = (int(mark) for mark in marks)
+    return AccountEvent(entry=entry, order=order, order_change=order_change, ledger=ledger)
 
 
 @router.get("/stream/account", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
+            responses={200: {"content": {sse.MEDIA_TYPE: {}},
                              "description": "`event: account` with an AccountEvent as data: the account's marks at "
                                             "once, then each time they move; `event: error` with an error body if "
                                             "the session ends"}})
 async def stream_account(request: Request, engine: EngineDep, token: Token) -> StreamingResponse:
-    """What changes in your account (fills, cash moves, order states) and on the leaderboard."""
+    """What changes in your account (fills, cash moves, order states) and on the leaderboard.
+    Each event's `id:` is its marks: reconnecting with it as `Last-Event-ID`, the first event
+    says what moved meanwhile."""
     stopping: asyncio.Event = request.app.state.stopping
     events = engine.stream_account(token)
     first = await anext(events)  # errors answer as errors, before the stream starts
+    seen = _seen(request)
+    first = (changed(seen, first) or first) if seen is not None else first
 
     async def body() -> AsyncIterator[bytes]:
         event: AccountEvent | None = first
@@ -105,20 +117,20 @@ async def stream_account(request: Request, engine: EngineDep, token: Token) -> S
         try:
             while True:
                 if event is not None:
-                    yield _frame("account", event.model_dump_json())
+                    yield sse.frame("account", event.model_dump_json(), _event_id(event), first=event is first)
                     event = None
                 next_event = next_event or asyncio.ensure_future(anext(events))
-                done, _ = await asyncio.wait({next_event, stop}, timeout=KEEPALIVE_SECONDS,
+                done, _ = await asyncio.wait({next_event, stop}, timeout=sse.KEEPALIVE_SECONDS,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if stop in done:
                     return  # the server is stopping: the stream ends (a client reconnects elsewhere)
                 if next_event not in done:
-                    yield b": keep-alive\n\n"
+                    yield sse.KEEPALIVE
                     continue
                 try:
                     event = next_event.result()
                 except errors.OrderprocError as exc:  # the session ended, the ledger failed
-                    yield _frame("error", json.dumps({"error": exc.to_dict()}, default=str))
+                    yield sse.frame("error", json.dumps({"error": exc.to_dict()}, default=str), None)
                     return
                 finally:
                     next_event = None
@@ -130,5 +142,4 @@ async def stream_account(request: Request, engine: EngineDep, token: Token) -> S
                         await task
             await events.aclose()
 
-    return StreamingResponse(body(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(body(), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Asset, PricePoint, Quote
+from orderproc.server import sse
 from orderproc.server.deps import EngineDep
 
 router = APIRouter(prefix="/v1", tags=["assets"])
@@ -50,47 +51,64 @@ async def quote(symbol: str, engine: EngineDep) -> Quote:
 
 
 class QuoteFeed:
-    """Every quote once a second, serialised once however many clients stream them."""
+    """The quotes once a second, serialised once however many clients stream them (once per
+    choice of symbols)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._second = -1
-        self._payload = b""
+        self._payloads: dict[tuple[str, ...], bytes] = {}
         self._lock = asyncio.Lock()
 
-    async def payload(self) -> bytes:
+    async def payload(self, symbols: tuple[str, ...] = ()) -> bytes:
+        """Every quote, or those of `symbols` (an unknown one raises `unknown_asset`)."""
         async with self._lock:
             second = int(time.time())
             if second != self._second:
-                self._payload = _QUOTES.dump_json(await self._engine.quotes())
+                self._payloads.clear()
                 self._second = second
-            return self._payload
+            payload = self._payloads.get(symbols)
+            if payload is None:
+                payload = _QUOTES.dump_json(await self._engine.quotes(list(symbols) or None))
+                if len(self._payloads) < 1000:
+                    self._payloads[symbols] = payload
+            return payload
 
 
 @router.get("/stream/quotes", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
+            responses={200: {"content": {sse.MEDIA_TYPE: {}},
                              "description": "`event: quotes` with a JSON list of quotes as data, every interval"}})
 async def stream_quotes(
     request: Request,
     interval: Annotated[float, Query(ge=0.2, le=60)] = 1.0,
     count: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    symbols: Annotated[str | None, Query(max_length=4000, description="only these, e.g. BTC,ETH")] = None,
 ) -> StreamingResponse:
+    """The quotes every `interval` seconds (of `symbols` only, if given): `id:` counts the
+    events (on from a numeric `Last-Event-ID`), a `: keepalive` comment fills a long interval."""
     feed: QuoteFeed = request.app.state.quote_feed
     stopping: asyncio.Event = request.app.state.stopping
-    first = await feed.payload()  # errors answer as errors, before the stream starts
+    wanted = tuple(dict.fromkeys(s.strip() for s in symbols.split(",") if s.strip())) if symbols else ()
+    first = await feed.payload(wanted)  # errors (an unknown symbol) answer as errors, before the stream starts
+    resumed = sse.last_event_id(request)
+    start = int(resumed) if resumed is not None and resumed.isdigit() else 0
 
     async def events() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
         payload, sent = first, 0
         while True:
-            yield b"event: quotes\ndata: " + payload + b"\n\n"
             sent += 1
+            yield sse.frame("quotes", payload, start + sent, first=sent == 1)
             if count is not None and sent >= count:
                 return
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), interval)
-            if stopping.is_set():
-                return  # the server is stopping: the stream ends (a client reconnects elsewhere)
-            payload = await feed.payload()
+            due = loop.time() + interval
+            while (left := due - loop.time()) > 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), min(left, sse.KEEPALIVE_SECONDS))
+                if stopping.is_set():
+                    return  # the server is stopping: the stream ends (a client reconnects elsewhere)
+                if due - loop.time() > 0:
+                    yield sse.KEEPALIVE
+            payload = await feed.payload(wanted)
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(events(), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
