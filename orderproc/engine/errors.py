@@ -16,6 +16,7 @@
     ├── PriceMoved                 price_moved        409
     ├── RateLimited                rate_limited       429
     ├── PayloadTooLarge            payload_too_large  413
+    ├── UnsupportedMediaType       unsupported_media_type 415
     ├── SchemaMismatch             schema_mismatch    500
     ├── LedgerBusy                 ledger_busy        503
     ├── LedgerUnavailable          ledger_unavailable 503
@@ -117,6 +118,13 @@ class RateLimited(OrderprocError):
 class PayloadTooLarge(OrderprocError):
     code = "payload_too_large"
     status = 413
+
+
+class UnsupportedMediaType(OrderprocError):
+    """A request body that does not say it is JSON (`Content-Type: application/json`)."""
+
+    code = "unsupported_media_type"
+    status = 415
 
 
 class SchemaMismatch(OrderprocError):

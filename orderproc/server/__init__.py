@@ -23,7 +23,7 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     GET     /v1/assets/{symbol}/history   ?hours&points                      price_history -> [PricePoint]
     GET     /v1/quotes                    ?symbols=BTC,ETH                   quotes        -> [Quote]
     GET     /v1/quotes/{symbol}                                              quote         -> Quote
-    GET     /v1/stream/quotes             ?interval&count                    stream_quotes -> SSE
+    GET     /v1/stream/quotes             ?interval&count&symbols            stream_quotes -> SSE
     POST    /v1/orders                    OrderRequest    + Idempotency-Key  place_order   -> 201 Order
     GET     /v1/orders                    ?offset&limit&symbol&status&open   orders        -> Page[Order]
     DELETE  /v1/orders                    ?symbol                            cancel_orders -> [Order]
@@ -48,15 +48,21 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
 - Errors: the HTTP status of the domain error and the body
   `{"error": {"code": ..., "message": ..., "details": {...}}}`; a malformed request is
   `validation_error` (422), an unknown path `not_found` (404), a body over the limit
-  `payload_too_large` (413), too many requests `rate_limited` (429 with `Retry-After`).
+  `payload_too_large` (413), a body that does not say `Content-Type: application/json`
+  `unsupported_media_type` (415), too many requests `rate_limited` (429 with `Retry-After`;
+  `/healthz` and `/metrics` are never limited).
 - `Idempotency-Key` on a POST that moves money is the engine's idempotency key (for orders the
   same as `client_order_id`; giving both with different values is a validation error).
 - The quote stream is server-sent events: one `event: quotes` whose `data` is a JSON list of
-  quotes every `interval` seconds (default 1), ending after `count` events if given.
+  quotes (every asset's, or those of `symbols=BTC,ETH`: an unknown one is `unknown_asset`, 404)
+  every `interval` seconds (default 1), ending after `count` events if given. Its `id:` counts
+  the events (on from a numeric `Last-Event-ID`).
 - The account stream (private) is server-sent events too: `event: account` whose `data` is an
   AccountEvent (`orderproc.engine.events`), the account's marks at once and then each time
-  fills, cash moves, order changes or anyone's journal entry (the leaderboard) move them; a
-  `: keep-alive` comment after 15 s of nothing; `event: error` with an error body when the
-  session ends. Both streams end when the server stops (SIGTERM, Ctrl+C).
+  fills, cash moves, order changes or anyone's journal entry (the leaderboard) move them; its
+  `id:` is the marks (`entry-order-order_change-ledger`): reconnecting with it as
+  `Last-Event-ID`, the first event's kinds say what moved meanwhile; `event: error` with an
+  error body when the session ends. Both streams send `retry: 3000` first and a `: keepalive`
+  comment after 15 s of nothing, and end when the server stops (SIGTERM, Ctrl+C).
 - Every response carries `X-Request-ID` (the client's, if it sent a sane one).
 """
