@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -12,6 +13,7 @@ from orderproc.engine.schemas import (
     Asset,
     AuditEvent,
     Balance,
+    Journal,
     LeaderboardEntry,
     LedgerSettings,
     Lot,
@@ -106,6 +108,10 @@ class Engine(Protocol):
     async def lots(self, token: str, *, symbol: str | None = None, closed: bool = False) -> list[Lot]: ...
     async def pnl(self, token: str) -> PnlReport: ...
     async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]: ...
+    async def journal(self, token: str, *, account: str | None = None, since: date | None = None) -> Journal:
+        """The journal for an export: the caller's accounts (an admin's: every customer's), or one
+        (`account`: NAME, or an admin's USER/NAME), its entries from `since`."""
+        ...
 
     # the ledger's settings (read by anyone logged in; changed by an admin)
     async def ledger_settings(self, token: str) -> LedgerSettings: ...

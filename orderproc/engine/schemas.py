@@ -6,7 +6,7 @@ cross the protocol: the store builds these.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
@@ -441,3 +441,93 @@ class VerifyReport(Model):
     accounts: int
     sums: dict[str, Dec]
     fees_collected: Dec = Decimal("0.00")  # the fee account's cash: part of the zero sums
+
+
+class JournalAsset(Model):
+    """An asset the journal names: its symbol, name and quantity decimals."""
+
+    symbol: str
+    name: str
+    precision: int
+
+
+class JournalLot(Model):
+    """A lot as an entry left it: what of it is still held and that part's cost basis
+    (`remaining` 0: the entry closed it)."""
+
+    id: int
+    symbol: str
+    opened_at: datetime
+    remaining: Dec
+    remaining_cost: Dec
+
+
+class JournalMove(Model):
+    """What an entry moved in or out of its account: one asset (USD: cash), signed, and for a
+    position the change of its cost basis (a buy adds its notional, a sale or a reset removes
+    the cost of what went)."""
+
+    asset: str
+    amount: Dec
+    cost: Dec = Decimal("0.00")
+
+
+class JournalEntry(Model):
+    """One journal entry of a paper account: what it moved, a trade's fill (price, notional,
+    fee; a sale's realized P&L = notional - cost removed), and the lots it opened or changed,
+    as it left them."""
+
+    id: int
+    account_id: int
+    kind: TxKind
+    created_at: datetime
+    moves: list[JournalMove]
+    order_id: int | None = None
+    client_key: str | None = None
+    price: Dec | None = None
+    notional: Dec | None = None
+    fee: Dec = Decimal("0.00")
+    realized_pnl: Dec | None = None
+    lots: list[JournalLot] = Field(default_factory=list)
+
+
+class JournalHolding(Model):
+    """An asset an account holds (USD: its cash) and, for a position, its cost basis."""
+
+    asset: str
+    amount: Dec
+    cost: Dec = Decimal("0.00")
+
+
+class JournalAccount(Model):
+    """A paper account in the journal: whose it is and its name; what it held when the journal
+    starts (`since`; nothing without it) with its open lots then; what it holds now (the
+    ledger's balances, read apart from the entries: an export asserts them); its orders
+    (placed or closed from `since`) and its lots (open at `since` or opened after)."""
+
+    id: int
+    username: str
+    name: str
+    # its last reset's entry (0: never reset; an account that held nothing then has no reset
+    # entry: the ledger's last entry before it): its P&L counts from the entries after it
+    reset_entry: int = 0
+    opening: list[JournalHolding] = Field(default_factory=list)
+    opening_lots: list[JournalLot] = Field(default_factory=list)
+    closing: list[JournalHolding]
+    orders: list[Order] = Field(default_factory=list)
+    lots: list[Lot] = Field(default_factory=list)
+
+
+class Journal(Model):
+    """A ledger's journal, exact, for exports: a customer's own paper accounts, or for an admin
+    every customer's (`whole_ledger`); the entries from `since` (00:00 UTC; all without it) in
+    the order they were posted; the price of every asset held now."""
+
+    as_of: datetime
+    since: date | None = None
+    whole_ledger: bool
+    cost_method: str
+    accounts: list[JournalAccount]
+    entries: list[JournalEntry]
+    assets: list[JournalAsset]
+    prices: dict[str, Dec] = Field(default_factory=dict)

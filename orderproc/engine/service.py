@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from orderproc.engine.schemas import (
     Asset,
     AuditEvent,
     Balance,
+    Journal,
     LeaderboardEntry,
     LedgerSettings,
     Lot,
@@ -46,6 +48,7 @@ from orderproc.engine.schemas import (
 )
 from orderproc.engine.store.backend import is_server_url
 from orderproc.engine.usecases import accounts, admin, auth, cash, market, matcher, orders, reports
+from orderproc.engine.usecases import journal as journals
 from orderproc.engine.usecases.context import Context
 from orderproc.engine.usecases.watch import AccountWatch
 
@@ -227,6 +230,9 @@ class LocalEngine:
 
     async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]:
         return await reports.leaderboard(self._ctx, self._gate.claims(token), sort, limit)
+
+    async def journal(self, token: str, *, account: str | None = None, since: date | None = None) -> Journal:
+        return await journals.journal(self._ctx, self._gate.claims(token), account, since)
 
     # the ledger's settings and administration
     async def ledger_settings(self, token: str) -> LedgerSettings:

@@ -289,6 +289,11 @@ SPECS: dict[str, Spec] = {
                         lambda r, a: r.engine.admin_audit(_token(r, a["token"]), **_kw(a, "offset", "limit")),
                         examples=100),
     "admin_verify": Spec(_args({"token": tokens}), lambda r, a: r.engine.admin_verify(_token(r, a["token"]))),
+    "journal": Spec(_args({"token": tokens}, {
+        "account": usually(st.one_of(st.none(), account_names, st.sampled_from(
+            ["alice/main", "ALICE/main", "root/main", "nobody/main", "alice/", "/main", "a/b/c"]))),
+        "since": usually(st.one_of(st.none(), st.dates(), st.datetimes(timezones=st.timezones())))}),
+        lambda r, a: r.engine.journal(_token(r, a["token"]), **_kw(a, "account", "since"))),
 }
 
 
