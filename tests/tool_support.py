@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -14,7 +15,9 @@ REQUIRE_ENV = "ORDERPROC_REQUIRE_TOOLS"
 def require_tool(name: str) -> str:
     """The path of the program `name`; skips the test (fails it under ORDERPROC_REQUIRE_TOOLS or CI)
     when it is not installed."""
-    path = shutil.which(name)
+    # the running Python's scripts first: a tool installed with the test dependencies (bean-check)
+    # is there, and `.venv/bin/python -m pytest` does not put it on PATH
+    path = shutil.which(name, path=os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]))
     if path:
         return path
     required = [env for env in (REQUIRE_ENV, "CI") if os.environ.get(env)]
