@@ -16,7 +16,7 @@ NOT_FOR_HELP = (
     "starlette",
     "sqlalchemy",
     "sqlmodel",
-    "passlib",
+    "argon2",
     "orderproc.engine.schemas",
     "orderproc.engine.service",
 )

@@ -83,7 +83,7 @@ class Context:
 
     @cached_property
     def hasher(self) -> PasswordHasher:
-        """Built on first use: passlib's import and set-up are not needed to open a ledger."""
+        """Built on first use: argon2's import and set-up are not needed to open a ledger."""
         return PasswordHasher(self.hash_profile)
 
     async def hash(self, fn: Callable[..., T], *args: Any) -> T:
