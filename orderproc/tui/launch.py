@@ -51,19 +51,28 @@ def _check_theme(theme: str | None, source: str | None, config: ConfigFile) -> N
 
 
 def run(settings: Settings) -> None:
+    """Run the terminal on the settings' ledger; the engine is closed on the app's own loop (a
+    server's connections belong to it)."""
+    from orderproc.sessions import cached
+
     use_number_format(settings.number_format)
     engine = open_engine(settings)
-    try:
-        app = OrderprocApp(
-            engine,
-            ledger_label=short_path(Path(engine.location)) if isinstance(settings.db_path, Path) and not settings.server
-            else engine.location,
-            store=SessionStore(engine.session_key, config_file()),
-            settled=collector.freeze,
-            keymap=settings.keys,
-            theme=settings.theme,
-            account=settings.account,
-        )
-        app.run()
-    finally:
-        asyncio.run(engine.close())
+
+    async def main() -> None:
+        try:
+            app = OrderprocApp(
+                engine,
+                ledger_label=short_path(Path(engine.location))
+                if isinstance(settings.db_path, Path) and not settings.server else engine.location,
+                # a browser's terminal (orderproc web) writes nothing into the serving user's config
+                store=SessionStore(engine.session_key, config_file() if cached() else None),
+                settled=collector.freeze,
+                keymap=settings.keys,
+                theme=settings.theme,
+                account=settings.account,
+            )
+            await app.run_async()
+        finally:
+            await engine.close()
+
+    asyncio.run(main())

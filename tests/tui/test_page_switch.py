@@ -190,7 +190,7 @@ def test_the_real_terminal_is_given_the_collector_freeze_as_its_settled_hook(mon
         def __init__(self, engine: Any, **options: Any) -> None:
             made.update(options)
 
-        def run(self) -> None:
+        async def run_async(self) -> None:
             pass
 
     monkeypatch.setattr(launch, "OrderprocApp", Recorded)
