@@ -11,15 +11,24 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, ValidationInfo, WithJsonSchema, model_validator
 
-from orderproc.engine import errors
+from orderproc.engine import errors, wire
 from orderproc.engine.domain.money import parse_decimal
 
 T = TypeVar("T")
 
-# A Decimal that JSON carries as a plain decimal string ("0.00000001", never "1E-8").
-Dec = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")]
+# A Decimal that JSON carries as a plain decimal string ("0.00000001", never "1E-8"): answers write
+# them so; a request's decimal fields say their own rule (orderproc.engine.wire).
+Dec = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+                WithJsonSchema({"type": "string", "pattern": r"^-?[0-9]+(?:\.[0-9]+)?$",
+                                "description": "A decimal string in plain notation", "examples": ["1234.56"]})]
+
+
+def _wire(rule: wire.DecimalText) -> WithJsonSchema:
+    """An optional request field's schema: `rule`'s decimal string, or null."""
+    return WithJsonSchema(rule.json_schema(nullable=True))
+
 
 
 class Model(BaseModel):
@@ -96,8 +105,19 @@ class AccountInfo(Model):
 
 
 class ProfileUpdate(Model):
-    display_name: str | None = None
-    email: str | None = None
+    """Your display name and email (one at least; an empty one clears it)."""
+
+    model_config = ConfigDict(json_schema_extra=wire.one_at_least("display_name", "email"))
+
+    # `format: printable`: what Python's str.isprintable() takes (no control, format, private-use
+    # or unassigned character): more than a pattern can say
+    display_name: Annotated[str | None, WithJsonSchema({
+        "anyOf": [{"type": "string", "maxLength": 64, "format": "printable"}, wire.NULL],
+        "description": "At most 64 printable characters; empty: none"})] = None
+    email: Annotated[str | None, WithJsonSchema({
+        "anyOf": [{"const": ""}, {"type": "string", "maxLength": 254, "format": "printable",
+                                  "pattern": r"^[^@\s]*@[^@\s]*\.[^@\s]*$"}, wire.NULL],
+        "description": "An email address (one @, a dot after it, no space), at most 254 characters; empty: none"})] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -105,9 +125,11 @@ class ProfileUpdate(Model):
         """Bad input raises the domain's own errors (stable codes), never pydantic's."""
         if not isinstance(data, dict):
             raise errors.ValidationError("a profile update is an object with display_name and email")
-        for field in ("display_name", "email"):
+        for field, longest in (("display_name", 64), ("email", 254)):
             if data.get(field) is not None and not isinstance(data[field], str):
                 raise errors.ValidationError(f"{field} must be a string", {"field": field})
+            if data.get(field) is not None and len(data[field]) > longest:  # as sent: spaces around count
+                raise errors.ValidationError(f"{field} is at most {longest} characters", {"field": field})
         return data
 
 
@@ -172,6 +194,10 @@ class PricePoint(Model):
     close: Dec
 
 
+_ORDER_DECIMALS = {"quantity": wire.QUANTITY, "notional": wire.USD, "price_limit": wire.PRICE_GUARD,
+                   "limit_price": wire.ORDER_PRICE, "stop_price": wire.ORDER_PRICE}
+
+
 class OrderRequest(Model):
     """An order. A market order gives a quantity or a USD amount (`notional`) and may guard its
     fill with `price_limit` (the highest price a buy accepts, the lowest a sell accepts).
@@ -181,24 +207,31 @@ class OrderRequest(Model):
     now or expire (`ioc`, limit orders only). A resting order reserves what it could spend.
     """
 
-    symbol: str
+    model_config = ConfigDict(json_schema_extra=wire.order_shapes)
+
+    symbol: str = Field(description="An asset's symbol (any case)", examples=["BTC"])
     side: Side
     type: OrderType = OrderType.MARKET
-    quantity: Dec | None = None
-    notional: Dec | None = None
-    price_limit: Dec | None = None
-    limit_price: Dec | None = None
-    stop_price: Dec | None = None
+    quantity: Annotated[Dec | None, _wire(wire.QUANTITY)] = None
+    notional: Annotated[Dec | None, _wire(wire.USD)] = None
+    price_limit: Annotated[Dec | None, _wire(wire.PRICE_GUARD)] = None
+    limit_price: Annotated[Dec | None, _wire(wire.ORDER_PRICE)] = None
+    stop_price: Annotated[Dec | None, _wire(wire.ORDER_PRICE)] = None
     time_in_force: TimeInForce | None = None
-    lot_id: int | None = None  # a sell: close this lot first (specific identification)
-    client_order_id: str | None = None
+    # a sell: close this lot first (specific identification)
+    lot_id: Annotated[int | None, WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": wire.MAX_ID},
+                                                            {"type": "null"}]})] = None
+    client_order_id: Annotated[str | None, WithJsonSchema({"anyOf": [{"type": "string", "pattern": wire.KEY_PATTERN},
+                                                                     {"type": "null"}]})] = None
 
     @model_validator(mode="before")
     @classmethod
-    def _domain_checks(cls, data: Any) -> Any:
-        """Bad input raises the domain's own errors (stable codes), never pydantic's."""
+    def _domain_checks(cls, data: Any, info: ValidationInfo) -> Any:
+        """Bad input raises the domain's own errors (stable codes), never pydantic's. From JSON
+        (`model_validate_json`) the wire's rules apply too: decimals as strings, keys in Latin-1."""
         if not isinstance(data, dict):
             raise errors.ValidationError("an order is an object with symbol, side and an amount")
+        on_wire = info.mode == "json"
         data = dict(data)
         if not isinstance(data.get("symbol"), str):
             raise errors.UnknownAsset("symbol must be a string", {"field": "symbol"})
@@ -214,15 +247,22 @@ class OrderRequest(Model):
                 except ValueError:
                     allowed = ", ".join(k.value for k in kind)
                     raise errors.ValidationError(f"{field} is one of: {allowed}", {"field": field}) from None
-        for field in ("quantity", "notional", "price_limit", "limit_price", "stop_price"):
+        for field, rule in _ORDER_DECIMALS.items():
             if data.get(field) is not None:
+                if on_wire:
+                    rule.check(data[field], field)
                 data[field] = parse_decimal(data[field], field)
         lot = data.get("lot_id")
-        if lot is not None and (not isinstance(lot, int) or isinstance(lot, bool) or not 0 < lot < 2**63):
+        if isinstance(lot, float) and lot.is_integer():  # JSON's 7.0 is the integer 7 too
+            lot = data["lot_id"] = int(lot)
+        if lot is not None and (not isinstance(lot, int) or isinstance(lot, bool) or not 0 < lot < 2**63
+                                or (on_wire and lot > wire.MAX_ID)):
             raise errors.ValidationError("lot_id is the number of one of your lots", {"field": "lot_id"})
         key = data.get("client_order_id")
         if key is not None and not isinstance(key, str):
             raise errors.ValidationError("client_order_id must be a string", {"field": "client_order_id"})
+        if key is not None and on_wire:
+            wire.check_key(key, "client_order_id")
         return data
 
 
@@ -364,18 +404,22 @@ class LedgerSettings(Model):
 
 
 class SettingsUpdate(Model):
-    """Any of the settings; the ones left out stay as they are."""
+    """Any of the settings (one at least); the ones left out stay as they are."""
 
-    cost_method: str | None = None
-    maker_fee_bps: Dec | None = None
-    taker_fee_bps: Dec | None = None
-    spread_bps: Dec | None = None
-    slippage_bps_per_1000_usd: Dec | None = None
+    model_config = ConfigDict(json_schema_extra=wire.one_at_least(
+        "cost_method", "maker_fee_bps", "taker_fee_bps", "spread_bps", "slippage_bps_per_1000_usd"))
+
+    cost_method: Annotated[str | None, WithJsonSchema({"enum": ["fifo", "average", None]})] = None
+    maker_fee_bps: Annotated[Dec | None, _wire(wire.BPS)] = None
+    taker_fee_bps: Annotated[Dec | None, _wire(wire.BPS)] = None
+    spread_bps: Annotated[Dec | None, _wire(wire.BPS)] = None
+    slippage_bps_per_1000_usd: Annotated[Dec | None, _wire(wire.BPS)] = None
 
     @model_validator(mode="before")
     @classmethod
-    def _domain_checks(cls, data: Any) -> Any:
-        """Bad input raises the domain's own errors (stable codes), never pydantic's."""
+    def _domain_checks(cls, data: Any, info: ValidationInfo) -> Any:
+        """Bad input raises the domain's own errors (stable codes), never pydantic's; from JSON,
+        the basis points as decimal strings."""
         if not isinstance(data, dict):
             raise errors.ValidationError("a settings update is an object of settings")
         data = dict(data)
@@ -386,6 +430,8 @@ class SettingsUpdate(Model):
             raise errors.ValidationError("cost_method is fifo or average", {"field": "cost_method"})
         for field in ("maker_fee_bps", "taker_fee_bps", "spread_bps", "slippage_bps_per_1000_usd"):
             if data.get(field) is not None:
+                if info.mode == "json":
+                    wire.BPS.check(data[field], field)
                 data[field] = parse_decimal(data[field], field)
         return data
 
