@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Annotated, Protocol, TypeVar, runtime_checkable
 
-from fastapi import Depends, Header, Request
+import pydantic
+from fastapi import Body, Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from orderproc.engine import errors
+from orderproc.engine import errors, wire
 from orderproc.engine.limits import Bucket
 from orderproc.engine.protocol import Engine
-from orderproc.server.gateway import RateLimiter, client_address
+from orderproc.engine.schemas import OrderRequest, SettingsUpdate
+from orderproc.server.gateway import Metrics, RateLimiter, client_address
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 _bearer = HTTPBearer(auto_error=False, description="The token `POST /v1/auth/login` returned")
 
@@ -37,6 +41,42 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise errors.AuthRequired(_LOG_IN_FIRST)
     return token.strip()
+
+
+async def _metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+async def read_json(request: Request, model: type[M]) -> M:
+    """The request's body as `model` read from its JSON, where the wire's own rules apply
+    (orderproc.engine.wire: decimals as strings, keys in Latin-1); pydantic's own complaints
+    (a field too many, a wrong type) become a validation error naming the field."""
+    try:
+        return model.model_validate_json(await request.body())
+    except pydantic.ValidationError as exc:
+        problem = exc.errors()[0]
+        if problem["type"] == "json_invalid":
+            raise errors.ValidationError("the request body is not valid JSON") from None
+        field = ".".join(str(part) for part in problem["loc"]) or None
+        raise errors.ValidationError(f"{field or 'body'}: {problem['msg']}", {"field": field}) from None
+
+
+# FastAPI reads (and documents) a body as a Python object, where a JSON number and a decimal
+# string look alike once parsed; these read it again as JSON, as the order route does.
+async def _order_body(request: Request, body: Annotated[OrderRequest, Body()]) -> OrderRequest:
+    return await read_json(request, OrderRequest)
+
+
+async def _settings_body(request: Request, body: Annotated[SettingsUpdate, Body()]) -> SettingsUpdate:
+    return await read_json(request, SettingsUpdate)
+
+
+def check_key(key: str | None) -> str | None:
+    """An `Idempotency-Key` header as the wire allows it (for a route that reads it itself)."""
+    if key is not None:
+        wire.check_key(key, "Idempotency-Key")
+    return key
 
 
 async def _client(request: Request) -> str:
@@ -95,10 +135,15 @@ class _InMemory:
 
 
 EngineDep = Annotated[Engine, Depends(_engine)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
 Token = Annotated[str, Depends(_token)]
 Client = Annotated[str, Depends(_client)]
 LoginLimitsDep = Annotated[LoginLimits, Depends(_login_limits)]
+OrderBody = Annotated[OrderRequest, Depends(_order_body)]
+SettingsBody = Annotated[SettingsUpdate, Depends(_settings_body)]
 IdempotencyKey = Annotated[
     str | None,
-    Header(alias="Idempotency-Key", description="Repeating a request with the same key has one effect"),
+    Header(alias="Idempotency-Key", pattern=wire.KEY_PATTERN,
+           description="Repeating a request with the same key has one effect: 1-128 printable Latin-1 characters, "
+                       "no space at either end"),
 ]

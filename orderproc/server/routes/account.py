@@ -11,14 +11,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from orderproc.engine import errors
+from orderproc.engine import errors, wire
 from orderproc.engine.catalog import MAX_OFFSET, MAX_PAGE
 from orderproc.engine.events import AccountEvent, changed
 from orderproc.engine.schemas import Balance, LeaderboardEntry, LedgerSettings, Lot, Page, PnlReport, Portfolio, Transaction, TxKind
 from orderproc.server import sse
 from orderproc.server.deps import EngineDep, IdempotencyKey, Token
+from orderproc.server.openapi import answers
 
 router = APIRouter(prefix="/v1", tags=["account"])
 
@@ -28,7 +29,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 class CashRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: str = Field(description="USD as a decimal string, at most 2 decimals", examples=["250.00"])
+    amount: Annotated[str, wire.USD.schema(), wire.USD.validator()]
 
 
 @router.get("/cash")
@@ -36,12 +37,12 @@ async def balance(engine: EngineDep, token: Token) -> Balance:
     return await engine.balance(token)
 
 
-@router.post("/cash/deposit", status_code=status.HTTP_201_CREATED)
+@router.post("/cash/deposit", status_code=status.HTTP_201_CREATED, responses=answers(409))
 async def deposit(body: CashRequest, engine: EngineDep, token: Token, key: IdempotencyKey = None) -> Transaction:
     return await engine.deposit(token, body.amount, key=key)
 
 
-@router.post("/cash/withdraw", status_code=status.HTTP_201_CREATED)
+@router.post("/cash/withdraw", status_code=status.HTTP_201_CREATED, responses=answers(409))
 async def withdraw(body: CashRequest, engine: EngineDep, token: Token, key: IdempotencyKey = None) -> Transaction:
     return await engine.withdraw(token, body.amount, key=key)
 
@@ -57,7 +58,7 @@ async def portfolio(engine: EngineDep, token: Token) -> Portfolio:
     return await engine.portfolio(token)
 
 
-@router.get("/lots")
+@router.get("/lots", responses=answers(404))
 async def lots(engine: EngineDep, token: Token, symbol: str | None = None, closed: bool = False) -> list[Lot]:
     """Your open lots (with `closed=true`, the sold ones too), by asset, oldest first."""
     return await engine.lots(token, symbol=symbol, closed=closed)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
-from orderproc.engine import errors
-from orderproc.engine.schemas import AuditEvent, LedgerSettings, Page, Role, SettingsUpdate, User, VerifyReport
-from orderproc.server.deps import EngineDep, Token
+from orderproc.engine import errors, wire
+from orderproc.engine.schemas import AuditEvent, LedgerSettings, Page, Role, User, VerifyReport
+from orderproc.server.deps import EngineDep, SettingsBody, Token
+from orderproc.server.openapi import answers
 from orderproc.server.routes.account import Limit, Offset
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 class UserChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A role, a disabled flag, or both (one at least)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=wire.one_at_least("role", "disabled"))
     role: Role | None = None
-    disabled: bool | None = None
+    disabled: StrictBool | None = None
 
 
 @router.get("/users")
@@ -24,7 +27,7 @@ async def users(engine: EngineDep, token: Token) -> list[User]:
     return await engine.admin_users(token)
 
 
-@router.patch("/users/{username}")
+@router.patch("/users/{username}", responses=answers(404))
 async def change_user(username: str, body: UserChange, engine: EngineDep, token: Token) -> User:
     if body.role is None and body.disabled is None:
         raise errors.ValidationError("give role or disabled", {"field": "role"})
@@ -43,7 +46,7 @@ async def audit(engine: EngineDep, token: Token, offset: Offset = 0, limit: Limi
 
 
 @router.patch("/settings")
-async def update_settings(body: SettingsUpdate, engine: EngineDep, token: Token) -> LedgerSettings:
+async def update_settings(body: SettingsBody, engine: EngineDep, token: Token) -> LedgerSettings:
     """Change the cost method or the friction profile (for what trades from now on)."""
     return await engine.admin_update_settings(token, body)
 

@@ -6,46 +6,49 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import suppress
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
 
+from orderproc.engine.catalog import ASSET_SORT_FIELDS
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Asset, PricePoint, Quote
 from orderproc.server import sse
 from orderproc.server.deps import EngineDep
+from orderproc.server.openapi import answers
 
 router = APIRouter(prefix="/v1", tags=["assets"])
 
 _QUOTES = TypeAdapter(list[Quote])
+AssetSort = Literal[ASSET_SORT_FIELDS]  # type: ignore[valid-type]  # the engine's names, one list
 
 
 @router.get("/assets")
 async def list_assets(engine: EngineDep, search: str | None = None, category: str | None = None,
-                      sort: str = "rank", descending: bool = False) -> list[Asset]:
+                      sort: AssetSort = "rank", descending: bool = False) -> list[Asset]:
     return await engine.list_assets(search=search, category=category, sort=sort, descending=descending)
 
 
-@router.get("/assets/{symbol}")
+@router.get("/assets/{symbol}", responses=answers(404))
 async def get_asset(symbol: str, engine: EngineDep) -> Asset:
     return await engine.get_asset(symbol)
 
 
-@router.get("/assets/{symbol}/history")
+@router.get("/assets/{symbol}/history", responses=answers(404))
 async def price_history(symbol: str, engine: EngineDep, hours: Annotated[int, Query(ge=1, le=24 * 365)] = 24,
-                        points: Annotated[int, Query(ge=2, le=2000)] = 96) -> list[PricePoint]:
+                        points: Annotated[int, Query(ge=1, le=1000)] = 96) -> list[PricePoint]:
     return await engine.price_history(symbol, hours=hours, points=points)
 
 
-@router.get("/quotes")
+@router.get("/quotes", responses=answers(404))
 async def quotes(engine: EngineDep, symbols: Annotated[str | None, Query(max_length=4000)] = None) -> list[Quote]:
     wanted = [s for s in symbols.split(",") if s.strip()] if symbols else None
     return await engine.quotes(wanted)
 
 
-@router.get("/quotes/{symbol}")
+@router.get("/quotes/{symbol}", responses=answers(404))
 async def quote(symbol: str, engine: EngineDep) -> Quote:
     return await engine.quote(symbol)
 
@@ -77,7 +80,8 @@ class QuoteFeed:
 
 @router.get("/stream/quotes", response_class=StreamingResponse,
             responses={200: {"content": {sse.MEDIA_TYPE: {}},
-                             "description": "`event: quotes` with a JSON list of quotes as data, every interval"}})
+                             "description": "`event: quotes` with a JSON list of quotes as data, every interval"},
+                       **answers(404)})
 async def stream_quotes(
     request: Request,
     interval: Annotated[float, Query(ge=0.2, le=60)] = 1.0,

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
 
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from orderproc.engine.catalog import PASSWORD_MAX, PASSWORD_MIN
 from orderproc.engine.schemas import ProfileUpdate, Session, User
 from orderproc.server.deps import Client, EngineDep, LoginLimitsDep, Token
+from orderproc.server.openapi import answers
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
 
+NewPassword = Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX,
+                                    description=f"{PASSWORD_MIN}-{PASSWORD_MAX} characters")]
+
+
+class Registration(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(pattern=r"^[A-Za-z0-9_.\-]{3,32}$", description="3-32 letters, digits, '_', '.' or '-'",
+                          examples=["alice"])
+    password: NewPassword
+
+
 class Credentials(BaseModel):
+    """What `register` was given (anything else is just wrong: 401)."""
+
     model_config = ConfigDict(extra="forbid")
     username: str
     password: str
@@ -20,16 +37,16 @@ class Credentials(BaseModel):
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     old_password: str
-    new_password: str
+    new_password: NewPassword
 
 
-@router.post("/auth/register", status_code=status.HTTP_201_CREATED)
-async def register(body: Credentials, engine: EngineDep, client: Client, limits: LoginLimitsDep) -> User:
+@router.post("/auth/register", status_code=status.HTTP_201_CREATED, responses=answers(409))
+async def register(body: Registration, engine: EngineDep, client: Client, limits: LoginLimitsDep) -> User:
     await limits.check(client, None)
     return await engine.register(body.username, body.password, source=client)
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", responses=answers(401, 403))
 async def login(body: Credentials, engine: EngineDep, client: Client, limits: LoginLimitsDep) -> Session:
     await limits.check(client, body.username)
     return await engine.login(body.username, body.password, source=client)
