@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from typer.core import TyperCommand, TyperOption
 
+from orderproc.cli.export import export
+from orderproc.cli.web import web
 from orderproc.engine.catalog import ASSET_SORT_FIELDS, MAX_OFFSET, MAX_PAGE, PASSWORD_MAX, PASSWORD_MIN, TX_KINDS
 
 if TYPE_CHECKING:
@@ -900,6 +902,8 @@ def serve(
     They trade on it with `orderproc --server URL`.
     """
     import asyncio
+    import json
+    import logging.config
 
     import uvicorn
 
@@ -929,16 +933,20 @@ def serve(
         if value is not None and name != "db":
             os.environ[ENV_PREFIX + name.upper()] = str(value)
     scheme = "https" if ssl_certfile else "http"
-    render.err.print(f"orderproc serving {engine.location} on {scheme}://{host}:{port} "
-                     f"({workers} worker{'s' if workers > 1 else ''}); Ctrl+C stops", markup=False)
+    # from here every line on stderr is JSON, uvicorn's too: the server's log config, named as a
+    # file (as the app is named by a string) so that the CLI does not import the server
+    log_config = Path(__file__).resolve().parents[1] / "server" / "logging.json"
+    logging.config.dictConfig(json.loads(log_config.read_text()))
+    log = logging.getLogger("orderproc.server")
+    log.info(f"orderproc serving {engine.location} on {scheme}://{host}:{port} "
+             f"({workers} worker{'s' if workers > 1 else ''}); Ctrl+C stops")
     if host not in ("127.0.0.1", "localhost", "::1") and ssl_certfile is None:
-        render.err.print("warning: listening beyond this machine without TLS: passwords and tokens "
-                         "cross the network in clear", markup=False)
+        log.warning("listening beyond this machine without TLS: passwords and tokens cross the network in clear")
     uvicorn.run(
         "orderproc.server.app:app_from_env", factory=True, host=host, port=port, workers=workers,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
-        access_log=False, log_level="warning", server_header=False,
+        log_config=str(log_config), access_log=False, log_level="info", server_header=False,
         # on SIGTERM or Ctrl+C, requests still running after this are cancelled: a terminal's quote
         # stream never ends by itself, and the stop used to wait for every one of them
         timeout_graceful_shutdown=SHUTDOWN_GRACE,
@@ -966,6 +974,10 @@ def _cannot_listen(host: str, port: int) -> str | None:
                         "stop it, or choose another port with --port")
             return f"error[address_unavailable]: cannot listen on {host}:{port}: {exc.strerror}"
     return None
+
+
+app.command()(web)  # `orderproc web`, the terminal in a browser: its own module
+app.command()(export)  # `orderproc export`, the journal for beancount, hledger or CSV: its own module
 
 
 # -- operator commands ---------------------------------------------------------------------------

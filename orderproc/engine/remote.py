@@ -4,7 +4,9 @@ It raises what the local engine raises: a domain error body comes back as the sa
 (`errors.error_for_code`); anything else that goes wrong on the way (no server, a timeout, an
 answer that is not the API's) is `errors.EngineUnavailable`, never an httpx exception.
 
-Retries, at most `retries` extra attempts, sleeping BACKOFF, 2x, 4x ... in between:
+Retries, at most `retries` extra attempts, sleeping a random time up to BACKOFF, 2x, 4x ... in
+between (full jitter, capped at BACKOFF_CAP: clients that failed at the same moment, as every
+terminal does when its server restarts, come back spread over the window, not in step):
 
     request                                   retried on
     ---------------------------------------   -------------------------------------------------
@@ -20,9 +22,11 @@ A money-moving POST always has a key: the caller's, or one made per call, so tha
 of that call is the same request and the server applies it once.
 
 `stream_quotes` and `stream_account` read the server-sent events of `/v1/stream/quotes` and
-`/v1/stream/account`; a connection that fails or drops is reopened with the same backoff, up to
-`retries` times in a row (an event resets the count), then EngineUnavailable. The account stream
-says, after a reconnection, what moved while it was down (its events carry the account's marks).
+`/v1/stream/account`; a connection that fails or drops is reopened after a jittered backoff
+from RECONNECT_BACKOFF (the first reconnection within a second), up to `retries` times in a row
+(an event resets the count), then EngineUnavailable. A reconnection sends the last event's id as
+`Last-Event-ID`; the account stream says, after one, what moved while it was down (its events
+carry the account's marks).
 
 `watch_link(watcher)` tells a terminal whether the server answers: `watcher(True, "")` on every
 answer but a 503, `watcher(False, why)` when a request or the stream cannot reach it (or gets a
@@ -32,10 +36,12 @@ answer but a 503, `watcher(False, why)` when a request or the stream cannot reac
 from __future__ import annotations
 
 import asyncio
+import random
 import sys
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 from urllib.parse import quote as _quote
@@ -70,6 +76,7 @@ from orderproc.engine.schemas import (  # noqa: E402
     Asset,
     AuditEvent,
     Balance,
+    Journal,
     LeaderboardEntry,
     LedgerSettings,
     Lot,
@@ -94,7 +101,9 @@ from orderproc.engine.schemas import (  # noqa: E402
 
 T = TypeVar("T")
 
-BACKOFF = 0.05  # seconds before the first retry; doubled for each one after
+BACKOFF = 0.05  # seconds: the first retry of a request waits up to this; the window doubles for each one after
+RECONNECT_BACKOFF = 1.0  # seconds: the same for reopening a stream that failed or dropped
+BACKOFF_CAP = 30.0  # seconds: the widest window
 MAX_RETRY_AFTER = 2.0  # a 429 asking to wait longer than this is raised, not waited out
 
 _ADAPTERS: dict[Any, pydantic.TypeAdapter[Any]] = {}
@@ -135,8 +144,14 @@ def _retry_after(response: httpx.Response) -> float | None:
     return seconds if 0 <= seconds <= MAX_RETRY_AFTER else None
 
 
-def _backoff(attempt: int) -> float:
-    return BACKOFF * (1 << attempt)
+_jitter = random.Random()  # the backoff's randomness (a test seeds it)
+
+
+def _backoff(attempt: int, base: float | None = None) -> float:
+    """The wait before retry number `attempt` (from 0): uniform in [0, base x 2^attempt], capped
+    ("full jitter"), so that clients failing together do not come back together."""
+    window = (BACKOFF if base is None else base) * 2.0 ** min(attempt, 32)
+    return _jitter.uniform(0.0, min(BACKOFF_CAP, window))
 
 
 class RemoteEngine:
@@ -224,10 +239,10 @@ class RemoteEngine:
         )
 
     @staticmethod
-    def _retry_delay(response: httpx.Response, attempt: int) -> float | None:
+    def _retry_delay(response: httpx.Response, attempt: int, base: float | None = None) -> float | None:
         """How long to wait before repeating a safe request that got this answer, or None."""
         if response.status_code == 503:
-            return _backoff(attempt)
+            return _backoff(attempt, base)
         if response.status_code == 429:
             return _retry_after(response)
         return None
@@ -397,14 +412,17 @@ class RemoteEngine:
                     self._answered(response)
                     if not response.is_success:
                         await response.aread()
-                        delay = None if failures >= self._retries else self._retry_delay(response, failures)
+                        delay = (None if failures >= self._retries
+                                 else self._retry_delay(response, failures, RECONNECT_BACKOFF))
                         if delay is None:
                             raise self._error(response)
                     else:
                         async with aclosing(_sse_events(response.aiter_lines())) as events:
-                            async for event, data in events:
+                            async for event, data, event_id in events:
                                 if event == "error":
                                     raise self._error_event(data)
+                                if event_id:
+                                    headers["Last-Event-ID"] = event_id  # where a reconnection carries on
                                 if event in ("", name):
                                     failures = 0
                                     yield data
@@ -415,7 +433,7 @@ class RemoteEngine:
             if delay is None:
                 if failures >= self._retries:
                     raise failure
-                delay = _backoff(failures)
+                delay = _backoff(failures, RECONNECT_BACKOFF)
             await asyncio.sleep(delay)
             failures += 1
 
@@ -499,6 +517,10 @@ class RemoteEngine:
     async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]:
         return await self._get("/v1/leaderboard", list[LeaderboardEntry], token=token, sort=sort, limit=limit)
 
+    async def journal(self, token: str, *, account: str | None = None, since: date | None = None) -> Journal:
+        return await self._get("/v1/journal", Journal, token=token, account=account,
+                               since=since.isoformat() if isinstance(since, date) else since)
+
     # -- the ledger's settings --------------------------------------------------------------------------
 
     async def ledger_settings(self, token: str) -> LedgerSettings:
@@ -532,13 +554,14 @@ class RemoteEngine:
         return await self._get("/v1/admin/verify", VerifyReport, token=token)
 
 
-async def _sse_events(lines: AsyncIterator[str]) -> AsyncGenerator[tuple[str, str], None]:
-    """(event name, data) of each server-sent event; the name is "" when the event gave none."""
-    event, data = "", list[str]()
+async def _sse_events(lines: AsyncIterator[str]) -> AsyncGenerator[tuple[str, str, str], None]:
+    """(event name, data, id) of each server-sent event; the name is "" when the event gave none,
+    the id the last one given (the stream's, as the SSE standard has it)."""
+    event, data, event_id = "", list[str](), ""
     async for line in lines:
         if not line:
             if data:
-                yield event, "\n".join(data)
+                yield event, "\n".join(data), event_id
             event, data = "", list[str]()
             continue
         if line.startswith(":"):
@@ -549,3 +572,5 @@ async def _sse_events(lines: AsyncIterator[str]) -> AsyncGenerator[tuple[str, st
             event = value
         elif field == "data":
             data.append(value)
+        elif field == "id" and value.isascii() and value.isprintable() and len(value) <= 100:
+            event_id = value  # it goes back as a header: nothing a header could not carry

@@ -33,6 +33,7 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     GET     /v1/portfolio                                                    portfolio     -> Portfolio
     GET     /v1/lots                      ?symbol&closed                     lots          -> [Lot]
     GET     /v1/pnl                                                          pnl           -> PnlReport
+    GET     /v1/journal                   ?account&since                     journal       -> Journal
     GET     /v1/stream/account                                               stream_account -> SSE
     GET     /v1/settings                                                     ledger_settings -> LedgerSettings
     GET     /v1/leaderboard               ?sort=equity|return&limit          leaderboard   -> [LeaderboardEntry]
@@ -51,6 +52,8 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
   `payload_too_large` (413), a body that does not say `Content-Type: application/json`
   `unsupported_media_type` (415), too many requests `rate_limited` (429 with `Retry-After`;
   `/healthz` and `/metrics` are never limited).
+- A GET answer of 1400 bytes or more is gzipped for a client that sends `Accept-Encoding: gzip`
+  (the event streams never are).
 - `Idempotency-Key` on a POST that moves money is the engine's idempotency key (for orders the
   same as `client_order_id`; giving both with different values is a validation error).
 - The quote stream is server-sent events: one `event: quotes` whose `data` is a JSON list of

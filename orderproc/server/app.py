@@ -9,6 +9,7 @@ the same file: the ledger is safe for several processes).
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -27,9 +28,10 @@ from orderproc import collector, package_version
 from orderproc.config import Settings
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
+from orderproc.server import openapi
 from orderproc.server.deps import LoginLimits
-from orderproc.server.gateway import GatewayMiddleware, LimitsMiddleware, Metrics, RateLimiter, log
-from orderproc.server.routes import account, accounts, admin, assets, auth, orders
+from orderproc.server.gateway import GatewayMiddleware, LimitsMiddleware, Metrics, RateLimiter, ReadGZipMiddleware, log
+from orderproc.server.routes import account, accounts, admin, assets, auth, journal, orders
 
 _HTTP_CODES = {404: ("not_found", "no such route"), 405: ("method_not_allowed", "method not allowed here")}
 
@@ -43,6 +45,15 @@ class _PlainRoute(Route):
         if match is not Match.NONE:
             child_scope["route"] = self
         return match, child_scope
+
+
+def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route of this request's path takes (several routes share a path)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine: bool = False) -> FastAPI:
@@ -69,8 +80,12 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
         title="orderproc",
         version=package_version(),
         summary="A paper-trading crypto exchange: one shared ledger, many terminals",
+        description=openapi.DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # openapi.serve_docs: the pages without a CDN
+        redoc_url=None,
     )
+    app.openapi = functools.partial(openapi.document, app)  # type: ignore[method-assign]
     app.state.engine = engine
     app.state.metrics = metrics = Metrics.create()
     app.state.login_limits = LoginLimits(settings.login_limit, engine)
@@ -84,7 +99,9 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     # function and answers, without FastAPI's request handler around it (about a fifth of an
     # order's server time, measured with bench/server_orders.py); FastAPI's route documents it.
     app.router.routes[:0] = [_PlainRoute("/v1/orders", orders.place_order, methods=["POST"])] + [
-        route for module in (orders, account, assets, auth, accounts, admin) for route in module.router.routes]
+        route for module in (orders, account, assets, auth, accounts, admin, journal) for route in module.router.routes]
+
+    openapi.serve_docs(app)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
@@ -125,7 +142,10 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
             return JSONResponse({"error": error.to_dict()}, status_code=error.status)
         code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
         body = {"code": code, "message": message, "details": {}}
-        return JSONResponse({"error": body}, status_code=exc.status_code, headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(app, request.scope))}
+        return JSONResponse({"error": body}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -138,7 +158,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
         headers = {"X-Request-ID": request_id} if request_id else None
         return JSONResponse({"error": body}, status_code=500, headers=headers)
 
-    # the last added is the outermost: gateway (request id, metrics, log), CORS, limits, app
+    # the last added is the outermost: gateway (request id, metrics, log), gzip, CORS, limits, app
     app.add_middleware(LimitsMiddleware, limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
                        max_body=settings.max_body_bytes)
     if settings.cors_origins.strip():
@@ -146,6 +166,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
                            expose_headers=["X-Request-ID", "Retry-After"])
+    app.add_middleware(ReadGZipMiddleware)
     app.add_middleware(GatewayMiddleware, metrics=metrics, log_requests=settings.log_requests)
     return app
 

@@ -50,7 +50,7 @@ OPERATIONS = [
     ("GET", "/v1/stream/quotes"), ("GET", "/v1/stream/account"), ("POST", "/v1/auth/register"), ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/logout"), ("GET", "/v1/me"), ("PATCH", "/v1/me"), ("POST", "/v1/me/password"),
     ("GET", "/v1/admin/users"), ("PATCH", "/v1/admin/users/{username}"), ("GET", "/v1/admin/audit"),
-    ("GET", "/v1/admin/verify"), ("GET", "/healthz"), ("GET", "/metrics"),
+    ("GET", "/v1/admin/verify"), ("GET", "/v1/journal"), ("GET", "/healthz"), ("GET", "/metrics"),
 ]
 
 

@@ -69,6 +69,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(remote, "BACKOFF", 0.001)
+    monkeypatch.setattr(remote, "RECONNECT_BACKOFF", 0.001)
 
 
 def mock(handler: Handler, **options: Any) -> RemoteEngine:
