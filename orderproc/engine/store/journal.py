@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from orderproc.engine.store.repo import Conn
-from orderproc.engine.store.rows import OrderRow
+from orderproc.engine.store.rows import LotRow, OrderRow
 from orderproc.engine.store.trading import ORDER_COLUMNS
 
 
@@ -58,18 +58,6 @@ class JournalPostingRow(NamedTuple):
     amount: int
 
 
-class JournalLotRow(NamedTuple):
-    id: int
-    account_id: int
-    symbol: str
-    order_id: int
-    opened_at: str
-    quantity: int
-    cost: int
-    remaining: int
-    remaining_cost: int
-
-
 class LotCloseRow(NamedTuple):
     """What a sale took from one lot, in the order the sale took it."""
 
@@ -91,7 +79,7 @@ class JournalRows(NamedTuple):
     entries: list[JournalEntryRow]
     postings: list[JournalPostingRow]
     orders: list[tuple[int, OrderRow]]  # (account id, order)
-    lots: list[JournalLotRow]
+    lots: list[tuple[int, LotRow]]  # (account id, lot)
     closes: list[LotCloseRow]
     balances: list[AccountHoldingRow]
 
@@ -119,7 +107,7 @@ def journal_rows(conn: Conn, scope: Scope) -> JournalRows:
         f"SELECT account_id, {ORDER_COLUMNS} FROM orders WHERE account_id IN ({ids}) ORDER BY id", params,
     ).fetchall()
     lots = conn.execute(
-        "SELECT id, account_id, symbol, order_id, opened_at, quantity, cost, remaining, remaining_cost FROM lots"
+        "SELECT account_id, id, symbol, order_id, opened_at, quantity, cost, remaining, remaining_cost FROM lots"
         f" WHERE account_id IN ({ids}) ORDER BY id", params,
     ).fetchall()
     closes = conn.execute(
@@ -135,7 +123,7 @@ def journal_rows(conn: Conn, scope: Scope) -> JournalRows:
         entries=list(map(JournalEntryRow._make, entries)),
         postings=list(map(JournalPostingRow._make, postings)),
         orders=[(row[0], OrderRow._make(row[1:])) for row in orders],
-        lots=list(map(JournalLotRow._make, lots)),
+        lots=[(row[0], LotRow._make(row[1:])) for row in lots],
         closes=list(map(LotCloseRow._make, closes)),
         balances=list(map(AccountHoldingRow._make, balances)),
     )

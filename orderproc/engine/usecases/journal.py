@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from orderproc.engine import errors, rules
+from orderproc.engine import errors
 from orderproc.engine.domain import lot_history
 from orderproc.engine.domain import lots as cost_methods
 from orderproc.engine.domain.lots import Take
@@ -32,6 +32,7 @@ from orderproc.engine.schemas import (
 from orderproc.engine.security import Claims, is_username
 from orderproc.engine.store import journal as store
 from orderproc.engine.store import ledger, repo
+from orderproc.engine.store.rows import LotRow
 from orderproc.engine.usecases import actors, mapping
 from orderproc.engine.usecases.actors import Admin, Operator
 from orderproc.engine.usecases.checks import check_account_name, shown
@@ -128,8 +129,8 @@ class _Builder:
         self.ctx, self.rows, self.method, self.since = ctx, rows, method, since
         self.since_text = datetime(since.year, since.month, since.day, tzinfo=UTC).isoformat(
             timespec="microseconds") if since else ""
-        self.lots = {row.id: row for row in rows.lots}
-        self.lot_of_order = {row.order_id: row for row in rows.lots}
+        self.lots = {row.id: row for _, row in rows.lots}
+        self.lot_of_order = {row.order_id: row for _, row in rows.lots}
         self.orders = {row.id: row for _, row in rows.orders}
         self.closes: dict[int, list[Take]] = defaultdict(list)
         for close in rows.closes:
@@ -156,10 +157,10 @@ class _Builder:
             elif row.kind == TxKind.RESET.value:
                 for line in self.postings[row.id]:
                     history[(row.account_id, line.asset)].append(lot_history.Reset())
-        now: dict[tuple[int, str], dict[int, _LotState]] = {(lot.account_id, lot.symbol): {} for lot in self.rows.lots}
-        for lot in self.rows.lots:
+        now: dict[tuple[int, str], dict[int, _LotState]] = defaultdict(dict)
+        for account_id, lot in self.rows.lots:
             if lot.remaining:
-                now[(lot.account_id, lot.symbol)][lot.id] = (lot.remaining, lot.remaining_cost)
+                now[(account_id, lot.symbol)][lot.id] = (lot.remaining, lot.remaining_cost)
         changes: dict[int, dict[int, _LotState]] = {}
         for position, events in history.items():
             changes.update(lot_history.sale_changes(events, now.get(position, {}), self.method))
@@ -255,20 +256,12 @@ class _Builder:
                                     cost=cents_to_cash(b.cost)) for b in closing.values() if b.asset != USD]
         orders = [mapping.order(o, self.ctx.precision) for account_id, o in self.rows.orders if account_id == row.id
                   and (o.created_at >= self.since_text or (o.closed_at or "") >= self.since_text)]
-        lots = [self._lot(lot, now) for lot in self.rows.lots if lot.account_id == row.id
+        lots = [self._lot(lot, now) for account_id, lot in self.rows.lots if account_id == row.id
                 and (lot.opened_at >= self.since_text or lot.id in self.open_at_since)]
         return JournalAccount(id=row.id, username=row.username, name=row.name, reset_entry=row.reset_entry,
                               opening=account.opening or [],
                               opening_lots=account.opening_lots, closing=holdings, orders=orders, lots=lots)
 
-    def _lot(self, row: store.JournalLotRow, now: float) -> Lot:
-        precision = self.ctx.precision(row.symbol)
+    def _lot(self, row: LotRow, now: float) -> Lot:
         price = self.ctx.market.price(row.symbol, now) if row.symbol in self.ctx.assets else Decimal(0)
-        left, left_cost = from_units(row.remaining, precision), cents_to_cash(row.remaining_cost)
-        value = rules.value(left, price)
-        unit_cost = (cost_methods.unit_cost(row.remaining_cost, row.remaining, precision) if row.remaining
-                     else cost_methods.unit_cost(row.cost, row.quantity, precision))
-        return Lot(id=row.id, symbol=row.symbol, order_id=row.order_id, opened_at=mapping.dt(row.opened_at),
-                   quantity=from_units(row.quantity, precision), cost=cents_to_cash(row.cost), remaining=left,
-                   remaining_cost=left_cost, unit_cost=unit_cost, price=price, market_value=value,
-                   unrealized_pnl=value - left_cost)
+        return mapping.lot(row, self.ctx.precision(row.symbol), price)

@@ -18,6 +18,7 @@ from orderproc.engine.schemas import (
     Asset,
     AuditEvent,
     LedgerSettings,
+    Lot,
     Order,
     OrderStatus,
     OrderType,
@@ -31,7 +32,7 @@ from orderproc.engine.schemas import (
     TxKind,
     User,
 )
-from orderproc.engine.store.rows import AssetRow, AuditRow, EntryRow, OrderRow, UserRow
+from orderproc.engine.store.rows import AssetRow, AuditRow, EntryRow, LotRow, OrderRow, UserRow
 
 
 def dt(text: str) -> datetime:
@@ -94,6 +95,19 @@ def order(row: OrderRow, precision_of: Precision) -> Order:
         realized_pnl=cents_to_cash(row.realized) if row.realized is not None else None,
         receipt=filled,
     )
+
+
+def lot(row: LotRow, precision: int, price: Decimal) -> Lot:
+    """A lot valued at `price`: its unit cost is of what is left (a lone lot's is the position's
+    average cost), or, sold out, of what it bought."""
+    left, left_cost = from_units(row.remaining, precision), cents_to_cash(row.remaining_cost)
+    value = rules.value(left, price)
+    unit_cost = (lots.unit_cost(row.remaining_cost, row.remaining, precision) if row.remaining
+                 else lots.unit_cost(row.cost, row.quantity, precision))
+    return Lot(id=row.id, symbol=row.symbol, order_id=row.order_id, opened_at=dt(row.opened_at),
+               quantity=from_units(row.quantity, precision), cost=cents_to_cash(row.cost), remaining=left,
+               remaining_cost=left_cost, unit_cost=unit_cost, price=price, market_value=value,
+               unrealized_pnl=value - left_cost)
 
 
 def _decimal(text: str | None) -> Decimal | None:

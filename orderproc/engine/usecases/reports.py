@@ -105,22 +105,7 @@ async def lots(ctx: Context, claims: Claims | Operator, symbol: str | None, clos
     await catch_up(ctx)
     rows = await ctx.readers.run(job)
     now = ctx.clock()
-    out = []
-    for row in rows:
-        precision = ctx.assets[row.symbol].precision
-        price = ctx.market.price(row.symbol, now)
-        left, left_cost = from_units(row.remaining, precision), cents_to_cash(row.remaining_cost)
-        value = rules.value(left, price)
-        # per unit of what is left (the position's average cost for a lone lot); sold out, of what it bought
-        unit_cost = (cost_methods.unit_cost(row.remaining_cost, row.remaining, precision) if row.remaining
-                     else cost_methods.unit_cost(row.cost, row.quantity, precision))
-        out.append(Lot(
-            id=row.id, symbol=row.symbol, order_id=row.order_id, opened_at=mapping.dt(row.opened_at),
-            quantity=from_units(row.quantity, precision), cost=cents_to_cash(row.cost), remaining=left,
-            remaining_cost=left_cost, unit_cost=unit_cost, price=price, market_value=value,
-            unrealized_pnl=value - left_cost,
-        ))
-    return out
+    return [mapping.lot(row, ctx.assets[row.symbol].precision, ctx.market.price(row.symbol, now)) for row in rows]
 
 
 async def pnl(ctx: Context, claims: Claims | Operator) -> PnlReport:
