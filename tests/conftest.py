@@ -6,9 +6,14 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from orderproc.config import Settings
+from orderproc.engine.protocol import Engine
+from orderproc.engine.remote import RemoteEngine
 from orderproc.engine.service import LocalEngine
+from orderproc.server.app import create_app
 
 # a throwaway PostgreSQL for the whole session (tests/pg_support.py); registered here only
 from pg_support import pg_server, pg_url  # noqa: F401 - fixtures
@@ -47,6 +52,21 @@ async def engine(ledger_path: Path, clock: Clock) -> AsyncIterator[LocalEngine]:
         yield eng
     finally:
         await eng.close()
+
+
+@pytest.fixture(params=["local", "remote"])
+async def api(request: pytest.FixtureRequest, engine: LocalEngine) -> AsyncIterator[Engine]:
+    """The engine under test: the ledger itself, or a RemoteEngine over the HTTP app on it (a module
+    that overrides `engine`, such as the contract suites on PostgreSQL, gets its own under both)."""
+    if request.param == "local":
+        yield engine
+        return
+    app = create_app(engine, Settings(rate_limit=0, login_limit=0, log_requests=False))
+    remote = RemoteEngine("http://orderproc.test", transport=httpx.ASGITransport(app=app))
+    try:
+        yield remote
+    finally:
+        await remote.close()
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from serve_support import free_port
 
 REQUIRE_ENV = "ORDERPROC_REQUIRE_PG"
 SUPERUSER = "postgres"
@@ -116,13 +116,6 @@ def _run_as() -> dict[str, Any]:
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -149,7 +142,7 @@ def _start(bindir: Path, root: Path, overrides: dict[str, str] | None = None) ->
 
     error = ""
     for attempt in range(3):  # the free port may be taken before the server binds it: try another
-        port = _free_port()
+        port = free_port()
         settings = {**SETTINGS, **(overrides or {}), "port": str(port), "unix_socket_directories": str(root)}
         log = root / f"server-{attempt}.log"
         with open(log, "wb") as out:  # the server is our child: we stop it and reap it

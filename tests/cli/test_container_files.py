@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 import yaml  # type: ignore[import-untyped]  # (no stubs installed; PyYAML comes with uvicorn[standard])
+from serve_support import free_port, orderproc_env
 
 from orderproc.config import ENV_PREFIX, Settings
 from orderproc.engine import is_server_url
-from server.server_helpers import free_port, orderproc_env  # tests/ is on sys.path (conftest.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"

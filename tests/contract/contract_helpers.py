@@ -7,15 +7,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from conftest import PASSWORD, Clock
 
-from orderproc.config import Settings
 from orderproc.engine.protocol import Engine
-from orderproc.engine.remote import RemoteEngine
 from orderproc.engine.service import LocalEngine
-from orderproc.server.app import create_app
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -27,20 +23,6 @@ async def engine(request: pytest.FixtureRequest, ledger_path: Path, clock: Clock
         yield eng
     finally:
         await eng.close()
-
-
-@pytest.fixture(params=["local", "remote"])
-async def api(request: pytest.FixtureRequest, engine: LocalEngine) -> AsyncIterator[Engine]:
-    """The engine under test: the ledger itself, or a RemoteEngine over the HTTP app on it."""
-    if request.param == "local":
-        yield engine
-        return
-    app = create_app(engine, Settings(rate_limit=0, login_limit=0, log_requests=False))
-    remote = RemoteEngine("http://orderproc.test", transport=httpx.ASGITransport(app=app))
-    try:
-        yield remote
-    finally:
-        await remote.close()
 
 
 @pytest.fixture(autouse=True)

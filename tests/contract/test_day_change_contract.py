@@ -10,7 +10,7 @@ from conftest import Clock
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import OrderRequest, SettingsUpdate
 from orderproc.engine.service import LocalEngine
-from contract_helpers import api, engine, ledger_checks_out, signed_up  # noqa: F401 - fixtures
+from contract_helpers import engine, ledger_checks_out, signed_up  # noqa: F401 - fixtures
 
 
 async def test_todays_change_is_the_days_pnl_through_every_engine(

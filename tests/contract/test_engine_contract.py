@@ -19,7 +19,7 @@ from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import OrderRequest, OrderStatus, ProfileUpdate, Role, Side, TxKind
 from orderproc.engine.service import LocalEngine
-from contract_helpers import api, engine, ledger_checks_out, signed_up  # noqa: F401 - fixtures
+from contract_helpers import engine, ledger_checks_out, signed_up  # noqa: F401 - fixtures
 
 NEW_PASSWORD = "a brand new passphrase"
 

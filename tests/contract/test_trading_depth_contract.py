@@ -24,7 +24,7 @@ from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import OrderRequest, OrderStatus, Role, SettingsUpdate, TxKind
 from orderproc.engine.service import LocalEngine
 from orderproc.server.app import create_app
-from contract_helpers import api, engine, ledger_checks_out, signed_up  # noqa: F401 - fixtures
+from contract_helpers import engine, ledger_checks_out, signed_up  # noqa: F401 - fixtures
 
 CENT = Decimal("0.01")
 

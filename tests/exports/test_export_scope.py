@@ -4,36 +4,17 @@ by name; nobody reads another customer's journal; bad input is a clear error."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
-import httpx
 import pytest
 from conftest import PASSWORD, Clock
 from export_helpers import bean_check, hledger_check, passes
 
 from orderproc import exports
-from orderproc.config import Settings
 from orderproc.engine import errors
 from orderproc.engine.protocol import Engine
-from orderproc.engine.remote import RemoteEngine
 from orderproc.engine.schemas import Journal, OrderRequest, Role
 from orderproc.engine.service import LocalEngine
-from orderproc.server.app import create_app
-
-
-@pytest.fixture(params=["local", "remote"])
-async def api(request: pytest.FixtureRequest, engine: LocalEngine) -> AsyncIterator[Engine]:
-    """The ledger itself, or a RemoteEngine over the HTTP app on it."""
-    if request.param == "local":
-        yield engine
-        return
-    app = create_app(engine, Settings(rate_limit=0, login_limit=0, log_requests=False))
-    remote = RemoteEngine("http://orderproc.test", transport=httpx.ASGITransport(app=app))
-    try:
-        yield remote
-    finally:
-        await remote.close()
 
 
 async def trader(api: Engine, name: str, *buys: str) -> str:

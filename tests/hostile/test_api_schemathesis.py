@@ -18,11 +18,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,74 +27,38 @@ import httpx
 import pytest
 
 from hostile_helpers import PASSWORD
+from serve_support import free_port, orderproc_env, run_orderproc, serving
 
 HERE = Path(__file__).parent
 USER, ADMIN = "fuzz-user", "fuzz-admin"  # schemathesis_hooks.py logs in as them
 RUN_TIMEOUT = 300  # seconds: a hang fails the test instead of stalling CI
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORDERPROC_", "SCHEMATHESIS_"))}
-    env.update({"XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
-                "ORDERPROC_HASH_PROFILE": "fast", "ORDERPROC_RATE_LIMIT": "0", "ORDERPROC_LOGIN_LIMIT": "0",
-                "ORDERPROC_LOG_REQUESTS": "0"})
-    return env
+LIMITS_OFF = {"ORDERPROC_RATE_LIMIT": "0", "ORDERPROC_LOGIN_LIMIT": "0", "ORDERPROC_LOG_REQUESTS": "0"}
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """The server's URL and its ledger, with `fuzz-user` (cash deposited) and `fuzz-admin`."""
-    ledger, log_path = tmp_path / "ledger.db", tmp_path / "server.log"
-    env = _env(tmp_path)
-    url = f"http://127.0.0.1:{_free_port()}"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "orderproc", "serve", "--db", str(ledger),
-                                 "--port", url.rsplit(":", 1)[1]], env=env, stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the server did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+    ledger = tmp_path / "ledger.db"
+    with serving(ledger, free_port(), tmp_path, tmp_path / "server.log", **LIMITS_OFF) as url:
         with httpx.Client(base_url=url, timeout=10) as http:
             for name in (USER, ADMIN):
                 assert http.post("/v1/auth/register", json={"username": name, "password": PASSWORD}).status_code == 201
-            granted = subprocess.run([sys.executable, "-m", "orderproc", "--db", str(ledger), "admin", "grant", ADMIN],
-                                     env=env, capture_output=True, text=True, timeout=60)
+            granted = run_orderproc("--db", str(ledger), "admin", "grant", ADMIN, env=orderproc_env(tmp_path))
             assert granted.returncode == 0, granted.stderr
             token = http.post("/v1/auth/login", json={"username": USER, "password": PASSWORD}).json()["token"]
             deposit = http.post("/v1/cash/deposit", json={"amount": "999999999999.00"},
                                 headers={"Authorization": f"Bearer {token}"})
             assert deposit.status_code == 201, deposit.text
         yield url, ledger
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def test_schemathesis_with_every_check_finds_nothing_and_orders_reach_the_ledger(
     served: tuple[str, Path], tmp_path: Path
 ) -> None:
     url, ledger = served
-    env = {**_env(tmp_path), "SCHEMATHESIS_HOOKS": "schemathesis_hooks", "SCHEMATHESIS_ORDERPROC_URL": url,
-           "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    env = {k: v for k, v in orderproc_env(tmp_path).items() if not k.startswith("SCHEMATHESIS_")}
+    env.update({"SCHEMATHESIS_HOOKS": "schemathesis_hooks", "SCHEMATHESIS_ORDERPROC_URL": url,
+           "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])})
     command = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(HERE / "schemathesis.toml"),
                "--no-color", "run", f"{url}/openapi.json", "--checks", "all", "--workers", "1",
                "--seed", "1", "--generation-deterministic", "--request-timeout", "5",
@@ -116,8 +77,7 @@ def test_schemathesis_with_every_check_finds_nothing_and_orders_reach_the_ledger
         assert f"✅ {phase}" in summary, summary
 
     # the run traded, and left a ledger that balances
-    checked = subprocess.run([sys.executable, "-m", "orderproc", "--db", str(ledger), "admin", "verify", "--json"],
-                             env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    checked = run_orderproc("--db", str(ledger), "admin", "verify", "--json", env=orderproc_env(tmp_path))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     report = json.loads(checked.stdout)
     assert report["ok"] and report["orders"] >= 10, report

@@ -27,7 +27,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ from typing import Any
 
 import httpx
 import pytest
-
+from serve_support import free_port
 
 from orderproc.engine import errors
 from orderproc.engine.prices import Market, load_assets
@@ -53,12 +52,6 @@ STOP_TIMEOUT = 10.0
 
 
 # -- the servers --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def server_env(home: Path) -> dict[str, str]:

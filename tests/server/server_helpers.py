@@ -9,12 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -25,6 +19,7 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from serve_support import free_port, serving
 
 from orderproc.config import Settings
 from orderproc.engine.service import LocalEngine
@@ -165,55 +160,6 @@ def captured_log(name: str = "orderproc.server") -> Iterator[Records]:
 
 
 # -- the real server ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def orderproc_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERPROC_")}
-    env.update({"XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
-                "ORDERPROC_HASH_PROFILE": "fast", **extra})
-    return env
-
-
-def run_orderproc(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "orderproc", *args], env=env, input=stdin, capture_output=True,
-                          text=True, timeout=60)
-
-
-@contextmanager
-def serving(ledger: Path, port: int, home: Path, log_path: Path) -> Iterator[str]:
-    """`orderproc serve --db LEDGER --port PORT` until the block ends (stopped with Ctrl+C); its
-    URL once it answers /healthz. The log goes to a file (appended), so a full pipe never stalls it."""
-    with log_path.open("a") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "orderproc", "serve", "--db", str(ledger), "--port", str(port)],
-            env=orderproc_env(home), stdout=log, stderr=log, text=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).json() == {"status": "ok"}:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the server did not start: {log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from server_helpers import PASSWORD, free_port, serving
+from serve_support import free_port, serving
+from server_helpers import PASSWORD
 
 
 def test_the_real_server_logs_json_lines_only_and_keeps_the_conventions(tmp_path: Path) -> None:

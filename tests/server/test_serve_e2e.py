@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-
-from server_helpers import PASSWORD, free_port, orderproc_env, run_orderproc, server  # noqa: F401 (fixture)
+from serve_support import free_port, orderproc_env, run_orderproc
+from server_helpers import PASSWORD, server  # noqa: F401 (fixture)
 
 from orderproc.engine import errors
 from orderproc.engine.remote import RemoteEngine

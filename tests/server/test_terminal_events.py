@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server_helpers import PASSWORD, free_port, serving
+from serve_support import free_port, serving
+from server_helpers import PASSWORD
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 

@@ -8,7 +8,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from server_helpers import PASSWORD, free_port, serving
+from serve_support import free_port, serving
+from server_helpers import PASSWORD
 from test_remote_terminal import until
 
 from orderproc.engine.remote import RemoteEngine

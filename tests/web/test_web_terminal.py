@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from conftest import PASSWORD
+from serve_support import free_port
 from tool_support import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,13 +56,6 @@ SCREEN = """() => {
   for (let y = 0; y < terminal.rows; y++) rows.push(buffer.getLine(y).translateToString(true));
   return rows;
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def isolated_env(tmp_path: Path) -> dict[str, str]:
