@@ -47,6 +47,7 @@ from test_snapshots import (  # noqa: F401 - the ledger and the pinned clock and
     SnapCompare,
     ledger,
     pinned_machine,
+    snap_compare,
 )
 from tui_helpers import MakeApp, MemoryStore, on_page, wait_until
 

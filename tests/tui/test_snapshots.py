@@ -14,6 +14,7 @@ compares dates with (it writes only the time for today's dates).
 from __future__ import annotations
 
 import time
+import difflib
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -43,7 +44,7 @@ from orderproc.tui.screens.trade import TradeScreen
 from orderproc.tui.widgets.asset_table import AssetTable
 from orderproc.tui.widgets.price_chart import PriceChart
 from orderproc.tui.widgets.recent_orders import RecentOrders
-from tui_helpers import MakeApp, MemoryStore, wait_until
+from tui_helpers import MakeApp, MemoryStore, compared_screens, wait_until
 
 PASSWORD = "correct horse battery"
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 50), id="160x50")]
@@ -114,6 +115,20 @@ async def ledger(engine: LocalEngine, clock: Clock) -> dict[str, str]:
     root = (await engine.login("root", PASSWORD)).token
     clock.advance(60)
     return {"alice": alice, "root": root}
+
+
+@pytest.fixture
+def snap_compare(snap_compare: SnapCompare, request: pytest.FixtureRequest) -> SnapCompare:
+    """pytest-textual-snapshot's comparison; a mismatch fails with the lines of the screen that
+    differ, so a log (CI's) says what changed without the HTML report."""
+    def compare(*args: Any, **kwargs: Any) -> bool:
+        if snap_compare(*args, **kwargs):
+            return True
+        expected, actual = compared_screens(request.node)
+        raise AssertionError("the screen differs from its snapshot:\n" + "\n".join(difflib.unified_diff(
+            expected, actual, "snapshot", "this run", lineterm="", n=1)))
+
+    return compare
 
 
 def _still(pilot: Pilot[None]) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import pickle
+import re
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
+from pytest_textual_snapshot import node_to_report_path
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -99,3 +105,51 @@ def cell(table: DataTable[Any], row: str, column: str) -> str:
 def notified(app: App[Any], title: str) -> list[str]:
     """The messages of the notifications whose title starts with `title`."""
     return [n.message for n in app._notifications if (n.title or "").startswith(title)]
+
+
+_SVG_TEXT = re.compile(r'<text [^>]*?x="([\d.]+)"[^>]*?clip-path="url\(#[\w-]*?line-(\d+)\)"[^>]*>([^<]*)</text>')
+_SVG_STYLED_TEXT = re.compile(
+    r'<text class="([\w-]+)" x="([\d.]+)"[^>]*?clip-path="url\(#[\w-]*?line-(\d+)\)"[^>]*>([^<]*)</text>')
+_SVG_STYLE = re.compile(r'\.([\w-]+) \{ ([^}]*) \}')
+_SVG_RECT = re.compile(r'<rect fill="(#\w+)" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="[\d.]+" shape-rendering')
+CELL_WIDTH, CELL_HEIGHT, RECT_TOP = 12.2, 24.4, 1.5  # Rich's SVG geometry
+
+
+def screen_lines(svg: str) -> list[str]:
+    """The text of a Textual SVG screenshot, line by line (styles left out)."""
+    lines: dict[int, list[tuple[float, str]]] = defaultdict(list)
+    for x, line, text in _SVG_TEXT.findall(svg):
+        lines[int(line)].append((float(x), html.unescape(text)))
+    out = []
+    for n in range(max(lines, default=-1) + 1):
+        line = ""
+        for x, text in sorted(lines[n]):  # a cell is 12.2 units wide; what is not drawn is blank
+            line = line.ljust(round(x / CELL_WIDTH)) + text
+        out.append(line.rstrip())
+    return out
+
+
+def screen_styles(svg: str) -> list[str]:
+    """The colours of a Textual SVG screenshot, line by line: each background run and each text
+    run as `column+cells:style` (what differs when the text does not)."""
+    styles = dict(_SVG_STYLE.findall(svg))
+    backgrounds: dict[int, list[str]] = defaultdict(list)
+    for fill, x, y, width in _SVG_RECT.findall(svg):
+        row = round((float(y) - RECT_TOP) / CELL_HEIGHT)
+        backgrounds[row].append(f"{round(float(x) / CELL_WIDTH)}+{round(float(width) / CELL_WIDTH)}:{fill}")
+    texts: dict[int, list[str]] = defaultdict(list)
+    for name, x, line, text in _SVG_STYLED_TEXT.findall(svg):
+        texts[int(line)].append(f"{round(float(x) / CELL_WIDTH)}+{len(html.unescape(text))}:{styles.get(name, name)}")
+    rows = max([*backgrounds, *texts], default=-1) + 1
+    return [f"line {n}: background {' '.join(backgrounds[n])} | text {' '.join(texts[n])}" for n in range(rows)]
+
+
+def compared_screens(node: pytest.Item) -> tuple[list[str], list[str]]:
+    """The snapshot's lines and this run's, as pytest-textual-snapshot recorded them for its report;
+    when only colours differ, their colours line by line."""
+    recorded = pickle.loads(node_to_report_path(node).read_bytes())
+    expected, actual = str(recorded[1]), str(recorded[2])
+    if screen_lines(expected) != screen_lines(actual):
+        return screen_lines(expected), screen_lines(actual)
+    return screen_styles(expected), screen_styles(actual)
+
