@@ -39,7 +39,7 @@ def _secret(ledger: Path) -> Path:
 async def test_a_new_ledger_records_the_current_schema_version_in_meta(ledger_path: Path, clock: Clock) -> None:
     engine = _open(ledger_path, clock, market_seed=7)
     await engine.close()
-    assert _query(ledger_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+    assert _query(ledger_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
 
 
 async def test_reopening_a_ledger_keeps_users_cash_orders_sessions_and_prices(ledger_path: Path, clock: Clock) -> None:
@@ -71,7 +71,7 @@ async def test_a_ledger_written_by_a_newer_schema_fails_to_open_and_says_to_upgr
     engine = _open(ledger_path, clock)
     await engine.close()
     conn = sqlite3.connect(ledger_path)
-    conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
 
@@ -80,7 +80,7 @@ async def test_a_ledger_written_by_a_newer_schema_fails_to_open_and_says_to_upgr
     assert caught.value.code == "schema_mismatch"
     assert "upgrade" in caught.value.message
     # nothing was rewritten: the newer version is still recorded
-    assert _query(ledger_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert _query(ledger_path, "SELECT value FROM meta WHERE key = 'schema_version'") == [("99",)]
 
 
 def test_a_file_that_is_not_sqlite_is_refused_as_schema_mismatch_and_left_as_it_was(

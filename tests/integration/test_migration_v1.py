@@ -187,7 +187,7 @@ async def test_a_schema_1_ledger_opens_as_schema_2_with_lots_realized_pnl_and_a_
 
     engine = LocalEngine(ledger_path, clock=clock, hash_profile="fast")
     try:
-        assert engine.meta["schema_version"] == "3"
+        assert engine.meta["schema_version"] == "4"
         assert engine.meta["cost_method"] == "average"
         report = await engine.admin_verify(engine.operator_token)
         assert report.ok, report.problems
@@ -253,7 +253,7 @@ async def test_a_schema_1_ledger_opens_as_schema_2_with_lots_realized_pnl_and_a_
 
     again = LocalEngine(ledger_path, clock=clock, hash_profile="fast")  # not migrated twice
     try:
-        assert again.meta["schema_version"] == "3"
+        assert again.meta["schema_version"] == "4"
         assert len(await again.lots((await again.login("olga", PASSWORD)).token, closed=True)) == 4
         assert (await again.admin_verify(again.operator_token)).ok
     finally:

@@ -15,10 +15,11 @@ from orderproc.engine.store.repo import Conn, inserted
 from orderproc.engine.store.rows import AssetRow
 from orderproc.engine.store.trading import open_lot, open_lots, record_closes
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # schema 2: resting orders (order type, time in force, limit and stop prices, reservations,
 # fill price and cash that stay empty until a fill, the change sequence the matchers follow)
 # schema 3: the login limits' token buckets (rate_buckets), shared by every server on the ledger
+# schema 4: watchlists, user settings, price alerts and API keys (watchlist, user_settings, alerts, api_keys)
 
 
 def create_schema(conn: Conn, meta: dict[str, str], assets: Iterable[dict[str, Any]], dialect: str = "sqlite") -> None:
@@ -75,6 +76,10 @@ def migrate(conn: Conn, version: int, dialect: str = "sqlite") -> None:
     if version < 3:
         for statement in schema_ddl("rate_buckets", dialect):
             conn.execute(statement)
+    if version < 4:
+        for table in ("watchlist", "user_settings", "alerts", "api_keys"):
+            for statement in schema_ddl(table, dialect):
+                conn.execute(statement)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 

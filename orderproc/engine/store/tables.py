@@ -218,6 +218,58 @@ class RateBucketRow(SQLModel, table=True):
     full_at: float = Field(index=True)
 
 
+class WatchRow(SQLModel, table=True):
+    """A symbol on a user's watchlist; `position` is the user's own order (0 first)."""
+
+    __tablename__ = "watchlist"
+    user_id: int = Field(primary_key=True)
+    symbol: str = Field(primary_key=True)
+    position: int
+    added_at: str
+
+
+class UserSettingRow(SQLModel, table=True):
+    """A user's choice that follows them to any terminal (e.g. how the watchlist is sorted)."""
+
+    __tablename__ = "user_settings"
+    user_id: int = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class AlertRow(SQLModel, table=True):
+    """A price alert: fires once, the first time the price loop sees the price at or beyond
+    `price` in `direction` ("above" | "below"); `fired_at`/`fired_price` say when and at what."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_pending", "symbol", "fired_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(index=True)
+    symbol: str
+    direction: str
+    price: str  # exact decimal text
+    created_at: str
+    fired_at: str | None = None
+    fired_price: str | None = None
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """A key a program signs in with instead of a session: `key_id` is public, the secret is
+    kept only as `secret_hash`; scoped to one account; `read_only` keys cannot move anything."""
+
+    __tablename__ = "api_keys"
+    id: int | None = Field(default=None, primary_key=True)
+    key_id: str = Field(unique=True)
+    user_id: int = Field(index=True)
+    account_id: int
+    name: str
+    secret_hash: str
+    read_only: bool = False
+    created_at: str
+    revoked_at: str | None = None
+    last_used_at: str | None = None
+
+
 def table_columns() -> list[tuple[str, list[str]]]:
     """Every table's name and columns, in dependency order (what `admin copy` copies)."""
     return [(t.name, [c.name for c in t.columns]) for t in SQLModel.metadata.sorted_tables]
