@@ -34,6 +34,8 @@ from orderproc.engine.schemas import (
     TxKind,
     User,
     VerifyReport,
+    WatchSort,
+    Watchlist,
 )
 
 
@@ -103,6 +105,19 @@ class Bound:
 
     async def cancel_orders(self, *, symbol: str | None = None) -> list[Order]:
         return await self.engine.cancel_orders(self.token, symbol=symbol)
+
+    # the watchlist
+    async def watchlist(self) -> Watchlist:
+        return await self.engine.watchlist(self.token)
+
+    async def watch(self, symbol: str) -> Watchlist:
+        return await self.engine.watch(self.token, symbol)
+
+    async def unwatch(self, symbol: str) -> Watchlist:
+        return await self.engine.unwatch(self.token, symbol)
+
+    async def sort_watchlist(self, sort: WatchSort | str) -> Watchlist:
+        return await self.engine.sort_watchlist(self.token, sort)
 
     async def portfolio(self) -> Portfolio:
         return await self.engine.portfolio(self.token)

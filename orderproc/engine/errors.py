@@ -92,6 +92,10 @@ class Conflict(OrderprocError):
     status = 409
 
 
+class WatchlistFull(Conflict):
+    code = "watchlist_full"
+
+
 class UsernameTaken(Conflict):
     code = "username_taken"
 

@@ -97,6 +97,8 @@ from orderproc.engine.schemas import (  # noqa: E402
     TxKind,
     User,
     VerifyReport,
+    WatchSort,
+    Watchlist,
 )
 
 T = TypeVar("T")
@@ -387,6 +389,21 @@ class RemoteEngine:
 
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
         return await self._get(f"/v1/assets/{_seg(symbol)}/history", list[PricePoint], hours=hours, points=points)
+
+    async def watchlist(self, token: str) -> Watchlist:
+        return await self._get("/v1/watchlist", Watchlist, token=token)
+
+    async def watch(self, token: str, symbol: str) -> Watchlist:
+        response = await self._request("PUT", f"/v1/watchlist/{_seg(symbol)}", token=token, safe=True)
+        return self._parse(response.content, Watchlist)
+
+    async def unwatch(self, token: str, symbol: str) -> Watchlist:
+        response = await self._request("DELETE", f"/v1/watchlist/{_seg(symbol)}", token=token, safe=False)
+        return self._parse(response.content, Watchlist)
+
+    async def sort_watchlist(self, token: str, sort: WatchSort | str) -> Watchlist:
+        response = await self._request("PATCH", "/v1/watchlist", token=token, json={"sort": str(sort)}, safe=True)
+        return self._parse(response.content, Watchlist)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
         async with aclosing(self._events("/v1/stream/quotes", "quotes", params=_query(interval=interval))) as events:

@@ -45,10 +45,13 @@ from orderproc.engine.schemas import (
     TxKind,
     User,
     VerifyReport,
+    WatchSort,
+    Watchlist,
 )
 from orderproc.engine.store.backend import is_server_url
 from orderproc.engine.usecases import accounts, admin, auth, cash, market, matcher, orders, reports
 from orderproc.engine.usecases import journal as journals
+from orderproc.engine.usecases import watchlist as watchlists
 from orderproc.engine.usecases.context import Context
 from orderproc.engine.usecases.watch import AccountWatch
 
@@ -173,6 +176,19 @@ class LocalEngine:
 
     async def quotes(self, symbols: list[str] | None = None) -> list[Quote]:
         return await market.quotes(self._ctx, symbols)
+
+    # the watchlist
+    async def watchlist(self, token: str) -> Watchlist:
+        return await watchlists.listing(self._ctx, self._gate.claims(token))
+
+    async def watch(self, token: str, symbol: str) -> Watchlist:
+        return await watchlists.add(self._ctx, self._gate.claims(token), symbol)
+
+    async def unwatch(self, token: str, symbol: str) -> Watchlist:
+        return await watchlists.remove(self._ctx, self._gate.claims(token), symbol)
+
+    async def sort_watchlist(self, token: str, sort: WatchSort | str) -> Watchlist:
+        return await watchlists.set_sort(self._ctx, self._gate.claims(token), sort)
 
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
         return await market.price_history(self._ctx, symbol, hours, points)
