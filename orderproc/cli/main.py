@@ -843,6 +843,63 @@ def lots(
     _show(ctx, lambda me: me.lots(symbol=symbol, closed=closed), "lots", json_out)
 
 
+watch_app = _listing_group(
+    "watch", "Your watchlist: list, add, remove, sort.\n\nThe same on each of your accounts and every terminal.")
+WatchSymbols = Annotated[list[str], typer.Argument(help="Asset symbols, e.g. BTC ETH", autocompletion=_symbols)]
+WATCH_SORTS = ("added", "symbol", "price", "change")  # WatchSort's values, without importing the engine for --help
+
+
+@watch_app.callback(invoke_without_command=True)
+def watch(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Your watchlist with live prices, sorted as you chose (`watch sort`)."""
+    if ctx.invoked_subcommand is None:
+        _show(ctx, lambda me: me.watchlist(), "watchlist", json_out)
+
+
+@watch_app.command("list")
+def watch_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Your watchlist with live prices, sorted as you chose (`watch sort`)."""
+    _show(ctx, lambda me: me.watchlist(), "watchlist", json_out)
+
+
+def _watch_each(ctx: typer.Context, symbols: list[str], change: str, json_out: bool) -> None:
+    """`watch` or `unwatch` each symbol in turn (an error stops there), then show the list."""
+
+    async def body(me: Bound) -> None:
+        from orderproc.cli import render
+
+        listed = await me.watchlist()
+        for symbol in symbols:
+            listed = await (me.watch(symbol) if change == "add" else me.unwatch(symbol))
+        render.emit_json(listed) if json_out else render.watchlist(listed)
+
+    _run_as_user(ctx, body)
+
+
+@watch_app.command("add")
+def watch_add(ctx: typer.Context, symbols: WatchSymbols, json_out: JsonOpt = False) -> None:
+    """Put assets on your watchlist (one already there stays where it is)."""
+    _watch_each(ctx, symbols, "add", json_out)
+
+
+@watch_app.command("remove")
+def watch_remove(ctx: typer.Context, symbols: WatchSymbols, json_out: JsonOpt = False) -> None:
+    """Take assets off your watchlist."""
+    _watch_each(ctx, symbols, "remove", json_out)
+
+
+@watch_app.command("sort")
+def watch_sort(
+    ctx: typer.Context,
+    by: Annotated[str, typer.Argument(help="added (the order you added them), symbol, price or change (24h)",
+                                      autocompletion=lambda incomplete: [s for s in WATCH_SORTS
+                                                                         if s.startswith(incomplete)])],
+    json_out: JsonOpt = False,
+) -> None:
+    """Sort your watchlist by BY, here and in every terminal."""
+    _show(ctx, lambda me: me.sort_watchlist(by), "watchlist", json_out)
+
+
 @app.command()
 def pnl(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Realized and unrealized P&L by asset.

@@ -173,6 +173,19 @@ def assets(page: Page[Asset]) -> None:
     out.print(f"[dim]{shown} assets; reference prices: CoinMarketCap listings 2025-11-03[/dim]")
 
 
+def watchlist(w: Watchlist) -> None:
+    if not w.items:
+        out.print("Your watchlist is empty: `orderproc watch add BTC ETH` puts assets on it")
+        return
+    table = _table("Symbol", "Name", "Price", "Change 24h")
+    for item in w.items:
+        table.add_row(item.symbol, item.name, price(item.price), pct(item.change_24h))
+    out.print(table)
+    order = {"added": "in the order added", "symbol": "by symbol", "price": "by price, highest first",
+             "change": "by 24h change, highest first"}[w.sort.value]
+    out.print(f"[dim]{len(w.items)} assets, {order}; `orderproc watch sort` changes it[/dim]")
+
+
 def quote(q: Quote, a: Asset | None = None) -> None:
     name = f" {a.name}" if a else ""
     line = Text.assemble(f"{q.symbol}{name}  ", (price(q.price), "bold"), "  change 24h ", pct(q.change_24h))
