@@ -68,6 +68,7 @@ PAGES: dict[str, tuple[str, str, str]] = {
     "portfolio": ("p", "Portfolio", "Your positions, P&L by asset (realized, unrealized, fees) and lots"),
     "account": ("a", "Account", "Cash, deposits, withdrawals, history; your accounts: open, switch, reset"),
     "leaderboard": ("l", "Leaderboard", "Everyone on this ledger ranked by equity or return"),
+    "watchlist": ("W", "Watchlist", "The assets you follow: live prices and 24h change, sorted as you chose"),
     "profile": ("u", "Profile", "Your details, password and logout"),
     "admin": ("x", "Admin", "Users, audit log and ledger verification (admins only)"),
 }

@@ -57,6 +57,8 @@ class MarketsScreen(Page):
         Binding("o", "reverse_sort", "Order", id="markets.order"),
         Binding("i", "toggle_detail", "Detail", id="markets.detail"),
         Binding("enter", "trade", "Trade", id="markets.trade"),
+        Binding("w", "toggle_watch", "Watch", tooltip="Put the highlighted asset on your watchlist, or take it off",
+                id="markets.watch"),
         Binding("b", "trade('buy')", "Buy", show=False, id="markets.buy"),
         Binding("v", "trade('sell')", "Sell", show=False, id="markets.sell"),
         Binding("r", "reload", "Refresh", show=False, id="markets.refresh"),
@@ -227,6 +229,20 @@ class MarketsScreen(Page):
         symbol = self.query_one(AssetTable).highlighted_symbol
         if symbol is not None:
             self.oapp.open_trade(symbol, side)
+
+    @work(group="markets-watch", exit_on_error=False)
+    async def action_toggle_watch(self) -> None:
+        """The highlighted asset on the user's watchlist, or off it if it was there."""
+        symbol = self.query_one(AssetTable).highlighted_symbol
+        if symbol is None:
+            return
+        listed = await self.oapp.call(lambda me: me.watchlist())  # as it is now: another terminal may change it
+        if listed is None:
+            return
+        on = symbol in {item.symbol for item in listed.items}
+        if await self.oapp.call(lambda me: me.unwatch(symbol) if on else me.watch(symbol)) is None:
+            return
+        self.notify(f"{symbol} is {'off' if on else 'on'} your watchlist (W shows it)", title="watchlist")
 
     def action_focus_search(self) -> None:
         self.query_one("#markets-search", Input).focus()

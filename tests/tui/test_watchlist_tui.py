@@ -1,0 +1,111 @@
+"""The watchlist in the terminal: `w` on a Markets row puts the asset on it or takes it off; the
+Watchlist page (W) shows it with live prices, `+` adds by symbol, `-` removes, `s` changes the
+sort, kept in the ledger: a terminal started later, or the CLI's engine, sees the same list."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.widgets import DataTable, Input
+
+from orderproc.engine.schemas import WatchSort
+from orderproc.engine.service import LocalEngine
+from orderproc.tui.screens.dashboard import DashboardScreen
+from orderproc.tui.screens.dialogs import PromptDialog
+from orderproc.tui.screens.markets import MarketsScreen
+from orderproc.tui.screens.trade import TradeScreen
+from orderproc.tui.screens.watchlist import WatchlistScreen
+from orderproc.tui.widgets.asset_table import AssetTable
+from tui_helpers import MakeApp, MemoryStore, notified, on_page, text, wait_until
+
+PASSWORD = "hunter22"
+SIZE = (120, 40)
+
+
+def rows(page: WatchlistScreen) -> list[str]:
+    table = page.query_one("#watchlist-table", DataTable)
+    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+
+
+async def test_watch_from_markets_then_manage_the_list_on_its_page(engine: LocalEngine, make_app: MakeApp) -> None:
+    await engine.register("alice", PASSWORD)
+    token = (await engine.login("alice", PASSWORD)).token
+    app = make_app(MemoryStore(token))
+    async with app.run_test(size=SIZE) as pilot:
+        await on_page(pilot, DashboardScreen)
+        await pilot.press("m")
+        markets = await on_page(pilot, MarketsScreen)
+        table = markets.query_one(AssetTable)
+        await wait_until(pilot, lambda: table.highlighted_symbol is not None)
+        first = table.highlighted_symbol
+        await pilot.press("w")
+        await wait_until(pilot, lambda: notified(app, "watchlist"))
+        assert f"{first} is on your watchlist" in notified(app, "watchlist")[-1]
+        assert [i.symbol for i in (await engine.watchlist(token)).items] == [first]
+        await pilot.press("down", "w")
+        second = table.highlighted_symbol
+        await wait_until(pilot, lambda: len(notified(app, "watchlist")) == 2)
+        await pilot.press("up", "w")  # on the list already: taken off
+        await wait_until(pilot, lambda: len(notified(app, "watchlist")) == 3)
+        assert f"{first} is off your watchlist" in notified(app, "watchlist")[-1]
+        assert [i.symbol for i in (await engine.watchlist(token)).items] == [second]
+
+        await pilot.press("W")
+        page = await on_page(pilot, WatchlistScreen)
+        await wait_until(pilot, lambda: rows(page) == [second])
+        quote = app.quotes[second]
+        assert text(app, "#watchlist-note").startswith("1 asset · in the order added")
+        table_text = str(page.query_one("#watchlist-table", DataTable).get_row_at(0))
+        assert second in table_text and str(quote.price)[:3] in table_text.replace(",", "")
+
+        # + asks for a symbol; a wrong one is refused with its code and changes nothing
+        await pilot.press("plus")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        app.screen.query_one(Input).value = "NOPE"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: notified(app, "unknown_asset"))
+        assert rows(page) == [second]
+        for symbol in ("btc", "sol"):
+            await pilot.press("plus")
+            await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+            app.screen.query_one(Input).value = symbol
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: symbol.upper() in rows(page))
+        assert rows(page) == [second, "BTC", "SOL"]
+
+        # s: by symbol, kept in the ledger
+        await pilot.press("s")
+        await wait_until(pilot, lambda: rows(page) == sorted([second, "BTC", "SOL"]))
+        assert (await engine.watchlist(token)).sort is WatchSort.SYMBOL
+
+        # - takes the highlighted one off; Enter trades the highlighted one
+        table_widget = page.query_one("#watchlist-table", DataTable)
+        table_widget.move_cursor(row=rows(page).index("SOL"))
+        await pilot.press("minus")
+        await wait_until(pilot, lambda: "SOL" not in rows(page))
+        await pilot.press("enter")
+        await on_page(pilot, TradeScreen)
+        assert app.trade_symbol == rows(page)[0]
+
+    # another terminal on the ledger (or this one started again) shows the same list and sort
+    again = make_app(MemoryStore(token))
+    async with again.run_test(size=SIZE) as pilot:
+        await on_page(pilot, DashboardScreen)
+        await pilot.press("W")
+        page = await on_page(pilot, WatchlistScreen)
+        await wait_until(pilot, lambda: rows(page) == sorted([second, "BTC"]))
+        assert "by symbol" in text(again, "#watchlist-note")
+
+
+async def test_an_empty_watchlist_says_how_to_fill_it(engine: LocalEngine, make_app: MakeApp) -> None:
+    await engine.register("bob", PASSWORD)
+    token = (await engine.login("bob", PASSWORD)).token
+    await engine.deposit(token, Decimal("100"))
+    app = make_app(MemoryStore(token))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await on_page(pilot, DashboardScreen)
+        await pilot.press("W")
+        page = await on_page(pilot, WatchlistScreen)
+        await wait_until(pilot, lambda: page.query_one("#watchlist-empty").display)
+        assert "w on a row of Markets" in text(app, "#watchlist-empty")
+        assert not page.query_one("#watchlist-table").display
