@@ -900,6 +900,74 @@ def watch_sort(
     _show(ctx, lambda me: me.sort_watchlist(by), "watchlist", json_out)
 
 
+alert_app = _listing_group(
+    "alert", "Price alerts: add, list, remove.\n\nThe price loop fires each once; the terminal rings and says so.")
+
+
+@alert_app.callback(invoke_without_command=True)
+def alert(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Your price alerts: waiting and fired (when, at what price)."""
+    if ctx.invoked_subcommand is None:
+        _show(ctx, lambda me: me.alerts(), "alerts", json_out)
+
+
+@alert_app.command("add")
+def alert_add(
+    ctx: typer.Context,
+    symbol: SymbolArg,
+    above: Annotated[str | None, typer.Option("--above", help="Fire when the price is at or above this.")] = None,
+    below: Annotated[str | None, typer.Option("--below", help="Fire when the price is at or below this.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Set an alert on SYMBOL --above or --below a price.
+
+    It fires once, at the first tick at which the price gets there (a price reached already is refused).
+    """
+    if (above is None) == (below is None):
+        raise typer.BadParameter("give --above PRICE or --below PRICE", param_hint="--above/--below")
+
+    async def body(me: Bound) -> None:
+        from orderproc.cli import render
+        from orderproc.formatting import typed_amount
+
+        level = typed_amount(above if above is not None else below or "")
+        made = await me.set_alert(symbol, "above" if above is not None else "below", level)
+        render.emit_json(made) if json_out else render.alert_set(made)
+
+    _run_as_user(ctx, body)
+
+
+@alert_app.command("list")
+def alert_list(
+    ctx: typer.Context,
+    fired: Annotated[bool, typer.Option("--fired", help="Only those that fired.")] = False,
+    waiting: Annotated[bool, typer.Option("--waiting", help="Only those still waiting.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Your price alerts, oldest first: waiting, or fired (when, at what price)."""
+    if fired and waiting:
+        raise typer.BadParameter("--fired or --waiting, not both", param_hint="--fired/--waiting")
+    only = True if fired else False if waiting else None
+    _show(ctx, lambda me: me.alerts(fired=only), "alerts", json_out)
+
+
+@alert_app.command("remove")
+def alert_remove(
+    ctx: typer.Context,
+    alert_id: Annotated[int, typer.Argument(metavar="ID", help="The alert's id (`alert list`).", min=1)],
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove one of your alerts (waiting or fired)."""
+
+    async def body(me: Bound) -> None:
+        from orderproc.cli import render
+
+        removed = await me.remove_alert(alert_id)
+        render.emit_json(removed) if json_out else render.out.print(f"Removed alert #{removed.id}")
+
+    _run_as_user(ctx, body)
+
+
 @app.command()
 def pnl(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Realized and unrealized P&L by asset.

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
         User,
         VerifyReport,
     )
+    from orderproc.engine.watching import Alert, Watchlist
     from orderproc.engine.errors import OrderprocError
 
 # Piped output is for scripts and logs: do not squeeze tables into 80 columns there.
@@ -124,7 +125,7 @@ def _table(*columns: str, title: str | None = None) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for name in columns:
         justify = "left" if name in {"Setting", "Set to", "From", "Symbol", "Name", "Category", "Kind", "Side", "Time", "Key", "Action",
-                                     "Actor", "Target", "Detail", "Username", "Role", "Status", "Email", "Type", "Terms", "Opened", "Lot", "Account", ""} else "right"
+                                     "Actor", "Target", "Detail", "Username", "Role", "Status", "Email", "Type", "Terms", "Opened", "Lot", "Account", "When", ""} else "right"
         no_wrap = name in {"Time", "Price", "Notional", "Cash", "Value", "Quantity", "Symbol", "Status"}
         table.add_column(name, justify=justify, no_wrap=no_wrap)  # type: ignore[arg-type]
     return table
@@ -184,6 +185,23 @@ def watchlist(w: Watchlist) -> None:
     order = {"added": "in the order added", "symbol": "by symbol", "price": "by price, highest first",
              "change": "by 24h change, highest first"}[w.sort.value]
     out.print(f"[dim]{len(w.items)} assets, {order}; `orderproc watch sort` changes it[/dim]")
+
+
+def alerts(items: Sequence[Alert]) -> None:
+    if not items:
+        out.print("No alerts: `orderproc alert add ETH --above 4000` sets one")
+        return
+    table = _table("ID", "Symbol", "When", "Price", "Status", "Time", "Fired at")
+    for a in items:
+        table.add_row(str(a.id), a.symbol, f"at or {a.direction.value}", price(a.price),
+                      "fired" if a.fired_at else "waiting", when(a.fired_at or a.created_at),
+                      price(a.fired_price) if a.fired_price is not None else "")
+    out.print(table)
+
+
+def alert_set(a: Alert) -> None:
+    out.print(f"Alert #{a.id}: {a.symbol} at or {a.direction.value} {price(a.price)}; it fires once "
+              "(`orderproc alert list --fired`)")
 
 
 def quote(q: Quote, a: Asset | None = None) -> None:

@@ -34,9 +34,8 @@ from orderproc.engine.schemas import (
     TxKind,
     User,
     VerifyReport,
-    WatchSort,
-    Watchlist,
 )
+from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +117,16 @@ class Bound:
 
     async def sort_watchlist(self, sort: WatchSort | str) -> Watchlist:
         return await self.engine.sort_watchlist(self.token, sort)
+
+    # price alerts
+    async def set_alert(self, symbol: str, direction: AlertDirection | str, price: Decimal | str) -> Alert:
+        return await self.engine.set_alert(self.token, symbol, direction, price)
+
+    async def alerts(self, *, fired: bool | None = None) -> list[Alert]:
+        return await self.engine.alerts(self.token, fired=fired)
+
+    async def remove_alert(self, alert_id: int) -> Alert:
+        return await self.engine.remove_alert(self.token, alert_id)
 
     async def portfolio(self) -> Portfolio:
         return await self.engine.portfolio(self.token)

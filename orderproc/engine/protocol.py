@@ -34,9 +34,8 @@ from orderproc.engine.schemas import (
     TxKind,
     User,
     VerifyReport,
-    WatchSort,
-    Watchlist,
 )
+from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 
 
 @runtime_checkable
@@ -94,6 +93,12 @@ class Engine(Protocol):
     async def watch(self, token: str, symbol: str) -> Watchlist: ...
     async def unwatch(self, token: str, symbol: str) -> Watchlist: ...
     async def sort_watchlist(self, token: str, sort: WatchSort | str) -> Watchlist: ...
+
+    # price alerts (the user's; fired by the price loop, announced on the account event stream)
+    async def set_alert(self, token: str, symbol: str, direction: AlertDirection | str,
+                        price: Decimal | str) -> Alert: ...
+    async def alerts(self, token: str, *, fired: bool | None = None) -> list[Alert]: ...
+    async def remove_alert(self, token: str, alert_id: int) -> Alert: ...
 
     # orders and portfolio
     async def place_order(self, token: str, request: OrderRequest) -> Order: ...

@@ -97,9 +97,8 @@ from orderproc.engine.schemas import (  # noqa: E402
     TxKind,
     User,
     VerifyReport,
-    WatchSort,
-    Watchlist,
 )
+from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 
 T = TypeVar("T")
 
@@ -404,6 +403,19 @@ class RemoteEngine:
     async def sort_watchlist(self, token: str, sort: WatchSort | str) -> Watchlist:
         response = await self._request("PATCH", "/v1/watchlist", token=token, json={"sort": str(sort)}, safe=True)
         return self._parse(response.content, Watchlist)
+
+    async def set_alert(self, token: str, symbol: str, direction: AlertDirection | str,
+                        price: Decimal | str) -> Alert:
+        body = {"symbol": symbol, "direction": str(direction), "price": _amount(price)}
+        response = await self._request("POST", "/v1/alerts", token=token, json=body, safe=False)
+        return self._parse(response.content, Alert)
+
+    async def alerts(self, token: str, *, fired: bool | None = None) -> list[Alert]:
+        return await self._get("/v1/alerts", list[Alert], token=token, fired=fired)
+
+    async def remove_alert(self, token: str, alert_id: int) -> Alert:
+        response = await self._request("DELETE", f"/v1/alerts/{_seg(alert_id)}", token=token, safe=False)
+        return self._parse(response.content, Alert)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
         async with aclosing(self._events("/v1/stream/quotes", "quotes", params=_query(interval=interval))) as events:

@@ -186,26 +186,6 @@ class Quote(Model):
     at: datetime
 
 
-class WatchSort(StrEnum):  # the order added, by symbol, or by price or 24 h change (highest first)
-    ADDED = "added"
-    SYMBOL = "symbol"
-    PRICE = "price"
-    CHANGE = "change"
-
-
-class WatchItem(Model):
-    symbol: str
-    name: str
-    price: Dec
-    change_24h: Dec
-    added_at: datetime
-
-
-class Watchlist(Model):  # a user's (the same on each of their accounts), sorted as they chose
-    sort: WatchSort = WatchSort.ADDED
-    items: list[WatchItem] = []
-
-
 class PricePoint(Model):
     at: datetime
     open: Dec

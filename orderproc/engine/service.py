@@ -45,11 +45,10 @@ from orderproc.engine.schemas import (
     TxKind,
     User,
     VerifyReport,
-    WatchSort,
-    Watchlist,
 )
+from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 from orderproc.engine.store.backend import is_server_url
-from orderproc.engine.usecases import accounts, admin, auth, cash, market, matcher, orders, reports
+from orderproc.engine.usecases import accounts, admin, alerts, auth, cash, market, matcher, orders, reports
 from orderproc.engine.usecases import journal as journals
 from orderproc.engine.usecases import watchlist as watchlists
 from orderproc.engine.usecases.context import Context
@@ -189,6 +188,17 @@ class LocalEngine:
 
     async def sort_watchlist(self, token: str, sort: WatchSort | str) -> Watchlist:
         return await watchlists.set_sort(self._ctx, self._gate.claims(token), sort)
+
+    # price alerts
+    async def set_alert(self, token: str, symbol: str, direction: AlertDirection | str,
+                        price: Decimal | str) -> Alert:
+        return await alerts.add(self._ctx, self._gate.claims(token), symbol, direction, price)
+
+    async def alerts(self, token: str, *, fired: bool | None = None) -> list[Alert]:
+        return await alerts.listing(self._ctx, self._gate.claims(token), fired)
+
+    async def remove_alert(self, token: str, alert_id: int) -> Alert:
+        return await alerts.remove(self._ctx, self._gate.claims(token), alert_id)
 
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
         return await market.price_history(self._ctx, symbol, hours, points)

@@ -63,7 +63,7 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
 - The account stream (private) is server-sent events too: `event: account` whose `data` is an
   AccountEvent (`orderproc.engine.events`), the account's marks at once and then each time
   fills, cash moves, order changes or anyone's journal entry (the leaderboard) move them; its
-  `id:` is the marks (`entry-order-order_change-ledger`): reconnecting with it as
+  `id:` is the marks (`entry-order-order_change-ledger-alert`): reconnecting with it as
   `Last-Event-ID`, the first event's kinds say what moved meanwhile; `event: error` with an
   error body when the session ends. Both streams send `retry: 3000` first and a `: keepalive`
   comment after 15 s of nothing, and end when the server stops (SIGTERM, Ctrl+C).

@@ -47,7 +47,7 @@ from orderproc.engine.events import EventKind
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Order, OrderStatus, Quote, Role, Session, User
 from orderproc.tui.messages import AccountChanged, LinkRestored, OrdersChanged, PricesUpdated
-from orderproc.tui.order_words import outcome
+from orderproc.tui.order_words import alert_fired, outcome
 from orderproc.tui.screens.base import Page
 from orderproc.tui.screens.dialogs import ErrorDialog
 from orderproc.tui.screens.help import HelpScreen
@@ -212,6 +212,7 @@ class OrderprocApp(App[None]):
         self.trade_symbol = "BTC"  # the asset the Trade ticket opens on
         self.trade_side = "buy"
         self.open_orders: dict[int, Order] = {}  # the user's open orders, as last seen
+        self.alerts_seen: set[int] | None = None  # the session's fired alerts announced (or there before it)
         self._watching = False
         self._switching = False  # in switch_mode (which would hold the screen)
 
@@ -306,6 +307,7 @@ class OrderprocApp(App[None]):
         self._update_header()
         self._forget_pages()
         self.open_orders = {}
+        self.alerts_seen = None
         self._watch_orders()
         self._account_feed()
 
@@ -428,11 +430,27 @@ class OrderprocApp(App[None]):
     async def _follow_account(self, me: Bound) -> None:
         async with aclosing(self.engine.stream_account(me.token)) as events:
             async for event in events:
+                if self.alerts_seen is None:  # those that fired before this session are not news
+                    self.alerts_seen = {a.id for a in await me.alerts(fired=True)}
                 if not event.kinds:
                     continue  # the first: the marks as they are, which the page shown has loaded
                 if event.moved({EventKind.ORDERS}) and self.open_orders:
                     self._watch_orders()
+                if event.moved({EventKind.ALERTS}):
+                    self._announce_alerts()
                 self.screen.post_message(AccountChanged(event))
+
+    @work(exclusive=True, group="alerts", exit_on_error=False)
+    async def _announce_alerts(self) -> None:
+        """Each alert that fired since the last look: the bell and a notification."""
+        fired = await self.call(lambda me: me.alerts(fired=True), quiet=True)
+        if fired is None or self.alerts_seen is None:
+            return
+        for alert in fired:
+            if alert.id not in self.alerts_seen:
+                self.alerts_seen.add(alert.id)
+                self.bell()
+                self.notify(alert_fired(alert), title="price alert", timeout=30)
 
     @work(exclusive=True, group="price-loop", exit_on_error=False)
     async def _run_price_loop(self) -> None:

@@ -16,7 +16,8 @@ from rich.text import Text
 
 from orderproc.engine import errors
 from orderproc.engine.schemas import Order, OrderStatus, OrderType, Side, TimeInForce
-from orderproc.formatting import STATUS_WORDS, held, price, qty, reserved, sign, signed_usd, usd, when
+from orderproc.engine.watching import Alert, AlertDirection
+from orderproc.formatting import STATUS_WORDS, held, price, qty, reserved, sign, signed_usd, typed_number, usd, when
 from orderproc.tui.order_draft import Draft, Funds
 
 TYPE_LABELS: dict[OrderType, str] = {
@@ -292,3 +293,26 @@ def describe(exc: errors.OrderprocError) -> str:
     except (KeyError, ArithmeticError):
         pass
     return exc.message
+
+
+def alert_fired(alert: Alert) -> str:
+    """A fired price alert in a sentence: `ETH rose to $4,001.23 at 14:05:03 (your alert at or above $4,000)`."""
+    moved = "rose" if alert.direction is AlertDirection.ABOVE else "fell"
+    at = when(alert.fired_at) if alert.fired_at else ""
+    reached = price(alert.fired_price) if alert.fired_price is not None else ""
+    return f"{alert.symbol} {moved} to {reached} {at} (your alert at or {alert.direction.value} {price(alert.price)})"
+
+
+def alert_level(typed: str, current: Decimal) -> tuple[AlertDirection, Decimal]:
+    """What a person types for an alert: a price (above the current one: an alert above it;
+    below: below it), or one after `>` or `<` to say which way. Raises InvalidAmount."""
+    text = typed.strip()
+    way = {">": AlertDirection.ABOVE, "<": AlertDirection.BELOW}.get(text[:1])
+    level = typed_number(text[1:] if way else text)
+    try:
+        amount = Decimal(level)
+    except ArithmeticError:
+        raise errors.InvalidAmount("type a price, e.g. 4000 (or >4000, <3500)") from None
+    if not amount.is_finite() or amount <= 0:
+        raise errors.InvalidAmount("the price must be greater than zero")
+    return way or (AlertDirection.ABOVE if amount > current else AlertDirection.BELOW), amount

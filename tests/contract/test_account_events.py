@@ -23,9 +23,12 @@ from orderproc.engine.events import AccountEvent, EventKind
 from orderproc.engine.protocol import Engine
 from orderproc.engine.remote import RemoteEngine
 from orderproc.engine.schemas import OrderRequest, OrderStatus
+from orderproc.engine.rules import round_price
 from orderproc.engine.service import LocalEngine
 from orderproc.engine.usecases import watch
+from orderproc.engine.watching import AlertDirection
 from orderproc.server.app import create_app
+from test_alerts_contract import SYMBOL, crossing
 
 BALANCES, ORDERS, LEADERBOARD = EventKind.BALANCES, EventKind.ORDERS, EventKind.LEADERBOARD
 QUIET = 4 * watch.POLL_SECONDS  # long enough for the watcher to have looked twice
@@ -222,3 +225,27 @@ def next_low(engine: LocalEngine, start: float) -> tuple[str, int, Decimal]:
                 return symbol, tick, limit
             lowest = min(lowest, price)
     raise AssertionError("no new low within 10 minutes")
+
+
+async def test_an_alert_that_fires_reaches_each_stream_of_its_user_and_no_other(
+    api: Engine, engine: LocalEngine, other: LocalEngine, clock: Clock, streams: Callable[..., Events]
+) -> None:
+    alice, bob = await signed_up(api, "alice"), await signed_up(api, "bob")
+    await api.create_account(alice, "swing")
+    swing = (await api.switch_account(alice, "swing")).token
+    level, first = crossing(engine, clock, AlertDirection.BELOW)
+    far = round_price(engine.market.price(SYMBOL, clock()) * 2)
+    await api.set_alert(alice, SYMBOL, AlertDirection.ABOVE, far)  # does not fire
+    low = await api.set_alert(alice, SYMBOL, AlertDirection.BELOW, level)
+    mine, swinging, theirs = (streams(api.stream_account(t)) for t in (alice, swing, bob))
+    for events in (mine, swinging, theirs):
+        assert (await started(events)).alert == 0
+
+    clock.now = first + 1
+    await other.alerts(alice)  # another process's price loop fires it
+    for events in (mine, swinging):
+        await events.until(lambda got: len(got) >= 2)
+        assert events.kinds() == [{EventKind.ALERTS}] and events.got[1].alert > 0
+    await asyncio.sleep(QUIET)
+    assert theirs.kinds() == []
+    assert [a.id for a in await api.alerts(alice, fired=True)] == [low.id]

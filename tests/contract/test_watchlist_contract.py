@@ -11,8 +11,8 @@ import pytest
 from conftest import Clock
 
 from orderproc.engine import errors
+from orderproc.engine.watching import WatchSort
 from orderproc.engine.protocol import Engine
-from orderproc.engine.schemas import WatchSort
 from orderproc.engine.service import LocalEngine
 from orderproc.engine.usecases.watchlist import MAX_SYMBOLS
 from contract_helpers import engine, ledger_checks_out, signed_up  # noqa: F401 - fixtures

@@ -79,6 +79,7 @@ STATES = [
     pytest.param("alice", "account", None, id="account"),
     pytest.param("alice", "account", "#deposit-amount", id="account-deposit"),
     pytest.param("alice", "leaderboard", None, id="leaderboard"),
+    pytest.param("alice", "watchlist", None, id="watchlist"),
     pytest.param("alice", "profile", None, id="profile"),
     pytest.param("alice", "profile", "#display-name", id="profile-field"),
     pytest.param("root", "admin", None, id="admin"),

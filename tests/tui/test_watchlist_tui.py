@@ -4,12 +4,15 @@ sort, kept in the ledger: a terminal started later, or the CLI's engine, sees th
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
+from conftest import Clock
 from textual.widgets import DataTable, Input
 
-from orderproc.engine.schemas import WatchSort
+from orderproc.engine.rules import round_price
 from orderproc.engine.service import LocalEngine
+from orderproc.engine.watching import WatchSort
 from orderproc.tui.screens.dashboard import DashboardScreen
 from orderproc.tui.screens.dialogs import PromptDialog
 from orderproc.tui.screens.markets import MarketsScreen
@@ -109,3 +112,42 @@ async def test_an_empty_watchlist_says_how_to_fill_it(engine: LocalEngine, make_
         await wait_until(pilot, lambda: page.query_one("#watchlist-empty").display)
         assert "w on a row of Markets" in text(app, "#watchlist-empty")
         assert not page.query_one("#watchlist-table").display
+
+
+async def test_an_alert_set_from_the_watchlist_rings_once_when_the_price_gets_there(
+    engine: LocalEngine, make_app: MakeApp, clock: Clock
+) -> None:
+    await engine.register("carol", PASSWORD)
+    token = (await engine.login("carol", PASSWORD)).token
+    await engine.watch(token, "ETH")
+    start = math.floor(clock())
+    now = engine.market.price("ETH", clock())
+    path = [(t, engine.market.price("ETH", t)) for t in range(start + 1, start + 3600)]
+    top = max(p for _, p in path)
+    assert top > now  # the replayed ETH rises in the next hour (seed 7)
+    level = round_price((now + top) / 2)
+    first = next(t for t, p in path if p >= level)
+    app = make_app(MemoryStore(token))
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await on_page(pilot, DashboardScreen)
+        await pilot.press("W")
+        page = await on_page(pilot, WatchlistScreen)
+        await wait_until(pilot, lambda: rows(page) == ["ETH"])
+        await pilot.press("exclamation_mark")  # a price above the current one: an alert above it
+        await wait_until(pilot, lambda: isinstance(app.screen, PromptDialog))
+        app.screen.query_one(Input).value = str(level)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: notified(app, "alert set"))
+        (alert,) = await engine.alerts(token)
+        assert (alert.direction.value, alert.price, alert.fired_at) == ("above", level, None)
+
+        clock.now = first + 2  # the terminal's price loop reaches the tick; the stream says so
+        await wait_until(pilot, lambda: notified(app, "price alert"), timeout=10)
+        (said,) = notified(app, "price alert")
+        assert said.startswith("ETH rose to") and "at or above" in said
+        assert rings == [1]
+        clock.advance(60)
+        await pilot.pause(1.5)
+        assert len(notified(app, "price alert")) == 1 and rings == [1]  # once

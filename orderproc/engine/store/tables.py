@@ -238,11 +238,13 @@ class UserSettingRow(SQLModel, table=True):
 
 
 class AlertRow(SQLModel, table=True):
-    """A price alert: fires once, the first time the price loop sees the price at or beyond
-    `price` in `direction` ("above" | "below"); `fired_at`/`fired_price` say when and at what."""
+    """A price alert: fires once, at the first tick after it was set at which the price loop
+    sees the price at or beyond `price` in `direction` ("above" | "below"); `fired_at` and
+    `fired_price` say when and at what; `fired_seq` numbers the firings in commit order (the
+    account event stream's mark, as `seq` is for orders)."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_pending", "symbol", "fired_at"),)
+    __table_args__ = (Index("ix_alerts_pending", "fired_at", "symbol"),)
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(index=True)
     symbol: str
@@ -251,6 +253,7 @@ class AlertRow(SQLModel, table=True):
     created_at: str
     fired_at: str | None = None
     fired_price: str | None = None
+    fired_seq: int | None = Field(default=None, index=True)
 
 
 class ApiKeyRow(SQLModel, table=True):

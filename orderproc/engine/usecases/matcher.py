@@ -1,9 +1,11 @@
-"""The price loop: resting orders meet the ticks, each tick matched once across processes.
+"""The price loop: resting orders and price alerts meet the ticks, each tick matched once
+across processes.
 
 Prices are a pure function of time, so a pass replays the whole-second ticks since
-`matched_through` (in meta) against the book of open orders, then applies what they did in one
-write transaction, unless another process matched those ticks first or an order that acts by
-then was placed after the book was read (then it reads again).
+`matched_through` (in meta) against the book of open orders and the waiting alerts, then applies
+what they did in one write transaction (fills, triggers, alerts fired), unless another process
+matched those ticks first or an order or alert that acts by then was placed after the book was
+read (then it reads again).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from orderproc.engine.domain.friction import Friction
 from orderproc.engine.domain.matching import TRIGGER, Book, Event
 from orderproc.engine.domain.money import USD
 from orderproc.engine.schemas import OrderType, Side
+from orderproc.engine.store import alerts as alert_store
 from orderproc.engine.store import ledger, repo, trading
 from orderproc.engine.store.rows import BookRow
+from orderproc.engine.usecases import alerts
 from orderproc.engine.usecases.context import Context, iso
 from orderproc.engine.usecases.fills import book_trade, check_can_sell
 from orderproc.engine.usecases.mapping import receipt_fields
@@ -79,37 +83,41 @@ async def _match_pass(ctx: Context) -> tuple[int, bool]:
     """One pass over at most MATCH_BUDGET prices: (orders changed, whether ticks remain)."""
     book = ctx.book
 
-    def read(conn: repo.Conn) -> tuple[int, list[BookRow], int | None]:
-        return (*trading.book_changes(conn, book.seq), ledger.matched_through(conn))
+    def read(conn: repo.Conn) -> tuple[int, list[BookRow], int | None, list[alert_store.PendingAlert]]:
+        return (*trading.book_changes(conn, book.seq), ledger.matched_through(conn), alert_store.pending(conn))
 
-    seq, rows, through = ctx.readers.run_here(read)  # on the loop: a thread hand-off cost 50-80 ms there
+    seq, rows, through, waiting = ctx.readers.run_here(read)  # on the loop: a thread hand-off cost 50-80 ms there
     book.apply(rows)
     book.seq = seq
-    if not book:
+    if not book and not waiting:
         return 0, False
     end = math.floor(ctx.clock())
     symbols = book.symbols()
-    start = max(through if through is not None else -1, end - MATCH_HORIZON, min(map(book.first_tick, symbols)) - 1)
-    end = min(end, start + max(1, MATCH_BUDGET // len(symbols)))
+    firsts = [*map(book.first_tick, symbols), *(alerts.set_at(alert) for alert in waiting)]
+    start = max(through if through is not None else -1, end - MATCH_HORIZON, min(firsts) - 1)
+    priced = len(set(symbols) | {alert.symbol for alert in waiting})
+    end = min(end, start + max(1, MATCH_BUDGET // priced))
     if end <= start:
         return 0, False
 
-    def events() -> list[Event]:
+    def events() -> tuple[list[Event], list[alerts.Hit]]:
         found = []
         for symbol in symbols:
             first = max(start + 1, book.first_tick(symbol))
             found += book.match(symbol, [(t, ctx.market.price(symbol, t)) for t in range(first, end + 1)])
-        return sorted(found)
+        return sorted(found), alerts.first_hits(ctx, waiting, start, end)
 
-    found = await ctx.priced(events)
+    found, hits = await ctx.priced(events)
+    seen = max((alert.id for alert in waiting), default=0)
 
     def job(conn: repo.Conn) -> int | None:
         done = ledger.matched_through(conn)
         if done is not None and done >= end:
             return 0  # another process matched these ticks
-        if trading.book_moved(conn, seq, iso(end)):
-            return None  # an order that acts by `end` was placed after the read: read again
+        if trading.book_moved(conn, seq, iso(end)) or alert_store.set_since(conn, seen, iso(end)):
+            return None  # an order or alert that acts by `end` was placed after the read: read again
         changed = sum(_apply_event(ctx, conn, e) for e in found if done is None or e.tick > done)
+        alerts.fire(conn, hits, done)
         ledger.set_meta(conn, "matched_through", str(end))
         return changed
 

@@ -42,10 +42,11 @@ class _Stream:
         self.woken = asyncio.Event()
 
     def advance(self, ledger: int, own: changes.Marks | None) -> None:
-        entry, order, change = own or (0, 0, 0)
+        entry, order, change, alert = own or (0, 0, 0, 0)
         now = self.now
         marks = AccountEvent(entry=max(now.entry, entry), order=max(now.order, order),
-                             order_change=max(now.order_change, change), ledger=max(now.ledger, ledger))
+                             order_change=max(now.order_change, change), ledger=max(now.ledger, ledger),
+                             alert=max(now.alert, alert))
         if marks.marks != now.marks:
             self.now = marks
             self.woken.set()
@@ -101,8 +102,9 @@ class AccountWatch:
             who = actors.customer(conn, claims)
             return who.account_id, changes.account_marks(conn, who.user_id, who.account_id), changes.marks(conn)
 
-        account_id, (entry, order, change), ledger = self._ctx.readers.run_here(read)
-        stream = _Stream(account_id, AccountEvent(entry=entry, order=order, order_change=change, ledger=ledger[0]))
+        account_id, (entry, order, change, alert), ledger = self._ctx.readers.run_here(read)
+        stream = _Stream(account_id, AccountEvent(entry=entry, order=order, order_change=change, ledger=ledger[0],
+                                                  alert=alert))
         if self._marks is None:
             self._marks = ledger
         self._streams.add(stream)

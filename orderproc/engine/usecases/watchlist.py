@@ -4,7 +4,7 @@ every account, terminal and server of the ledger."""
 from __future__ import annotations
 
 from orderproc.engine import errors
-from orderproc.engine.schemas import Watchlist, WatchItem, WatchSort
+from orderproc.engine.watching import WatchItem, Watchlist, WatchSort
 from orderproc.engine.security import Claims
 from orderproc.engine.store import repo
 from orderproc.engine.store import watchlist as store

@@ -90,10 +90,10 @@ def _event_id(event: AccountEvent) -> str:
 def _seen(request: Request) -> AccountEvent | None:
     """The marks of the client's `Last-Event-ID` (a stream it had before), if it sent one."""
     marks = (sse.last_event_id(request) or "").split("-")
-    if len(marks) != 4 or not all(mark.isdigit() and len(mark) <= 19 for mark in marks):
+    if len(marks) != 5 or not all(mark.isdigit() and len(mark) <= 19 for mark in marks):
         return None
-    entry, order, order_change, ledger = (int(mark) for mark in marks)
-    return AccountEvent(entry=entry, order=order, order_change=order_change, ledger=ledger)
+    entry, order, order_change, ledger, alert = (int(mark) for mark in marks)
+    return AccountEvent(entry=entry, order=order, order_change=order_change, ledger=ledger, alert=alert)
 
 
 @router.get("/stream/account", response_class=StreamingResponse,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from orderproc.engine.schemas import Watchlist, WatchSort
 from orderproc.server.deps import EngineDep, Token
+from orderproc.engine.watching import Watchlist, WatchSort
 from orderproc.server.openapi import answers
 
 router = APIRouter(prefix="/v1", tags=["watchlist"])

@@ -63,16 +63,21 @@ def _detail(detail: dict[str, Any]) -> str:
     return " · ".join(f"{name.replace('_', ' ')}: {_detail_value(name, value)}" for name, value in shown)
 
 
+AUDIT_PAGES = Binding.Group("Audit page")  # "[] Audit page" in the footer: at 80 columns it has no room for more
+
+
 class AdminScreen(Page):
     CSS_PATH = "../styles/admin.tcss"
     AUTO_FOCUS = "#users-table"
     BINDINGS = [
         Binding("e", "toggle_disabled", "Enable/disable", tooltip="Enable or disable the highlighted user",
                 id="admin.enable-disable"),
-        Binding("g", "toggle_admin", "Admin role", tooltip="Make the highlighted user an admin, or not",
+        Binding("g", "toggle_admin", "Admin", tooltip="Make the highlighted user an admin, or not",
                 id="admin.admin-role"),
-        Binding("[", "audit_page(-1)", "Newer", tooltip="The previous (newer) page of the audit log", id="admin.newer"),
-        Binding("]", "audit_page(1)", "Older", tooltip="The next (older) page of the audit log", id="admin.older"),
+        Binding("[", "audit_page(-1)", "Newer", tooltip="The previous (newer) page of the audit log", id="admin.newer",
+                group=AUDIT_PAGES),
+        Binding("]", "audit_page(1)", "Older", tooltip="The next (older) page of the audit log", id="admin.older",
+                group=AUDIT_PAGES),
         Binding("v", "verify", "Verify", id="admin.verify"),
         Binding("r", "reload", "Refresh", show=False, id="admin.refresh"),
         Binding("1", "show_tab('tab-users')", "Users", show=False, id="admin.users-tab"),

@@ -17,6 +17,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Select, Static
 
 from orderproc.engine.schemas import Asset, Quote
+from orderproc.tui.alert_prompt import ask_alert
 from orderproc.tui.screens.base import Page
 from orderproc.tui.widgets.asset_table import (
     ALL_CATEGORIES,
@@ -57,6 +58,8 @@ class MarketsScreen(Page):
         Binding("o", "reverse_sort", "Order", id="markets.order"),
         Binding("i", "toggle_detail", "Detail", id="markets.detail"),
         Binding("enter", "trade", "Trade", id="markets.trade"),
+        Binding("exclamation_mark", "alert", "Alert", key_display="!", tooltip="A price alert on the highlighted asset",
+                id="markets.alert"),
         Binding("w", "toggle_watch", "Watch", tooltip="Put the highlighted asset on your watchlist, or take it off",
                 id="markets.watch"),
         Binding("b", "trade('buy')", "Buy", show=False, id="markets.buy"),
@@ -73,6 +76,7 @@ class MarketsScreen(Page):
         self._table_at = 0.0
         self._chart_at = 0.0
         self._flush_timer: Timer | None = None
+        self._status = ""
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="markets-toolbar"):
@@ -155,8 +159,8 @@ class MarketsScreen(Page):
         order = "▼" if self.descending else "▲"
         count = f"{len(chosen)} assets" if len(chosen) == len(self.assets) else f"{len(chosen)} of {len(self.assets)} assets"
         hint = "Enter: trade" if chosen else "no asset matches"
-        status = f"{count} · sorted by {SORT_NAMES[self.sort]} {order} · {hint}"
-        self.query_one("#markets-status", Static).update(status)
+        self._status = f"{count} · sorted by {SORT_NAMES[self.sort]} {order} · {hint}"
+        self.query_one("#markets-status", Static).update(self._status)
         if not chosen:
             self.query_one(AssetDetail).display = False
         elif not self.query_one("#markets-body").has_class("-no-detail"):
@@ -242,7 +246,14 @@ class MarketsScreen(Page):
         on = symbol in {item.symbol for item in listed.items}
         if await self.oapp.call(lambda me: me.unwatch(symbol) if on else me.watch(symbol)) is None:
             return
-        self.notify(f"{symbol} is {'off' if on else 'on'} your watchlist (W shows it)", title="watchlist")
+        said = f"{symbol} is {'off' if on else 'on'} your watchlist"
+        self.query_one("#markets-status", Static).update(f"{self._status} · {said}")
+        self.notify(f"{said} (W shows it)", title="watchlist")
+
+    def action_alert(self) -> None:
+        symbol = self.query_one(AssetTable).highlighted_symbol
+        if symbol is not None:
+            ask_alert(self, self.oapp, symbol)
 
     def action_focus_search(self) -> None:
         self.query_one("#markets-search", Input).focus()

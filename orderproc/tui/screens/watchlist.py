@@ -15,14 +15,17 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label, Static
 
 from orderproc.engine.bound import Bound
-from orderproc.engine.schemas import Quote, Watchlist, WatchSort
+from orderproc.engine.schemas import Quote
+from orderproc.engine.watching import Watchlist, WatchSort
 from orderproc.formatting import pct, price, signed
+from orderproc.tui.alert_prompt import ask_alert
 from orderproc.tui.screens.base import LivePage
 from orderproc.tui.screens.dialogs import PromptDialog
 from orderproc.tui.widgets.figure_table import right
 
 COLUMNS = (("Symbol", "symbol"), ("Name", "name"), ("Price", "price"), ("24h", "change"))
 SORTS = list(WatchSort)
+ROW_ACTIONS = {"trade", "remove", "alert"}  # the keys that act on the highlighted row
 SORT_WORDS = {WatchSort.ADDED: "in the order added", WatchSort.SYMBOL: "by symbol",
               WatchSort.PRICE: "by price, highest first", WatchSort.CHANGE: "by 24h change, highest first"}
 
@@ -55,6 +58,8 @@ class WatchlistScreen(LivePage[Watchlist]):
                 id="watchlist.add"),
         Binding("delete,minus", "remove", "Remove", key_display="-", tooltip="Take the highlighted asset off",
                 id="watchlist.remove"),
+        Binding("exclamation_mark", "alert", "Alert", key_display="!", tooltip="A price alert on the highlighted asset",
+                id="watchlist.alert"),
         Binding("s", "cycle_sort", "Sort", tooltip="Order added, symbol, price or 24h change (kept in the ledger)",
                 id="watchlist.sort"),
         Binding("r", "reload", "Refresh", show=False, id="watchlist.refresh"),
@@ -91,6 +96,11 @@ class WatchlistScreen(LivePage[Watchlist]):
     def show(self, result: Watchlist, highlight: str | None = None) -> None:
         self.watchlist = result
         self._draw(highlight)
+        self.refresh_bindings()
+
+    def action_state(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # an empty list has nothing to trade, remove or alert on (the footer leaves those out)
+        return bool(self.watchlist.items) or action not in ROW_ACTIONS
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         if self.watchlist.items:
@@ -146,6 +156,10 @@ class WatchlistScreen(LivePage[Watchlist]):
         self.app.push_screen(PromptDialog("Add to the watchlist", "The asset's symbol, e.g. BTC",
                                           placeholder="BTC", restrict=r"[A-Za-z0-9]*", max_length=16,
                                           confirm_label="Add"), added)
+
+    def action_alert(self) -> None:
+        if (symbol := self.highlighted) is not None:
+            ask_alert(self, self.oapp, symbol)
 
     def action_reload(self) -> None:
         self.load()
