@@ -5,6 +5,7 @@ once across processes and servers); the account event stream says so (EventKind.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -103,16 +104,20 @@ def set_at(alert: store.PendingAlert) -> int:
 def first_hits(ctx: Context, pending: Iterable[store.PendingAlert], start: int, end: int) -> list[Hit]:
     """For each alert whose price is reached at a tick in (start, end] after it was set, the
     first such tick (prices computed here: the caller runs this off the event loop)."""
-    hits = []
+    by_symbol: dict[str, list[store.PendingAlert]] = defaultdict(list)
     for alert in pending:
-        if alert.symbol not in ctx.assets:
-            continue
-        level = Decimal(alert.price)
-        for tick in range(max(start, set_at(alert)) + 1, end + 1):
-            price = ctx.market.price(alert.symbol, tick)
-            if reached(alert.direction, level, price):
-                hits.append((tick, alert.id, price))
-                break
+        if alert.symbol in ctx.assets:
+            by_symbol[alert.symbol].append(alert)
+    hits = []
+    for symbol, waiting in by_symbol.items():  # each symbol's ticks priced once, for all its alerts
+        first = max(start, min(map(set_at, waiting))) + 1
+        path = [(tick, ctx.market.price(symbol, tick)) for tick in range(first, end + 1)]
+        for alert in waiting:
+            level, since = Decimal(alert.price), set_at(alert)
+            hit = next(((tick, price) for tick, price in path
+                        if tick > since and reached(alert.direction, level, price)), None)
+            if hit is not None:
+                hits.append((hit[0], alert.id, hit[1]))
     return hits
 
 
