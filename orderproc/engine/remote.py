@@ -44,7 +44,6 @@ from contextlib import aclosing
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar, cast
-from urllib.parse import quote as _quote
 from urllib.parse import urlsplit
 
 import pydantic
@@ -98,6 +97,7 @@ from orderproc.engine.schemas import (  # noqa: E402
     User,
     VerifyReport,
 )
+from orderproc.engine.remote_io import json_amount, path_segment, query, sse_events  # noqa: E402
 from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 
 T = TypeVar("T")
@@ -108,33 +108,6 @@ BACKOFF_CAP = 30.0  # seconds: the widest window
 MAX_RETRY_AFTER = 2.0  # a 429 asking to wait longer than this is raised, not waited out
 
 _ADAPTERS: dict[Any, pydantic.TypeAdapter[Any]] = {}
-
-
-def _seg(value: object) -> str:
-    """One URL path segment: everything quoted, and no '.' or '..' for the URL to resolve away."""
-    text = _quote(str(value), safe="")
-    return text.replace(".", "%2E") if text in (".", "..") else text
-
-
-def _query(**values: object) -> dict[str, str]:
-    """Query parameters: None left out, booleans as true/false."""
-    out: dict[str, str] = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        out[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return out
-
-
-def _amount(amount: object) -> object:
-    """A money amount as JSON: a Decimal (or int) as a plain decimal string, anything else as it is."""
-    if isinstance(amount, Decimal):
-        return format(amount, "f")
-    if isinstance(amount, int) and not isinstance(amount, bool):
-        return str(amount)  # the local engine takes an int too
-    if amount is None or isinstance(amount, str | int | float):
-        return amount  # the server judges it
-    raise errors.InvalidAmount("amount must be a decimal", {"field": "amount"})  # not even JSON
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -309,7 +282,7 @@ class RemoteEngine:
             ) from None
 
     async def _get(self, path: str, tp: type[T], *, token: str | None = None, **params: object) -> T:
-        response = await self._request("GET", path, token=token, params=_query(**params), safe=True)
+        response = await self._request("GET", path, token=token, params=query(**params), safe=True)
         return self._parse(response.content, tp)
 
     # -- users and sessions --------------------------------------------------------------------
@@ -349,7 +322,7 @@ class RemoteEngine:
         return await self._move_cash("/v1/cash/withdraw", token, amount, key)
 
     async def _move_cash(self, path: str, token: str, amount: Decimal | str, key: str | None) -> Transaction:
-        body = {"amount": _amount(amount)}
+        body = {"amount": json_amount(amount)}
         key = key if key is not None else uuid.uuid4().hex
         response = await self._request("POST", path, token=token, json=body, key=key, safe=True)
         return self._parse(response.content, Transaction)
@@ -377,27 +350,27 @@ class RemoteEngine:
         )
 
     async def get_asset(self, symbol: str) -> Asset:
-        return await self._get(f"/v1/assets/{_seg(symbol)}", Asset)
+        return await self._get(f"/v1/assets/{path_segment(symbol)}", Asset)
 
     async def quote(self, symbol: str) -> Quote:
-        return await self._get(f"/v1/quotes/{_seg(symbol)}", Quote)
+        return await self._get(f"/v1/quotes/{path_segment(symbol)}", Quote)
 
     async def quotes(self, symbols: list[str] | None = None) -> list[Quote]:
         # like the local engine, an empty list means every asset
         return await self._get("/v1/quotes", list[Quote], symbols=",".join(symbols) if symbols else None)
 
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
-        return await self._get(f"/v1/assets/{_seg(symbol)}/history", list[PricePoint], hours=hours, points=points)
+        return await self._get(f"/v1/assets/{path_segment(symbol)}/history", list[PricePoint], hours=hours, points=points)
 
     async def watchlist(self, token: str) -> Watchlist:
         return await self._get("/v1/watchlist", Watchlist, token=token)
 
     async def watch(self, token: str, symbol: str) -> Watchlist:
-        response = await self._request("PUT", f"/v1/watchlist/{_seg(symbol)}", token=token, safe=True)
+        response = await self._request("PUT", f"/v1/watchlist/{path_segment(symbol)}", token=token, safe=True)
         return self._parse(response.content, Watchlist)
 
     async def unwatch(self, token: str, symbol: str) -> Watchlist:
-        response = await self._request("DELETE", f"/v1/watchlist/{_seg(symbol)}", token=token, safe=False)
+        response = await self._request("DELETE", f"/v1/watchlist/{path_segment(symbol)}", token=token, safe=False)
         return self._parse(response.content, Watchlist)
 
     async def sort_watchlist(self, token: str, sort: WatchSort | str) -> Watchlist:
@@ -406,7 +379,7 @@ class RemoteEngine:
 
     async def set_alert(self, token: str, symbol: str, direction: AlertDirection | str,
                         price: Decimal | str) -> Alert:
-        body = {"symbol": symbol, "direction": str(direction), "price": _amount(price)}
+        body = {"symbol": symbol, "direction": str(direction), "price": json_amount(price)}
         response = await self._request("POST", "/v1/alerts", token=token, json=body, safe=False)
         return self._parse(response.content, Alert)
 
@@ -414,11 +387,11 @@ class RemoteEngine:
         return await self._get("/v1/alerts", list[Alert], token=token, fired=fired)
 
     async def remove_alert(self, token: str, alert_id: int) -> Alert:
-        response = await self._request("DELETE", f"/v1/alerts/{_seg(alert_id)}", token=token, safe=False)
+        response = await self._request("DELETE", f"/v1/alerts/{path_segment(alert_id)}", token=token, safe=False)
         return self._parse(response.content, Alert)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
-        async with aclosing(self._events("/v1/stream/quotes", "quotes", params=_query(interval=interval))) as events:
+        async with aclosing(self._events("/v1/stream/quotes", "quotes", params=query(interval=interval))) as events:
             async for data in events:
                 yield self._parse(data, list[Quote])
 
@@ -446,7 +419,7 @@ class RemoteEngine:
                         if delay is None:
                             raise self._error(response)
                     else:
-                        async with aclosing(_sse_events(response.aiter_lines())) as events:
+                        async with aclosing(sse_events(response.aiter_lines())) as events:
                             async for event, data, event_id in events:
                                 if event == "error":
                                     raise self._error_event(data)
@@ -484,7 +457,7 @@ class RemoteEngine:
         return self._parse(response.content, Session)
 
     async def reset_account(self, token: str, cash: Decimal | str) -> Transaction:
-        response = await self._request("POST", "/v1/accounts/reset", token=token, json={"cash": _amount(cash)},
+        response = await self._request("POST", "/v1/accounts/reset", token=token, json={"cash": json_amount(cash)},
                                        safe=False)
         return self._parse(response.content, Transaction)
 
@@ -509,10 +482,10 @@ class RemoteEngine:
                                status=status, open=open)
 
     async def get_order(self, token: str, order_id: int) -> Order:
-        return await self._get(f"/v1/orders/{_seg(order_id)}", Order, token=token)
+        return await self._get(f"/v1/orders/{path_segment(order_id)}", Order, token=token)
 
     async def cancel_order(self, token: str, order_id: int) -> Order:
-        response = await self._request("DELETE", f"/v1/orders/{_seg(order_id)}", token=token, safe=False)
+        response = await self._request("DELETE", f"/v1/orders/{path_segment(order_id)}", token=token, safe=False)
         return self._parse(response.content, Order)
 
     async def cancel_orders(self, token: str, *, symbol: str | None = None) -> list[Order]:
@@ -572,7 +545,7 @@ class RemoteEngine:
         return await self._admin_change_user(token, username, {"disabled": disabled})
 
     async def _admin_change_user(self, token: str, username: str, body: dict[str, Any]) -> User:
-        path = f"/v1/admin/users/{_seg(username)}"
+        path = f"/v1/admin/users/{path_segment(username)}"
         response = await self._request("PATCH", path, token=token, json=body, safe=False)
         return self._parse(response.content, User)
 
@@ -581,25 +554,3 @@ class RemoteEngine:
 
     async def admin_verify(self, token: str) -> VerifyReport:
         return await self._get("/v1/admin/verify", VerifyReport, token=token)
-
-
-async def _sse_events(lines: AsyncIterator[str]) -> AsyncGenerator[tuple[str, str, str], None]:
-    """(event name, data, id) of each server-sent event; the name is "" when the event gave none,
-    the id the last one given (the stream's, as the SSE standard has it)."""
-    event, data, event_id = "", list[str](), ""
-    async for line in lines:
-        if not line:
-            if data:
-                yield event, "\n".join(data), event_id
-            event, data = "", list[str]()
-            continue
-        if line.startswith(":"):
-            continue
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "event":
-            event = value
-        elif field == "data":
-            data.append(value)
-        elif field == "id" and value.isascii() and value.isprintable() and len(value) <= 100:
-            event_id = value  # it goes back as a header: nothing a header could not carry

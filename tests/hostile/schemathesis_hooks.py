@@ -40,6 +40,7 @@ LEDGER_REFUSALS = {
     ("POST /v1/orders", "validation_error", "client_order_id"),
     ("POST /v1/orders/preview", "insufficient_funds", None), ("POST /v1/orders/preview", "invalid_amount", None),
     ("POST /v1/cash/withdraw", "insufficient_funds", None),
+    ("POST /v1/alerts", "validation_error", "price"),  # a price the market has reached already
 }
 
 

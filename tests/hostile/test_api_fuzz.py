@@ -51,6 +51,9 @@ OPERATIONS = [
     ("POST", "/v1/auth/logout"), ("GET", "/v1/me"), ("PATCH", "/v1/me"), ("POST", "/v1/me/password"),
     ("GET", "/v1/admin/users"), ("PATCH", "/v1/admin/users/{username}"), ("GET", "/v1/admin/audit"),
     ("GET", "/v1/admin/verify"), ("GET", "/v1/journal"), ("GET", "/healthz"), ("GET", "/metrics"),
+    ("GET", "/v1/watchlist"), ("PATCH", "/v1/watchlist"), ("PUT", "/v1/watchlist/{symbol}"),
+    ("DELETE", "/v1/watchlist/{symbol}"), ("GET", "/v1/alerts"), ("POST", "/v1/alerts"),
+    ("DELETE", "/v1/alerts/{alert_id}"),
 ]
 
 

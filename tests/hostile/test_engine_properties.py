@@ -56,6 +56,7 @@ from orderproc.engine.schemas import (
     TxKind,
 )
 from orderproc.engine.service import LocalEngine
+from orderproc.engine.watching import AlertDirection, WatchSort
 
 
 class Tok:
@@ -294,6 +295,23 @@ SPECS: dict[str, Spec] = {
             ["alice/main", "ALICE/main", "root/main", "nobody/main", "alice/", "/main", "a/b/c"]))),
         "since": usually(st.one_of(st.none(), st.dates(), st.datetimes(timezones=st.timezones())))}),
         lambda r, a: r.engine.journal(_token(r, a["token"]), **_kw(a, "account", "since"))),
+    "watchlist": Spec(_args({"token": tokens}), lambda r, a: r.engine.watchlist(_token(r, a["token"]))),
+    "watch": Spec(_args({"token": tokens, "symbol": symbols}),
+                  lambda r, a: r.engine.watch(_token(r, a["token"]), a["symbol"])),
+    "unwatch": Spec(_args({"token": tokens, "symbol": symbols}),
+                    lambda r, a: r.engine.unwatch(_token(r, a["token"]), a["symbol"]),
+                    setup=lambda r: r.run(r.engine.watch(r.tokens["alice"], "BTC"))),
+    "sort_watchlist": Spec(_args({"token": tokens, "sort": usually(st.sampled_from(
+        ["added", "symbol", "change", "volume", WatchSort.PRICE]))}),
+        lambda r, a: r.engine.sort_watchlist(_token(r, a["token"]), a["sort"])),
+    "set_alert": Spec(_args({"token": tokens, "symbol": symbols, "price": amounts,
+                             "direction": usually(st.sampled_from(["above", "below", "sideways", AlertDirection.BELOW]))}),
+                      lambda r, a: r.engine.set_alert(_token(r, a["token"]), a["symbol"], a["direction"], a["price"])),
+    "alerts": Spec(_args({"token": tokens}, {"fired": usually(st.sampled_from([None, True, False, "yes"]))}),
+                   lambda r, a: r.engine.alerts(_token(r, a["token"]), **_kw(a, "fired"))),
+    "remove_alert": Spec(_args({"token": tokens, "alert_id": usually(st.integers(-2, 3) | st.sampled_from(HUGE_INTS))}),
+                         lambda r, a: r.engine.remove_alert(_token(r, a["token"]), a["alert_id"]),
+                         setup=lambda r: r.run(r.engine.set_alert(r.tokens["alice"], "BTC", "below", "1"))),
 }
 
 

@@ -63,7 +63,7 @@ async def test_the_account_stream_sends_the_marks_at_once_then_what_changed(
         events = frames(response)
         name, data = await anext(events)
         assert (name, json.loads(data)) == ("account", {"kinds": [], "entry": 0, "order": 0, "order_change": 0,
-                                                        "ledger": 0})
+                                                        "ledger": 0, "alert": 0})
         deposit = await http.post("/v1/cash/deposit", json={"amount": "12.50"}, headers=bearer(token))
         assert deposit.status_code == 201
         name, data = await asyncio.wait_for(anext(events), 5)
@@ -119,7 +119,7 @@ async def test_each_account_event_s_id_is_its_marks_and_the_first_says_retry(
         first = await lines_until_event(response)
     assert first[0] == f"retry: {sse.RETRY_MS}"
     data = json.loads(first[3].removeprefix("data: "))
-    assert first[1:3] == [f"id: {data['entry']}-{data['order']}-{data['order_change']}-{data['ledger']}",
+    assert first[1:3] == [f"id: {data['entry']}-{data['order']}-{data['order_change']}-{data['ledger']}-{data['alert']}",
                           "event: account"]
     assert data["entry"] > 0 and data["kinds"] == []
 

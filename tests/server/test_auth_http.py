@@ -69,13 +69,21 @@ PRIVATE: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/admin/audit", None),
     ("GET", "/v1/admin/verify", None),
     ("GET", "/v1/stream/account", None),
+    ("GET", "/v1/watchlist", None),
+    ("PATCH", "/v1/watchlist", {"sort": "symbol"}),
+    ("PUT", "/v1/watchlist/BTC", None),
+    ("DELETE", "/v1/watchlist/BTC", None),
+    ("GET", "/v1/alerts", None),
+    ("POST", "/v1/alerts", {"symbol": "BTC", "direction": "below", "price": "1"}),
+    ("DELETE", "/v1/alerts/1", None),
 ]
 PUBLIC = {
     ("POST", "/v1/auth/register"), ("POST", "/v1/auth/login"), ("GET", "/v1/assets"), ("GET", "/v1/assets/{symbol}"),
     ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/quotes"), ("GET", "/v1/quotes/{symbol}"),
     ("GET", "/v1/stream/quotes"), ("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/redoc"),
 }
-TEMPLATES = {"/v1/orders/1": "/v1/orders/{order_id}", "/v1/admin/users/alice": "/v1/admin/users/{username}"}
+TEMPLATES = {"/v1/orders/1": "/v1/orders/{order_id}", "/v1/admin/users/alice": "/v1/admin/users/{username}",
+             "/v1/watchlist/BTC": "/v1/watchlist/{symbol}", "/v1/alerts/1": "/v1/alerts/{alert_id}"}
 
 ADMIN: list[tuple[str, str, dict[str, Any] | None]] = [
     (method, path, body) for method, path, body in PRIVATE if path.startswith("/v1/admin/")

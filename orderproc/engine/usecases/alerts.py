@@ -45,7 +45,8 @@ async def add(ctx: Context, claims: Claims | Operator, symbol: str, direction: A
     current = ctx.market.price(info.symbol, now)
     if reached(way, level, current):
         raise errors.ValidationError(
-            f"{info.symbol} is {way.value} {level} already (at {rules.round_price(current)}): the alert would fire at once",
+            f"{info.symbol} is {way.value} {format(level.normalize(), 'f')} already (at {rules.round_price(current)}):"
+            " the alert would fire at once",
             {"field": "price", "price": str(rules.round_price(current))})
 
     def job(conn: repo.Conn) -> Alert:

@@ -77,7 +77,7 @@ async def add(ctx: Context, claims: Claims | Operator, symbol: str) -> Watchlist
 
 async def remove(ctx: Context, claims: Claims | Operator, symbol: str) -> Watchlist:
     """Take `symbol` off the watchlist (not_found when it is not on it)."""
-    if not isinstance(symbol, str) or not 1 <= len(symbol) <= 16:
+    if not isinstance(symbol, str) or not 1 <= len(symbol) <= 16 or not symbol.isascii():
         raise errors.NotFound("that symbol is not on your watchlist", {"symbol": shown(symbol)})
     wanted = symbol.strip().upper()
 
