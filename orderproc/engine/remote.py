@@ -73,6 +73,7 @@ from orderproc.engine import errors  # noqa: E402
 from orderproc.engine.events import AccountEvent, changed  # noqa: E402
 from orderproc.engine.schemas import (  # noqa: E402
     AccountInfo,
+    ApiKey,
     Asset,
     AuditEvent,
     Balance,
@@ -80,6 +81,7 @@ from orderproc.engine.schemas import (  # noqa: E402
     LeaderboardEntry,
     LedgerSettings,
     Lot,
+    NewApiKey,
     Order,
     OrderPreview,
     OrderRequest,
@@ -440,6 +442,23 @@ class RemoteEngine:
     def _error_event(self, data: str) -> errors.OrderprocError:
         """The domain error an `error` event carries (its data is an error body)."""
         return self._error(httpx.Response(200, content=data.encode()))
+
+    # -- API keys ------------------------------------------------------------------------------------
+
+    async def create_api_key(self, token: str, *, name: str | None = None, read_only: bool = False) -> NewApiKey:
+        body: dict[str, Any] = {"read_only": read_only}
+        if name is not None:
+            body["name"] = name
+        response = await self._request("POST", "/v1/keys", token=token, json=body, safe=False)
+        return self._parse(response.content, NewApiKey)
+
+    async def api_keys(self, token: str) -> list[ApiKey]:
+        return await self._get("/v1/keys", list[ApiKey], token=token)
+
+    async def revoke_api_key(self, token: str, key_id: str) -> ApiKey:
+        # revoking twice changes nothing: safe to retry
+        response = await self._request("DELETE", f"/v1/keys/{_quote(key_id, safe='')}", token=token, safe=True)
+        return self._parse(response.content, ApiKey)
 
     # -- named paper accounts ------------------------------------------------------------------------
 

@@ -14,12 +14,12 @@ from orderproc.engine.security import Claims, is_username
 from orderproc.engine.store import checks, ledger, repo
 from orderproc.engine.store.rows import UserRow
 from orderproc.engine.usecases import actors, mapping
-from orderproc.engine.usecases.actors import Operator
+from orderproc.engine.usecases.actors import Credentials, Operator
 from orderproc.engine.usecases.auth import existing_user
 from orderproc.engine.usecases.checks import check_page, check_type, shown
 from orderproc.engine.usecases.context import Context
 
-Claimed = Claims | Operator
+Claimed = Credentials
 
 
 async def settings(ctx: Context, claims: Claimed) -> LedgerSettings:
