@@ -26,10 +26,9 @@ LIVE_KEYS_MAX = 100  # a user's keys not revoked
 def check_key_name(name: object) -> str:
     check_type(name, str, "name")
     assert isinstance(name, str)
-    name = name.strip()
     if len(name) > NAME_MAX or not name.isprintable():
         raise errors.ValidationError(f"a key's name is at most {NAME_MAX} printable characters", {"field": "name"})
-    return name
+    return name.strip()
 
 
 def api_key(row: keys.KeyRow) -> ApiKey:

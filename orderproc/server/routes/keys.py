@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
 from orderproc.engine.schemas import ApiKey, NewApiKey
 from orderproc.server.deps import EngineDep, Token
@@ -19,10 +19,11 @@ router = APIRouter(prefix="/v1", tags=["keys"])
 
 class KeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field("", max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
-                      description="For you: what the key is for (at most 64 printable characters)",
-                      examples=["rebalancer"])
-    read_only: bool = Field(False, description="Reads only: balance, portfolio, orders, quotes; no cash or orders")
+    # `format: printable`: what Python's str.isprintable() takes, as for a display name (schemas.py)
+    name: Annotated[str, WithJsonSchema({"type": "string", "maxLength": 64, "format": "printable",
+                                         "description": "For you: what the key is for (at most 64 printable "
+                                                        "characters)", "examples": ["rebalancer"]})] = ""
+    read_only: StrictBool = Field(False, description="Reads only: balance, portfolio, orders, quotes; no cash or orders")
 
 
 # any string: an id that is no key of yours is `not_found`, as the engine says it
