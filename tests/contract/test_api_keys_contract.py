@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from contextlib import aclosing
 from decimal import Decimal
 
 import pytest
@@ -217,3 +218,14 @@ async def test_a_bad_key_name_is_refused_and_makes_no_key(api: Engine, name: obj
     with pytest.raises(errors.ValidationError):
         await api.create_api_key(token, name=name)  # type: ignore[arg-type]
     assert await api.api_keys(token) == []
+
+
+async def test_a_key_follows_its_accounts_event_stream(engine: LocalEngine) -> None:  # noqa: F811
+    token = await signed_up(engine, cash="100")
+    key = (await engine.create_api_key(token, read_only=True)).token
+    async with aclosing(engine.stream_account(key)) as events:
+        first = await asyncio.wait_for(anext(events), 5)
+    assert first.entry is not None
+    with pytest.raises(errors.AuthRequired):
+        async with aclosing(engine.stream_account(key[:-2] + "xx")) as events:
+            await asyncio.wait_for(anext(events), 5)

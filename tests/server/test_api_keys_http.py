@@ -120,3 +120,36 @@ async def test_no_log_line_and_no_later_answer_carries_a_keys_secret(engine: Loc
     events = (await engine.admin_audit(engine.operator_token, limit=100)).items
     assert {"api_key_create", "api_key_revoke"} <= {e.action for e in events}
     assert secret not in str([e.model_dump(mode="json") for e in events])
+
+
+# what each private route asks of a key (a route added to the app must be classed here)
+KEY_READS = {("GET", p) for p in ("/v1/me", "/v1/accounts", "/v1/cash", "/v1/transactions", "/v1/orders",
+                                  "/v1/orders/{order_id}", "/v1/portfolio", "/v1/lots", "/v1/journal", "/v1/pnl",
+                                  "/v1/leaderboard", "/v1/settings", "/v1/stream/account")} | {
+    ("POST", "/v1/orders/preview")}
+KEY_TRADES = {("POST", "/v1/cash/deposit"), ("POST", "/v1/cash/withdraw"), ("POST", "/v1/orders"),
+              ("DELETE", "/v1/orders"), ("DELETE", "/v1/orders/{order_id}")}
+
+
+async def test_every_private_route_reads_trades_or_needs_a_session_with_a_key(engine: LocalEngine) -> None:
+    from test_auth_http import PRIVATE, TEMPLATES
+
+    async with client(create_app(engine, quiet())) as http:
+        token = await _funded(http)
+        reader = (await _key(http, token, read_only=True))["token"]
+        trader = (await _key(http, token))["token"]
+        for method, path, body in PRIVATE:
+            route = (method, TEMPLATES.get(path, path))
+            if route == ("GET", "/v1/stream/account"):
+                continue  # a stream that holds: the contract suite streams with a key
+            as_reader = await http.request(method, path, json=body, headers=bearer(reader))
+            as_trader = await http.request(method, path, json=body, headers=bearer(trader))
+            if route in KEY_READS:
+                assert as_reader.status_code in (200, 201, 404), (route, as_reader.text)
+            elif route in KEY_TRADES:
+                assert (as_reader.status_code, code(as_reader)) == (403, "read_only_key"), route
+                assert as_trader.status_code in (200, 201, 404, 409, 422), (route, as_trader.text)
+            else:
+                for answer in (as_reader, as_trader):
+                    assert (answer.status_code, code(answer)) == (403, "session_required"), (route, answer.text)
+        assert KEY_READS | KEY_TRADES <= {(m, TEMPLATES.get(p, p)) for m, p, _ in PRIVATE}
