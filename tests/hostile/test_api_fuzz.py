@@ -51,6 +51,7 @@ OPERATIONS = [
     ("POST", "/v1/auth/logout"), ("GET", "/v1/me"), ("PATCH", "/v1/me"), ("POST", "/v1/me/password"),
     ("GET", "/v1/admin/users"), ("PATCH", "/v1/admin/users/{username}"), ("GET", "/v1/admin/audit"),
     ("GET", "/v1/admin/verify"), ("GET", "/v1/journal"), ("GET", "/healthz"), ("GET", "/metrics"),
+    ("POST", "/v1/keys"), ("GET", "/v1/keys"), ("DELETE", "/v1/keys/{key_id}"),
 ]
 
 
