@@ -456,6 +456,9 @@ class RemoteEngine:
         return await self._get("/v1/keys", list[ApiKey], token=token)
 
     async def revoke_api_key(self, token: str, key_id: str) -> ApiKey:
+        if isinstance(key_id, str) and not key_id.strip():  # no path names it: what the engine answers
+            await self.api_keys(token)  # the token first, as the engine checks it first
+            raise errors.NotFound(f"you have no key {key_id!r}", {"key_id": key_id})
         # revoking twice changes nothing: safe to retry
         response = await self._request("DELETE", f"/v1/keys/{_quote(key_id, safe='')}", token=token, safe=True)
         return self._parse(response.content, ApiKey)

@@ -120,7 +120,8 @@ async def test_revoking_is_once_and_only_ones_own_keys(api: Engine) -> None:
     bob = await signed_up(api, "bob", cash="50")
     bobs = await api.create_api_key(bob, name="bobs")
     await _refused(api.revoke_api_key(alice, bobs.key_id), errors.NotFound)
-    await _refused(api.revoke_api_key(alice, "PKNOSUCHKEY"), errors.NotFound)
+    for nobodys in ("PKNOSUCHKEY", "", "PK/../../orders", " "):
+        await _refused(api.revoke_api_key(alice, nobodys), errors.NotFound)
     assert await api.api_keys(alice) == []
     assert (await api.balance(bobs.token)).cash == Decimal("50.00")
     first = await api.revoke_api_key(bob, bobs.key_id.lower())
