@@ -2,7 +2,8 @@
 
 A thin facade: each method turns the token into claims (a bad token fails before any other
 check), saying what the call needs of an API key ("read", "trade", or by default a person's
-session: a new method refuses keys until it is classed), and calls its use case (`usecases/`), which validates its input before any I/O and runs
+session: a new method refuses keys until it is classed), and calls its use case (`usecases/`),
+which validates its input before any I/O and runs
 as one job on the store: a write on the writer thread (`store/sqlite.py`) inside a transaction
 that commits only if the job returns, or a read in one snapshot.
 """

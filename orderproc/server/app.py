@@ -99,7 +99,8 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     # function and answers, without FastAPI's request handler around it (about a fifth of an
     # order's server time, measured with bench/server_orders.py); FastAPI's route documents it.
     app.router.routes[:0] = [_PlainRoute("/v1/orders", orders.place_order, methods=["POST"])] + [
-        route for module in (orders, account, assets, auth, accounts, keys, admin, journal) for route in module.router.routes]
+        route for module in (orders, account, assets, auth, accounts, keys, admin, journal)
+        for route in module.router.routes]
 
     openapi.serve_docs(app)
 

@@ -108,7 +108,8 @@ async def test_revoked_unknown_and_wrong_keys_get_one_answer(api: Engine) -> Non
     answers = []
     for bad in (revoked.token, key_credential(made.key_id, made.secret[:-1] + ("A" if made.secret[-1] != "A" else "B")),
                 key_credential("PK" + "0" * 18, made.secret)):
-        for call in (api.balance(bad), api.place_order(bad, BUY), api.api_keys(bad), api.change_password(bad, PASSWORD, "x" * 9)):
+        for call in (api.balance(bad), api.place_order(bad, BUY), api.api_keys(bad),
+                     api.change_password(bad, PASSWORD, "x" * 9)):
             refused = await _refused(call, errors.AuthRequired)
             answers.append((refused.code, refused.message, refused.details))
     assert len(set(map(str, answers))) == 1 and answers[0][0] == "auth_required"

@@ -20,7 +20,16 @@ from orderproc.engine import errors
 from orderproc.engine import limits
 from orderproc.engine.catalog import PASSWORD_MAX
 from orderproc.engine.schemas import ProfileUpdate, Session, User
-from orderproc.engine.security import Access, Claims, KeyClaims, check_password, check_username, is_text, is_username, key_claims
+from orderproc.engine.security import (
+    Access,
+    Claims,
+    KeyClaims,
+    check_password,
+    check_username,
+    is_text,
+    is_username,
+    key_claims,
+)
 from orderproc.engine.store import keys, repo
 from orderproc.engine.store.rows import UserRow
 from orderproc.engine.usecases import actors, mapping

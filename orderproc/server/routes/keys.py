@@ -23,7 +23,8 @@ class KeyRequest(BaseModel):
     name: Annotated[str, WithJsonSchema({"type": "string", "maxLength": 64, "format": "printable",
                                          "description": "For you: what the key is for (at most 64 printable "
                                                         "characters)", "examples": ["rebalancer"]})] = ""
-    read_only: StrictBool = Field(False, description="Reads only: balance, portfolio, orders, quotes; no cash or orders")
+    read_only: StrictBool = Field(False, description="Reads only (balance, portfolio, orders, quotes): no cash, "
+                                                     "no orders")
 
 
 # any string: an id that is no key of yours is `not_found`, as the engine says it
