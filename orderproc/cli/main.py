@@ -566,6 +566,60 @@ def accounts_reset(
     _run_as_user(ctx, body)
 
 
+keys_app = _listing_group(
+    "keys", "API keys for programs: create, list, revoke.\n\nA key reads (and unless read-only, trades) the "
+    "account it was made for, sent as `Authorization: Bearer <token>` instead of a session.")
+KeyIdArg = Annotated[str, typer.Argument(help="The key's id (PK...), as `keys list` shows it.")]
+
+
+@keys_app.callback(invoke_without_command=True)
+def keys(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Your API keys (never their secrets)."""
+    if ctx.invoked_subcommand is None:
+        _show(ctx, lambda me: me.api_keys(), "api_keys", json_out)
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Your API keys, oldest first, revoked ones too (never their secrets)."""
+    _show(ctx, lambda me: me.api_keys(), "api_keys", json_out)
+
+
+@keys_app.command("create")
+def keys_create(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Option("--name", help="What the key is for (at most 64 characters).")] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="It can read, never move cash or orders.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make an API key for the current account; its secret is shown this once."""
+
+    async def body(me: Bound) -> None:
+        from orderproc.cli import render
+
+        made = await me.create_api_key(name=name, read_only=read_only)
+        render.emit_json(made) if json_out else render.new_api_key(made)
+
+    _run_as_user(ctx, body)
+
+
+@keys_app.command("revoke")
+def keys_revoke(ctx: typer.Context, key_id: KeyIdArg, json_out: JsonOpt = False) -> None:
+    """Revoke the key KEY_ID: no request with it is taken from now on."""
+
+    async def body(me: Bound) -> None:
+        from orderproc.cli import render
+        from orderproc.formatting import when
+
+        key = await me.revoke_api_key(key_id)
+        assert key.revoked_at is not None
+        render.emit_json(key) if json_out else render.out.print(
+            f"Revoked the API key [bold]{key.key_id}[/bold]{f' ({key.name})' if key.name else ''} "
+            f"at {when(key.revoked_at)}")
+
+    _run_as_user(ctx, body)
+
+
 @app.command()
 def balance(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your cash balance."""

@@ -40,12 +40,14 @@ if TYPE_CHECKING:
 
     from orderproc.engine.schemas import (
         AccountInfo,
+        ApiKey,
         Asset,
         AuditEvent,
         LeaderboardEntry,
         LedgerSettings,
         Lot,
         Model,
+        NewApiKey,
         Order,
         OrderPreview,
         Page,
@@ -329,6 +331,30 @@ def accounts(items: Sequence[AccountInfo]) -> None:
     for a in items:
         table.add_row("*" if a.current else "", a.name, usd(a.cash), usd(a.reserved_cash) if a.reserved_cash else "")
     out.print(table)
+
+
+def api_keys(items: Sequence[ApiKey]) -> None:
+    if not items:
+        out.print("No API keys: `orderproc keys create` makes one")
+        return
+    table = _table("Key ID", "Name", "Account", "Access", "Created", "Last used", "Revoked")
+    for k in items:
+        table.add_row(k.key_id, k.name, k.account, "read-only" if k.read_only else "trade", when(k.created_at),
+                      when(k.last_used_at) if k.last_used_at else "never",
+                      when(k.revoked_at) if k.revoked_at else "")
+    out.print(table)
+
+
+def new_api_key(k: NewApiKey) -> None:
+    access = "read-only" if k.read_only else "trading"
+    named = f" [bold]{k.name}[/bold]," if k.name else ""
+    out.print(f"Made the {access} API key{named} for the account [bold]{k.account}[/bold]")
+    out.print(f"  key id  {k.key_id}", soft_wrap=True)
+    out.print(f"  secret  {k.secret}", soft_wrap=True)
+    out.print(f"  token   {k.token}", soft_wrap=True)
+    out.print("[yellow]The secret is shown this once[/yellow] (the ledger keeps only a hash of it): store it now. "
+              "Send the token as `Authorization: Bearer <token>`; `orderproc keys revoke "
+              f"{k.key_id}` ends it.", soft_wrap=True)
 
 
 def lots(items: Sequence[Lot]) -> None:

@@ -3,7 +3,9 @@ to open one.
 
 Surfaces (the CLI, the terminal, the server) reach the engine through these public modules and
 names only: `protocol`, `schemas`, `errors`, `rules`, `bound` (`Bound`, `bind`: a session-bound
-handle) and the `open_*` functions here (kept light: `orderproc --help` imports this package). Imports nothing of Textual, Typer, Rich, FastAPI or uvicorn, nor of the
+handle), `apikeys` (an API key's credential from its id and secret) and the `open_*` functions
+here (kept light: `orderproc --help` imports this package). Imports nothing of Textual, Typer,
+Rich, FastAPI or uvicorn, nor of the
 surfaces or their configuration (pyproject's import-linter contracts check it).
 """
 

@@ -14,11 +14,13 @@ from orderproc.engine.errors import NotFound
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import (
     AccountInfo,
+    ApiKey,
     AuditEvent,
     Balance,
     LeaderboardEntry,
     LedgerSettings,
     Lot,
+    NewApiKey,
     Order,
     OrderPreview,
     OrderRequest,
@@ -57,6 +59,16 @@ class Bound:
 
     async def change_password(self, old_password: str, new_password: str) -> Session:
         return await self.engine.change_password(self.token, old_password, new_password)
+
+    # API keys
+    async def create_api_key(self, *, name: str | None = None, read_only: bool = False) -> NewApiKey:
+        return await self.engine.create_api_key(self.token, name=name, read_only=read_only)
+
+    async def api_keys(self) -> list[ApiKey]:
+        return await self.engine.api_keys(self.token)
+
+    async def revoke_api_key(self, key_id: str) -> ApiKey:
+        return await self.engine.revoke_api_key(self.token, key_id)
 
     # named paper accounts
     async def accounts(self) -> list[AccountInfo]:

@@ -6,7 +6,9 @@
     ├── AuthRequired               auth_required      401
     ├── InvalidCredentials         invalid_credentials 401
     ├── Forbidden                  forbidden          403
-    │   └── CannotChangeSelf       cannot_change_self 403
+    │   ├── CannotChangeSelf       cannot_change_self 403
+    │   ├── ReadOnlyKey            read_only_key      403
+    │   └── SessionRequired        session_required   403
     ├── NotFound                   not_found          404
     │   └── UnknownAsset           unknown_asset      404
     ├── Conflict                   conflict           409
@@ -76,6 +78,18 @@ class CannotChangeSelf(Forbidden):
     admin can leave the ledger without an enabled admin."""
 
     code = "cannot_change_self"
+
+
+class ReadOnlyKey(Forbidden):
+    """A read-only API key asked to move money or change something."""
+
+    code = "read_only_key"
+
+
+class SessionRequired(Forbidden):
+    """An API key asked for what only a logged-in person may do (keys, password, accounts, admin)."""
+
+    code = "session_required"
 
 
 class NotFound(OrderprocError):

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 from orderproc.engine.events import AccountEvent
 from orderproc.engine.schemas import (
     AccountInfo,
+    ApiKey,
     Asset,
     AuditEvent,
     Balance,
@@ -17,6 +18,7 @@ from orderproc.engine.schemas import (
     LeaderboardEntry,
     LedgerSettings,
     Lot,
+    NewApiKey,
     Order,
     OrderPreview,
     OrderRequest,
@@ -40,7 +42,11 @@ from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSor
 
 @runtime_checkable
 class Engine(Protocol):
-    """Every private call takes the session token that `login` returned.
+    """Every private call takes the session token that `login` returned, or an API key's
+    credential (`orderproc.engine.security.key_credential(key_id, secret)`, the `token` of
+    `create_api_key`'s answer) where a program may use one: every read of its account, and with a
+    key that is not read-only, cash and orders. Keys themselves, the password, the profile, the
+    accounts and administration need a session (`session_required` for a key).
 
     `location` names the ledger (a file path or a server URL) for people; `session_key` is what
     a cached session is filed under.
@@ -58,6 +64,11 @@ class Engine(Protocol):
     async def whoami(self, token: str) -> User: ...
     async def update_profile(self, token: str, update: ProfileUpdate) -> User: ...
     async def change_password(self, token: str, old_password: str, new_password: str) -> Session: ...
+
+    # API keys for programs (with a session): made for the session's account, the secret shown once
+    async def create_api_key(self, token: str, *, name: str | None = None, read_only: bool = False) -> NewApiKey: ...
+    async def api_keys(self, token: str) -> list[ApiKey]: ...
+    async def revoke_api_key(self, token: str, key_id: str) -> ApiKey: ...
 
     # named paper accounts: each session trades one (login: the user's first, "main")
     async def accounts(self, token: str) -> list[AccountInfo]: ...

@@ -72,6 +72,7 @@ from orderproc.engine import errors  # noqa: E402
 from orderproc.engine.events import AccountEvent, changed  # noqa: E402
 from orderproc.engine.schemas import (  # noqa: E402
     AccountInfo,
+    ApiKey,
     Asset,
     AuditEvent,
     Balance,
@@ -79,6 +80,7 @@ from orderproc.engine.schemas import (  # noqa: E402
     LeaderboardEntry,
     LedgerSettings,
     Lot,
+    NewApiKey,
     Order,
     OrderPreview,
     OrderRequest,
@@ -442,6 +444,26 @@ class RemoteEngine:
     def _error_event(self, data: str) -> errors.OrderprocError:
         """The domain error an `error` event carries (its data is an error body)."""
         return self._error(httpx.Response(200, content=data.encode()))
+
+    # -- API keys ------------------------------------------------------------------------------------
+
+    async def create_api_key(self, token: str, *, name: str | None = None, read_only: bool = False) -> NewApiKey:
+        body: dict[str, Any] = {"read_only": read_only}
+        if name is not None:
+            body["name"] = name
+        response = await self._request("POST", "/v1/keys", token=token, json=body, safe=False)
+        return self._parse(response.content, NewApiKey)
+
+    async def api_keys(self, token: str) -> list[ApiKey]:
+        return await self._get("/v1/keys", list[ApiKey], token=token)
+
+    async def revoke_api_key(self, token: str, key_id: str) -> ApiKey:
+        if isinstance(key_id, str) and not key_id.strip():  # no path names it: what the engine answers
+            await self.api_keys(token)  # the token first, as the engine checks it first
+            raise errors.NotFound(f"you have no key {key_id!r}", {"key_id": key_id})
+        # revoking twice changes nothing: safe to retry
+        response = await self._request("DELETE", f"/v1/keys/{path_segment(key_id)}", token=token, safe=True)
+        return self._parse(response.content, ApiKey)
 
     # -- named paper accounts ------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Password hashing (argon2id through argon2-cffi) and session tokens (JWT through PyJWT).
+"""Password hashing (argon2id through argon2-cffi), session tokens (JWT through PyJWT) and API
+key credentials.
 
 Why argon2-cffi directly and not passlib's CryptContext over it (as the spec first said): passlib
 earns its layer when a ledger holds several schemes (bcrypt hashes to migrate, deprecated ones
@@ -11,17 +12,20 @@ importlib.metadata), and argon2-cffi's own `check_needs_rehash` if a profile is 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
 import stat
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, Literal, TypeGuard
 
 import jwt
 
+from orderproc.engine.apikeys import split_credential
 from orderproc.engine.catalog import PASSWORD_MAX, PASSWORD_MIN
 from orderproc.engine.errors import AuthRequired, LedgerUnavailable, ValidationError
 
@@ -190,3 +194,38 @@ class TokenSigner:
         except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             raise AuthRequired("the session token is invalid; log in again") from None
         return Claims(user_id, version, jti, exp, account)
+
+
+# -- API keys ----------------------------------------------------------------------------------
+#
+# The credential's shape is `apikeys`' (public: a surface builds credentials with it). The
+# ledger keeps only the secret's SHA-256: a random 256-bit secret cannot be found from it, so a
+# slow password hash would only make every request of a bot pay ~150 ms for nothing.
+
+# what a call needs of a key: to read the key's account, to trade it, or a person's session
+Access = Literal["read", "trade", "session"]
+
+
+def secret_digest(secret: str) -> str:
+    """What the ledger keeps of a key's secret: its SHA-256, in hex."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class KeyClaims:
+    """An API key credential as presented (checked against the ledger by the call that uses it)
+    and what the call needs of it."""
+
+    key_id: str
+    digest: str  # of the secret presented
+    access: Access
+    used: Callable[[int], None] | None = field(default=None, compare=False)  # told the key's row id once it holds
+
+
+def key_claims(token: object, access: Access, used: Callable[[int], None] | None = None) -> KeyClaims | None:
+    """The key a token presents (None: the token is not a key credential)."""
+    parts = split_credential(token)
+    if parts is None:
+        return None
+    key_id, secret = parts
+    return KeyClaims(key_id, secret_digest(secret), access, used)

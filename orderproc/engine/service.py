@@ -1,7 +1,9 @@
 """LocalEngine: the Engine protocol over a ledger (a SQLite file or a PostgreSQL database), in-process.
 
 A thin facade: each method turns the token into claims (a bad token fails before any other
-check) and calls its use case (`usecases/`), which validates its input before any I/O and runs
+check), saying what the call needs of an API key ("read", "trade", or by default a person's
+session: a new method refuses keys until it is classed), and calls its use case (`usecases/`),
+which validates its input before any I/O and runs
 as one job on the store: a write on the writer thread (`store/sqlite.py`) inside a transaction
 that commits only if the job returns, or a read in one snapshot.
 """
@@ -21,6 +23,7 @@ from orderproc.engine.limits import Bucket
 from orderproc.engine.prices import Market
 from orderproc.engine.schemas import (
     AccountInfo,
+    ApiKey,
     Asset,
     AuditEvent,
     Balance,
@@ -28,6 +31,7 @@ from orderproc.engine.schemas import (
     LeaderboardEntry,
     LedgerSettings,
     Lot,
+    NewApiKey,
     Order,
     OrderPreview,
     OrderRequest,
@@ -48,7 +52,7 @@ from orderproc.engine.schemas import (
 )
 from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 from orderproc.engine.store.backend import is_server_url
-from orderproc.engine.usecases import accounts, admin, alerts, auth, cash, market, matcher, orders, reports
+from orderproc.engine.usecases import accounts, admin, alerts, auth, cash, keys, market, matcher, orders, reports
 from orderproc.engine.usecases import journal as journals
 from orderproc.engine.usecases import watchlist as watchlists
 from orderproc.engine.usecases.context import Context
@@ -101,6 +105,7 @@ class LocalEngine:
 
     async def close(self) -> None:
         await self._watch.close()
+        await self._gate.close()
         await asyncio.get_running_loop().run_in_executor(None, self._ctx.close)
 
     async def __aenter__(self) -> LocalEngine:
@@ -125,7 +130,7 @@ class LocalEngine:
         await auth.logout(self._ctx, self._gate.claims(token))
 
     async def whoami(self, token: str) -> User:
-        return await auth.whoami(self._ctx, self._gate.claims(token))
+        return await auth.whoami(self._ctx, self._gate.claims(token, "read"))
 
     async def update_profile(self, token: str, update: ProfileUpdate) -> User:
         return await auth.update_profile(self._ctx, self._gate.claims(token), update)
@@ -133,9 +138,19 @@ class LocalEngine:
     async def change_password(self, token: str, old_password: str, new_password: str) -> Session:
         return await auth.change_password(self._ctx, self._gate.claims(token), old_password, new_password)
 
+    # API keys (managed with a session only)
+    async def create_api_key(self, token: str, *, name: str | None = None, read_only: bool = False) -> NewApiKey:
+        return await keys.create(self._ctx, self._gate.claims(token), name, read_only)
+
+    async def api_keys(self, token: str) -> list[ApiKey]:
+        return await keys.listing(self._ctx, self._gate.claims(token))
+
+    async def revoke_api_key(self, token: str, key_id: str) -> ApiKey:
+        return await keys.revoke(self._ctx, self._gate.claims(token), key_id)
+
     # named paper accounts
     async def accounts(self, token: str) -> list[AccountInfo]:
-        return await accounts.listing(self._ctx, self._gate.claims(token))
+        return await accounts.listing(self._ctx, self._gate.claims(token, "read"))
 
     async def create_account(self, token: str, name: str) -> AccountInfo:
         return await accounts.create(self._ctx, self._gate.claims(token), name)
@@ -148,18 +163,18 @@ class LocalEngine:
 
     # cash
     async def deposit(self, token: str, amount: Decimal | str, *, key: str | None = None) -> Transaction:
-        return await cash.move_cash(self._ctx, self._gate.claims(token), TxKind.DEPOSIT, amount, key)
+        return await cash.move_cash(self._ctx, self._gate.claims(token, "trade"), TxKind.DEPOSIT, amount, key)
 
     async def withdraw(self, token: str, amount: Decimal | str, *, key: str | None = None) -> Transaction:
-        return await cash.move_cash(self._ctx, self._gate.claims(token), TxKind.WITHDRAWAL, amount, key)
+        return await cash.move_cash(self._ctx, self._gate.claims(token, "trade"), TxKind.WITHDRAWAL, amount, key)
 
     async def balance(self, token: str) -> Balance:
-        return await cash.balance(self._ctx, self._gate.claims(token))
+        return await cash.balance(self._ctx, self._gate.claims(token, "read"))
 
     async def history(
         self, token: str, *, kind: TxKind | None = None, offset: int = 0, limit: int = 50
     ) -> Page[Transaction]:
-        return await cash.history(self._ctx, self._gate.claims(token), kind, offset, limit)
+        return await cash.history(self._ctx, self._gate.claims(token, "read"), kind, offset, limit)
 
     # assets and prices
     async def list_assets(
@@ -178,27 +193,27 @@ class LocalEngine:
 
     # the watchlist
     async def watchlist(self, token: str) -> Watchlist:
-        return await watchlists.listing(self._ctx, self._gate.claims(token))
+        return await watchlists.listing(self._ctx, self._gate.claims(token, "read"))
 
     async def watch(self, token: str, symbol: str) -> Watchlist:
-        return await watchlists.add(self._ctx, self._gate.claims(token), symbol)
+        return await watchlists.add(self._ctx, self._gate.claims(token, "trade"), symbol)
 
     async def unwatch(self, token: str, symbol: str) -> Watchlist:
-        return await watchlists.remove(self._ctx, self._gate.claims(token), symbol)
+        return await watchlists.remove(self._ctx, self._gate.claims(token, "trade"), symbol)
 
     async def sort_watchlist(self, token: str, sort: WatchSort | str) -> Watchlist:
-        return await watchlists.set_sort(self._ctx, self._gate.claims(token), sort)
+        return await watchlists.set_sort(self._ctx, self._gate.claims(token, "trade"), sort)
 
     # price alerts
     async def set_alert(self, token: str, symbol: str, direction: AlertDirection | str,
                         price: Decimal | str) -> Alert:
-        return await alerts.add(self._ctx, self._gate.claims(token), symbol, direction, price)
+        return await alerts.add(self._ctx, self._gate.claims(token, "trade"), symbol, direction, price)
 
     async def alerts(self, token: str, *, fired: bool | None = None) -> list[Alert]:
-        return await alerts.listing(self._ctx, self._gate.claims(token), fired)
+        return await alerts.listing(self._ctx, self._gate.claims(token, "read"), fired)
 
     async def remove_alert(self, token: str, alert_id: int) -> Alert:
-        return await alerts.remove(self._ctx, self._gate.claims(token), alert_id)
+        return await alerts.remove(self._ctx, self._gate.claims(token, "trade"), alert_id)
 
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
         return await market.price_history(self._ctx, symbol, hours, points)
@@ -211,25 +226,25 @@ class LocalEngine:
 
     # orders
     async def place_order(self, token: str, request: OrderRequest) -> Order:
-        return await orders.place(self._ctx, self._gate.claims(token), request)
+        return await orders.place(self._ctx, self._gate.claims(token, "trade"), request)
 
     async def preview_order(self, token: str, request: OrderRequest) -> OrderPreview:
-        return await orders.preview(self._ctx, self._gate.claims(token), request)
+        return await orders.preview(self._ctx, self._gate.claims(token, "read"), request)
 
     async def cancel_order(self, token: str, order_id: int) -> Order:
-        return await orders.cancel(self._ctx, self._gate.claims(token), order_id)
+        return await orders.cancel(self._ctx, self._gate.claims(token, "trade"), order_id)
 
     async def cancel_orders(self, token: str, *, symbol: str | None = None) -> list[Order]:
-        return await orders.cancel_all(self._ctx, self._gate.claims(token), symbol)
+        return await orders.cancel_all(self._ctx, self._gate.claims(token, "trade"), symbol)
 
     async def orders(
         self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None,
         status: OrderStatus | None = None, open: bool | None = None,
     ) -> Page[Order]:
-        return await orders.listing(self._ctx, self._gate.claims(token), offset, limit, symbol, status, open)
+        return await orders.listing(self._ctx, self._gate.claims(token, "read"), offset, limit, symbol, status, open)
 
     async def get_order(self, token: str, order_id: int) -> Order:
-        return await orders.get(self._ctx, self._gate.claims(token), order_id)
+        return await orders.get(self._ctx, self._gate.claims(token, "read"), order_id)
 
     # the price loop
     async def match(self) -> int:
@@ -239,30 +254,30 @@ class LocalEngine:
         await matcher.run_price_loop(self._ctx, interval)
 
     async def stream_account(self, token: str) -> AsyncGenerator[AccountEvent, None]:
-        claims = self._gate.claims(token)
+        claims = self._gate.claims(token, "read")
         async with aclosing(self._watch.stream(claims)) as events:
             async for event in events:
                 yield event
 
     # valuations
     async def portfolio(self, token: str) -> Portfolio:
-        return await reports.portfolio(self._ctx, self._gate.claims(token))
+        return await reports.portfolio(self._ctx, self._gate.claims(token, "read"))
 
     async def lots(self, token: str, *, symbol: str | None = None, closed: bool = False) -> list[Lot]:
-        return await reports.lots(self._ctx, self._gate.claims(token), symbol, closed)
+        return await reports.lots(self._ctx, self._gate.claims(token, "read"), symbol, closed)
 
     async def pnl(self, token: str) -> PnlReport:
-        return await reports.pnl(self._ctx, self._gate.claims(token))
+        return await reports.pnl(self._ctx, self._gate.claims(token, "read"))
 
     async def leaderboard(self, token: str, *, sort: str = "equity", limit: int = 50) -> list[LeaderboardEntry]:
-        return await reports.leaderboard(self._ctx, self._gate.claims(token), sort, limit)
+        return await reports.leaderboard(self._ctx, self._gate.claims(token, "read"), sort, limit)
 
     async def journal(self, token: str, *, account: str | None = None, since: date | None = None) -> Journal:
-        return await journals.journal(self._ctx, self._gate.claims(token), account, since)
+        return await journals.journal(self._ctx, self._gate.claims(token, "read"), account, since)
 
     # the ledger's settings and administration
     async def ledger_settings(self, token: str) -> LedgerSettings:
-        return await admin.settings(self._ctx, self._gate.claims(token))
+        return await admin.settings(self._ctx, self._gate.claims(token, "read"))
 
     async def admin_update_settings(self, token: str, update: SettingsUpdate) -> LedgerSettings:
         return await admin.update_settings(self._ctx, self._gate.claims(token), update)

@@ -14,6 +14,9 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     POST    /v1/accounts                  {name}                             create_account -> 201 AccountInfo
     POST    /v1/accounts/switch           {name}                             switch_account -> Session
     POST    /v1/accounts/reset            {cash}                             reset_account -> Transaction
+    POST    /v1/keys                      {name?, read_only?}                create_api_key -> 201 NewApiKey
+    GET     /v1/keys                                                         api_keys      -> [ApiKey]
+    DELETE  /v1/keys/{key_id}                                                revoke_api_key -> ApiKey
     GET     /v1/cash                                                         balance       -> Balance
     POST    /v1/cash/deposit              {amount}        + Idempotency-Key  deposit       -> 201 Transaction
     POST    /v1/cash/withdraw             {amount}        + Idempotency-Key  withdraw      -> 201 Transaction
@@ -45,7 +48,9 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     GET     /healthz                                                         {"status": "ok"}
     GET     /metrics                                                         Prometheus text
 
-- Private routes take `Authorization: Bearer <token>` (the token `login` returned).
+- Private routes take `Authorization: Bearer <token>` (the token `login` returned, or an API
+  key's `<key_id>.<secret>`: reads of its account, and unless read-only cash and orders; the
+  rest is `session_required`, 403).
 - Errors: the HTTP status of the domain error and the body
   `{"error": {"code": ..., "message": ..., "details": {...}}}`; a malformed request is
   `validation_error` (422), an unknown path `not_found` (404), a body over the limit

@@ -18,7 +18,8 @@ from orderproc.server.gateway import Metrics, RateLimiter, client_address
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
-_bearer = HTTPBearer(auto_error=False, description="The token `POST /v1/auth/login` returned")
+_bearer = HTTPBearer(auto_error=False, description="The token `POST /v1/auth/login` returned, or an API key's "
+                                                    "`<key_id>.<secret>` (`POST /v1/keys`)")
 
 
 async def _engine(request: Request) -> Engine:

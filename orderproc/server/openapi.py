@@ -33,7 +33,11 @@ from orderproc.engine import errors
 from orderproc.server.gateway import UNLIMITED_PATHS
 
 DESCRIPTION = """\
-Log in with `POST /v1/auth/login` and send its token as `Authorization: Bearer <token>`.
+Log in with `POST /v1/auth/login` and send its token as `Authorization: Bearer <token>`. A program
+may send an API key instead (`POST /v1/keys` makes one: send its `token`, `<key_id>.<secret>`, the
+same way): it reads and trades the one account it was made for (a read-only key only reads:
+`read_only_key`); keys, the password, the profile, accounts and administration need a session
+(`session_required`). An unknown, revoked or wrong key is `auth_required` (401).
 
 **Numbers**: every money, quantity, price and basis-point field is a decimal string in plain
 notation (`"0.5"`, `"250.00"`), in answers and in requests alike; a request that sends a JSON number
@@ -70,8 +74,10 @@ class ErrorEnvelope(BaseModel):
 
 # what each status means for this API; the codes are the errors registry's (errors.py)
 _MEANING = {
-    401: "No session: the token is missing, malformed, expired or revoked (a wrong password too, where one is sent)",
-    403: "The session's user may not do this: disabled, or not an admin",
+    401: "No session: the token is missing, malformed, expired or revoked, or the API key unknown, revoked or "
+         "wrong (a wrong password too, where one is sent)",
+    403: "The caller may not do this: its user is disabled, not an admin, or an API key asks for what needs a "
+         "session or (read-only) to move something",
     404: "What the request names does not exist (an asset, an order, an account, a user)",
     409: "The request conflicts with the ledger: an idempotency key used for another request, a name taken, an "
          "order no longer open, a price past the order's guard",

@@ -53,7 +53,7 @@ OPERATIONS = [
     ("GET", "/v1/admin/verify"), ("GET", "/v1/journal"), ("GET", "/healthz"), ("GET", "/metrics"),
     ("GET", "/v1/watchlist"), ("PATCH", "/v1/watchlist"), ("PUT", "/v1/watchlist/{symbol}"),
     ("DELETE", "/v1/watchlist/{symbol}"), ("GET", "/v1/alerts"), ("POST", "/v1/alerts"),
-    ("DELETE", "/v1/alerts/{alert_id}"),
+    ("DELETE", "/v1/alerts/{alert_id}"), ("POST", "/v1/keys"), ("GET", "/v1/keys"), ("DELETE", "/v1/keys/{key_id}"),
 ]
 
 

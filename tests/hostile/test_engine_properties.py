@@ -152,6 +152,17 @@ class Spec:
     setup: Callable[[EngineRig], None] = field(default=lambda rig: None)
 
 
+ALICES_KEY = "<alice's key>"  # the id of the key `_alices_key` made
+
+
+def _alices_key(rig: EngineRig) -> None:
+    rig.alices_key = rig.run(rig.engine.create_api_key(rig.tokens["alice"], name="to revoke")).key_id  # type: ignore[attr-defined]
+
+
+def _key_id(rig: EngineRig, value: Any) -> Any:
+    return rig.alices_key if value == ALICES_KEY else value  # type: ignore[attr-defined]
+
+
 def _args(required: dict[str, Any], optional: dict[str, Any] | None = None) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(required, optional=optional or {})
 
@@ -264,6 +275,16 @@ SPECS: dict[str, Spec] = {
                            setup=lambda r: r.run(r.engine.create_account(r.tokens["alice"], "savings"))),
     "reset_account": Spec(_args({"token": tokens, "cash": amounts}),
                           lambda r, a: r.engine.reset_account(_token(r, a["token"]), a["cash"])),
+    "create_api_key": Spec(_args({"token": tokens}, {"name": usually(st.one_of(st.none(), st.sampled_from(
+                               ["bot", "", " spaced ", "x" * 64, "x" * 65]), hostile_text)),
+                                                     "read_only": usually(st.booleans())}),
+                           lambda r, a: r.engine.create_api_key(_token(r, a["token"]), **_kw(a, "name", "read_only"))),
+    "api_keys": Spec(_args({"token": tokens}), lambda r, a: r.engine.api_keys(_token(r, a["token"])),
+                     setup=lambda r: r.run(r.engine.create_api_key(r.tokens["alice"], name="listed"))),
+    "revoke_api_key": Spec(_args({"token": tokens, "key_id": usually(st.one_of(st.sampled_from(
+                               [ALICES_KEY, ALICES_KEY, "PKAAAAAAAAAAAAAAAAAA", "pk", ""]), hostile_text))}),
+                           lambda r, a: r.engine.revoke_api_key(_token(r, a["token"]), _key_id(r, a["key_id"])),
+                           setup=_alices_key),
     "ledger_settings": Spec(_args({"token": tokens}), lambda r, a: r.engine.ledger_settings(_token(r, a["token"]))),
     "admin_update_settings": Spec(_args({"token": tokens, "update": usually(settings_fields)}),
                                   lambda r, a: r.engine.admin_update_settings(_token(r, a["token"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -165,7 +166,7 @@ def captured_log(name: str = "orderproc.server") -> Iterator[Records]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A running `orderproc serve --db shared.db`; its URL and ledger file. Its log is checked
-    at the end: JSON lines, no password, no token."""
+    at the end: JSON lines, no password, no token, no API key credential."""
     ledger = tmp_path / "shared.db"
     log_path = tmp_path / "server.log"
     with serving(ledger, free_port(), tmp_path / "server", log_path) as url:
@@ -174,3 +175,4 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         assert PASSWORD not in line
         if line.startswith("{"):
             assert "Bearer" not in line and "eyJ" not in line
+            assert not re.search(r"PK[A-Z0-9]{18}\.", line), line  # an API key's credential

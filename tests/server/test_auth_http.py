@@ -47,6 +47,9 @@ PRIVATE: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/accounts", {"name": "second"}),
     ("POST", "/v1/accounts/switch", {"name": "main"}),
     ("POST", "/v1/accounts/reset", {"cash": "100.00"}),
+    ("POST", "/v1/keys", {"name": "bot"}),
+    ("GET", "/v1/keys", None),
+    ("DELETE", "/v1/keys/PKAAAAAAAAAAAAAAAAAA", None),
     ("GET", "/v1/cash", None),
     ("POST", "/v1/cash/deposit", {"amount": "100.00"}),
     ("POST", "/v1/cash/withdraw", {"amount": "1.00"}),
@@ -83,7 +86,8 @@ PUBLIC = {
     ("GET", "/v1/stream/quotes"), ("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/redoc"),
 }
 TEMPLATES = {"/v1/orders/1": "/v1/orders/{order_id}", "/v1/admin/users/alice": "/v1/admin/users/{username}",
-             "/v1/watchlist/BTC": "/v1/watchlist/{symbol}", "/v1/alerts/1": "/v1/alerts/{alert_id}"}
+             "/v1/watchlist/BTC": "/v1/watchlist/{symbol}", "/v1/alerts/1": "/v1/alerts/{alert_id}",
+             "/v1/keys/PKAAAAAAAAAAAAAAAAAA": "/v1/keys/{key_id}"}
 
 ADMIN: list[tuple[str, str, dict[str, Any] | None]] = [
     (method, path, body) for method, path, body in PRIVATE if path.startswith("/v1/admin/")

@@ -12,27 +12,28 @@ from orderproc.engine.security import Claims
 from orderproc.engine.store import repo, trading
 from orderproc.engine.store.rows import UserRow
 from orderproc.engine.usecases import actors, auth, orders
-from orderproc.engine.usecases.actors import Operator
+from orderproc.engine.usecases.actors import Credentials
 from orderproc.engine.usecases.cash import posted
 from orderproc.engine.usecases.checks import check_account_name
 from orderproc.engine.usecases.context import Context
 
 
-async def listing(ctx: Context, claims: Claims | Operator) -> list[AccountInfo]:
-    """This user's paper accounts, oldest first; `current` is the one this session trades."""
+async def listing(ctx: Context, claims: Credentials) -> list[AccountInfo]:
+    """This user's paper accounts, oldest first; `current` is the one this session trades (an API
+    key sees its own account only)."""
 
     def job(conn: repo.Conn) -> list[AccountInfo]:
         who = actors.customer(conn, claims)
         return [
             AccountInfo(id=a.id, name=a.name, current=a.id == who.account_id, cash=cents_to_cash(a.cash),
                         reserved_cash=cents_to_cash(a.reserved))
-            for a in repo.accounts_of(conn, who.user_id)
+            for a in repo.accounts_of(conn, who.user_id) if who.key_id is None or a.id == who.account_id
         ]
 
     return await ctx.readers.run(job)
 
 
-async def create(ctx: Context, claims: Claims | Operator, name: str) -> AccountInfo:
+async def create(ctx: Context, claims: Credentials, name: str) -> AccountInfo:
     """Open another paper account (empty: deposit into it, or reset it to a starting cash)."""
     check_account_name(name)
 
@@ -46,8 +47,9 @@ async def create(ctx: Context, claims: Claims | Operator, name: str) -> AccountI
     return await ctx.writer.run(job)
 
 
-async def switch(ctx: Context, claims: Claims | Operator, name: str) -> Session:
+async def switch(ctx: Context, claims: Credentials, name: str) -> Session:
     """A session of the same user that trades the account `name` (the old one keeps its own)."""
+    await auth.refuse_key(ctx, claims)
     if not isinstance(claims, Claims):
         raise errors.Forbidden("the operator has no paper account; log in as a user")
     check_account_name(name)
@@ -63,7 +65,7 @@ async def switch(ctx: Context, claims: Claims | Operator, name: str) -> Session:
     return auth.session(ctx, row, account_id, name)
 
 
-async def reset(ctx: Context, claims: Claims | Operator, cash: Decimal | str) -> Transaction:
+async def reset(ctx: Context, claims: Credentials, cash: Decimal | str) -> Transaction:
     """Start this session's account again with `cash`: its open orders are canceled, everything
     it holds goes back (one `reset` journal entry), and the starting cash comes in as a
     deposit. Its history stays; its P&L and leaderboard place count from the reset."""

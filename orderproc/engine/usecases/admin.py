@@ -10,16 +10,16 @@ from orderproc.engine import errors
 from orderproc.engine.domain.friction import MAX_BPS, SETTINGS
 from orderproc.engine.domain.money import USD, cents_to_cash, from_units
 from orderproc.engine.schemas import AuditEvent, LedgerSettings, Page, Role, SettingsUpdate, User, VerifyReport
-from orderproc.engine.security import Claims, is_username
+from orderproc.engine.security import is_username
 from orderproc.engine.store import checks, ledger, repo
 from orderproc.engine.store.rows import UserRow
 from orderproc.engine.usecases import actors, mapping
-from orderproc.engine.usecases.actors import Operator
+from orderproc.engine.usecases.actors import Credentials, Operator
 from orderproc.engine.usecases.auth import existing_user
 from orderproc.engine.usecases.checks import check_page, check_type, shown
 from orderproc.engine.usecases.context import Context
 
-Claimed = Claims | Operator
+Claimed = Credentials
 
 
 async def settings(ctx: Context, claims: Claimed) -> LedgerSettings:

@@ -11,11 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from orderproc.engine import errors, rules
-from orderproc.engine.security import Claims
 from orderproc.engine.store import alerts as store
 from orderproc.engine.store import repo
 from orderproc.engine.usecases import actors, mapping
-from orderproc.engine.usecases.actors import Operator
+from orderproc.engine.usecases.actors import Credentials
 from orderproc.engine.usecases.context import Context, iso
 from orderproc.engine.watching import Alert, AlertDirection
 
@@ -32,7 +31,7 @@ def reached(direction: str, level: Decimal, price: Decimal) -> bool:
     return price >= level if direction == AlertDirection.ABOVE else price <= level
 
 
-async def add(ctx: Context, claims: Claims | Operator, symbol: str, direction: AlertDirection | str,
+async def add(ctx: Context, claims: Credentials, symbol: str, direction: AlertDirection | str,
               price: Decimal | str) -> Alert:
     """Set an alert; one whose price is reached already is refused (it would fire at once)."""
     info = ctx.asset(symbol)
@@ -62,7 +61,7 @@ async def add(ctx: Context, claims: Claims | Operator, symbol: str, direction: A
     return await ctx.writer.run(job)
 
 
-async def listing(ctx: Context, claims: Claims | Operator, fired: bool | None) -> list[Alert]:
+async def listing(ctx: Context, claims: Credentials, fired: bool | None) -> list[Alert]:
     """The user's alerts, oldest first; `fired`: only those that fired (True) or wait (False)."""
     if fired is not None and not isinstance(fired, bool):
         raise errors.ValidationError("fired is true or false", {"field": "fired"})
@@ -77,7 +76,7 @@ async def listing(ctx: Context, claims: Claims | Operator, fired: bool | None) -
     return await ctx.readers.run(job)
 
 
-async def remove(ctx: Context, claims: Claims | Operator, alert_id: int) -> Alert:
+async def remove(ctx: Context, claims: Credentials, alert_id: int) -> Alert:
     """Remove one of the user's alerts (waiting or fired): what it was."""
     if not isinstance(alert_id, int) or isinstance(alert_id, bool) or not 1 <= alert_id < 2**63:
         raise errors.NotFound("no such alert", {"alert_id": str(alert_id)[:32]})

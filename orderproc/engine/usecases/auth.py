@@ -6,9 +6,12 @@ write transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import logging
 import math
 import secrets
+import threading
 from datetime import UTC, datetime
 from collections.abc import Sequence
 from typing import Any
@@ -17,33 +20,89 @@ from orderproc.engine import errors
 from orderproc.engine import limits
 from orderproc.engine.catalog import PASSWORD_MAX
 from orderproc.engine.schemas import ProfileUpdate, Session, User
-from orderproc.engine.security import Claims, check_password, check_username, is_text, is_username
-from orderproc.engine.store import repo
+from orderproc.engine.security import (
+    Access,
+    Claims,
+    KeyClaims,
+    check_password,
+    check_username,
+    is_text,
+    is_username,
+    key_claims,
+)
+from orderproc.engine.store import keys, repo
 from orderproc.engine.store.rows import UserRow
 from orderproc.engine.usecases import actors, mapping
-from orderproc.engine.usecases.actors import OPERATOR, Operator
+from orderproc.engine.usecases.actors import Credentials, OPERATOR
 from orderproc.engine.usecases.checks import check_type, shown
-from orderproc.engine.usecases.context import Context
+from orderproc.engine.usecases.context import Context, iso
+
+log = logging.getLogger(__name__)
 
 
 class Gate:
-    """Turns a token into claims: a session token (a signed JWT), or this process's operator
-    token (random, in memory only, made on first use: a server never makes one)."""
+    """Turns a token into claims: a session token (a signed JWT), an API key credential
+    (`security.key_claims`: checked against the ledger by the call's own job), or this process's
+    operator token (random, in memory only, made on first use: a server never makes one).
+
+    `access` says what the call needs of a key: "read", "trade", or (the default, so that a
+    call nobody classed refuses keys) "session". A key's `last_used_at` is written at most once
+    a minute per key and process, after the call's job found the key good, as a write of its
+    own that the call does not wait for."""
+
+    TOUCH_SECONDS = 60.0
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._operator: bytes | None = None
+        self._touched: dict[int, float] = {}
+        self._touch_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def operator_token(self) -> str:
         if self._operator is None:
             self._operator = secrets.token_urlsafe(32).encode()
         return self._operator.decode()
 
-    def claims(self, token: str) -> Claims | Operator:
+    def claims(self, token: str, access: Access = "session") -> Credentials:
         if self._operator is not None and isinstance(token, str) and hmac.compare_digest(
                 token.encode("utf-8", "surrogatepass"), self._operator):
             return OPERATOR
+        key = key_claims(token, access, self._used)
+        if key is not None:
+            self._loop = asyncio.get_running_loop()
+            return key
         return self._ctx.tokens.decode(token, self._ctx.clock())
+
+    def _used(self, key_row_id: int) -> None:
+        """Called from the job that found the key good (on a store thread)."""
+        now = self._ctx.clock()
+        with self._touch_lock:
+            if now - self._touched.get(key_row_id, -math.inf) < self.TOUCH_SECONDS:
+                return
+            if len(self._touched) >= 10_000:
+                self._touched.clear()
+            self._touched[key_row_id] = now
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._touch, key_row_id, iso(now))
+
+    def _touch(self, key_row_id: int, at: str) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._ctx.writer.run(lambda conn: keys.touch_key(conn, key_row_id, at)))
+        self._tasks.add(task)
+        task.add_done_callback(self._touched_done)
+
+    def _touched_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("could not mark an API key used: %r", task.exception())
+
+    async def close(self) -> None:
+        """Wait for the marks of use still being written."""
+        await asyncio.sleep(0)  # a mark scheduled from a store thread starts its task first
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def session(ctx: Context, row: UserRow, account_id: int | None = None, account: str = "main") -> Session:
@@ -143,7 +202,7 @@ def _checked_buckets(buckets: object) -> list[limits.Bucket]:
     return checked
 
 
-async def logout(ctx: Context, claims: Claims | Operator) -> None:
+async def logout(ctx: Context, claims: Credentials) -> None:
     def job(conn: repo.Conn) -> None:
         who = actors.caller(conn, claims)
         if isinstance(claims, Claims):
@@ -153,7 +212,7 @@ async def logout(ctx: Context, claims: Claims | Operator) -> None:
     await ctx.writer.run(job)
 
 
-async def whoami(ctx: Context, claims: Claims | Operator) -> User:
+async def whoami(ctx: Context, claims: Credentials) -> User:
     def job(conn: repo.Conn) -> User:
         return mapping.user(existing_user(conn, actors.customer(conn, claims).user_id))
 
@@ -186,7 +245,7 @@ def _email(email: str) -> str | None:
     return email or None
 
 
-async def update_profile(ctx: Context, claims: Claims | Operator, update: ProfileUpdate) -> User:
+async def update_profile(ctx: Context, claims: Credentials, update: ProfileUpdate) -> User:
     fields = _profile_fields(update)
 
     def job(conn: repo.Conn) -> User:
@@ -199,7 +258,16 @@ async def update_profile(ctx: Context, claims: Claims | Operator, update: Profil
     return await ctx.writer.run(job)
 
 
-async def change_password(ctx: Context, claims: Claims | Operator, old_password: str, new_password: str) -> Session:
+async def refuse_key(ctx: Context, claims: Credentials) -> None:
+    """For a call only a session may make, before anything else: a key is refused as its job would
+    refuse it (`auth_required` if the key is not good, else `session_required`)."""
+    if isinstance(claims, KeyClaims):
+        await ctx.readers.run(lambda conn: actors.caller(conn, claims))
+        raise errors.SessionRequired("an API key cannot do this: log in")  # unreachable: caller refused it
+
+
+async def change_password(ctx: Context, claims: Credentials, old_password: str, new_password: str) -> Session:
+    await refuse_key(ctx, claims)
     check_password(new_password, "new password")
     if not isinstance(claims, Claims):
         raise errors.Forbidden("the operator has no password")

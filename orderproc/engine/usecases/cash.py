@@ -8,10 +8,9 @@ from orderproc.engine import errors
 from orderproc.engine.domain import ledger
 from orderproc.engine.domain.money import USD, cash_to_cents, cents_to_cash
 from orderproc.engine.schemas import Balance, Page, Transaction, TxKind
-from orderproc.engine.security import Claims
 from orderproc.engine.store import repo
 from orderproc.engine.usecases import actors, mapping
-from orderproc.engine.usecases.actors import Operator
+from orderproc.engine.usecases.actors import Credentials
 from orderproc.engine.usecases.checks import check_key, check_page, replayed, request_hash
 from orderproc.engine.usecases.context import Context
 from orderproc.engine.usecases.matcher import catch_up
@@ -30,7 +29,7 @@ def posted(ctx: Context, conn: repo.Conn, entry_id: int, account_id: int) -> Tra
     return found
 
 
-async def move_cash(ctx: Context, claims: Claims | Operator, kind: TxKind, amount: Decimal | str,
+async def move_cash(ctx: Context, claims: Credentials, kind: TxKind, amount: Decimal | str,
                     key: str | None) -> Transaction:
     """A deposit or a withdrawal; a key replays the first request's result."""
     cents = cash_to_cents(amount)
@@ -59,7 +58,7 @@ async def move_cash(ctx: Context, claims: Claims | Operator, kind: TxKind, amoun
     return await ctx.writer.run(job)
 
 
-async def balance(ctx: Context, claims: Claims | Operator) -> Balance:
+async def balance(ctx: Context, claims: Credentials) -> Balance:
     def job(conn: repo.Conn) -> Balance:
         cash = repo.balance(conn, actors.customer(conn, claims).account_id, USD)
         return Balance(cash=cents_to_cash(cash.amount), available=cents_to_cash(cash.amount - cash.reserved),
@@ -69,7 +68,7 @@ async def balance(ctx: Context, claims: Claims | Operator) -> Balance:
     return await ctx.readers.run(job)
 
 
-async def history(ctx: Context, claims: Claims | Operator, kind: TxKind | None, offset: int,
+async def history(ctx: Context, claims: Credentials, kind: TxKind | None, offset: int,
                   limit: int) -> Page[Transaction]:
     check_page(offset, limit)
     try:

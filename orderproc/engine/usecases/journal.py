@@ -29,12 +29,12 @@ from orderproc.engine.schemas import (
     Lot,
     TxKind,
 )
-from orderproc.engine.security import Claims, is_username
+from orderproc.engine.security import is_username
 from orderproc.engine.store import journal as store
 from orderproc.engine.store import ledger, repo
 from orderproc.engine.store.rows import LotRow
 from orderproc.engine.usecases import actors, mapping
-from orderproc.engine.usecases.actors import Admin, Operator
+from orderproc.engine.usecases.actors import Credentials, Admin, Operator
 from orderproc.engine.usecases.checks import check_account_name, shown
 from orderproc.engine.usecases.context import Context
 from orderproc.engine.usecases.matcher import catch_up
@@ -42,7 +42,7 @@ from orderproc.engine.usecases.matcher import catch_up
 _LotState = tuple[int, int]  # remaining units, their cost in cents
 
 
-async def journal(ctx: Context, claims: Claims | Operator, account: str | None, since: date | None) -> Journal:
+async def journal(ctx: Context, claims: Credentials, account: str | None, since: date | None) -> Journal:
     """The caller's journal (an admin's or the operator's: every customer account's), narrowed
     to one `account` (NAME, one of the caller's; USER/NAME, an admin's choice of anyone's), its
     entries from `since`."""
@@ -92,6 +92,11 @@ def _check_account(account: object) -> tuple[str | None, str] | None:
 def _scope(conn: repo.Conn, who: actors.Caller, admin: bool,
            wanted: tuple[str | None, str] | None) -> store.Scope:
     own = who.user_id if isinstance(who, actors.Customer) else None
+    if isinstance(who, actors.Customer) and who.key_id is not None:  # a key reads its own account only
+        if wanted is not None and (wanted[0] is not None and wanted[0].lower() != who.username.lower()
+                                   or repo.account_named(conn, who.user_id, wanted[1]) != who.account_id):
+            raise errors.Forbidden("an API key reads its own account only")
+        return store.Scope(user_id=own, account_id=who.account_id)
     if wanted is None:
         return store.Scope() if admin else store.Scope(user_id=own)
     username, name = wanted

@@ -20,16 +20,15 @@ from orderproc.engine.schemas import (
     Side,
     TimeInForce,
 )
-from orderproc.engine.security import Claims
 from orderproc.engine.store import ledger, repo, trading
 from orderproc.engine.usecases import actors, mapping
-from orderproc.engine.usecases.actors import Customer, Operator
+from orderproc.engine.usecases.actors import Credentials, Customer
 from orderproc.engine.usecases.checks import check_key, check_order_id, check_page, check_type, replayed, request_hash
 from orderproc.engine.usecases.context import Context
 from orderproc.engine.usecases.fills import book_trade, check_can_sell
 from orderproc.engine.usecases.matcher import catch_up
 
-Claimed = Claims | Operator
+Claimed = Credentials
 
 
 def parse(ctx: Context, request: OrderRequest) -> tuple[AssetInfo, rules.ParsedOrder]:

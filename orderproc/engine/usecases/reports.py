@@ -13,11 +13,10 @@ from orderproc.engine.domain import lots as cost_methods
 from orderproc.engine.domain.money import USD, cents_to_cash, from_units
 from orderproc.engine.prices import DAY, AssetInfo
 from orderproc.engine.schemas import LeaderboardEntry, Lot, PnlReport, Portfolio, Position
-from orderproc.engine.security import Claims
 from orderproc.engine.store import ledger, repo, trading
 from orderproc.engine.store.rows import AccountAssetRow, FlowRow, LotRow, PnlRows, PositionRow
 from orderproc.engine.usecases import actors, mapping
-from orderproc.engine.usecases.actors import Operator
+from orderproc.engine.usecases.actors import Credentials
 from orderproc.engine.usecases.checks import check_page
 from orderproc.engine.usecases.context import Context, iso
 from orderproc.engine.usecases.matcher import catch_up
@@ -35,7 +34,7 @@ class _Held:
     value: Decimal
 
 
-async def portfolio(ctx: Context, claims: Claims | Operator) -> Portfolio:
+async def portfolio(ctx: Context, claims: Credentials) -> Portfolio:
     """The positions at this second's prices, and today's change: what the account gained since
     00:00 UTC (see `_day_start_equity`)."""
     await catch_up(ctx)
@@ -94,7 +93,7 @@ def _day_start_equity(ctx: Context, rows: list[PositionRow], moved: dict[str, in
     return total
 
 
-async def lots(ctx: Context, claims: Claims | Operator, symbol: str | None, closed: bool) -> list[Lot]:
+async def lots(ctx: Context, claims: Credentials, symbol: str | None, closed: bool) -> list[Lot]:
     """This user's open lots (with `closed`, the fully sold ones too), by asset, oldest first."""
     wanted = ctx.asset(symbol).symbol if symbol else None
 
@@ -108,7 +107,7 @@ async def lots(ctx: Context, claims: Claims | Operator, symbol: str | None, clos
     return [mapping.lot(row, ctx.assets[row.symbol].precision, ctx.market.price(row.symbol, now)) for row in rows]
 
 
-async def pnl(ctx: Context, claims: Claims | Operator) -> PnlReport:
+async def pnl(ctx: Context, claims: Credentials) -> PnlReport:
     """Realized and unrealized P&L by asset, at this second's prices, reconciled with the cash
     journal (total = equity - net deposits)."""
 
@@ -145,7 +144,7 @@ async def pnl(ctx: Context, claims: Claims | Operator) -> PnlReport:
     )
 
 
-async def leaderboard(ctx: Context, claims: Claims | Operator, sort: str, limit: int) -> list[LeaderboardEntry]:
+async def leaderboard(ctx: Context, claims: Credentials, sort: str, limit: int) -> list[LeaderboardEntry]:
     """Traders who have deposited, ranked by equity (or by return), valued at this second's prices."""
     if sort not in LEADERBOARD_SORTS:
         raise errors.ValidationError(f"sort is one of: {', '.join(LEADERBOARD_SORTS)}", {"field": "sort"})

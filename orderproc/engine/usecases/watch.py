@@ -23,7 +23,7 @@ from orderproc.engine.events import AccountEvent, changed
 from orderproc.engine.security import Claims
 from orderproc.engine.store import changes, repo
 from orderproc.engine.usecases import actors
-from orderproc.engine.usecases.actors import Operator
+from orderproc.engine.usecases.actors import Credentials
 from orderproc.engine.usecases.context import Context
 
 POLL_SECONDS = 0.5
@@ -65,7 +65,7 @@ class AccountWatch:
         self._marks: changes.Marks | None = None  # the ledger's, as of the last look
         self._task: asyncio.Task[None] | None = None
 
-    async def stream(self, claims: Claims | Operator) -> AsyncGenerator[AccountEvent, None]:
+    async def stream(self, claims: Credentials) -> AsyncGenerator[AccountEvent, None]:
         """The account's events (see `orderproc.engine.events`), the first at once."""
         stream = self._open(claims)
         try:
@@ -88,13 +88,13 @@ class AccountWatch:
         finally:
             self._close(stream)
 
-    async def _check(self, claims: Claims | Operator) -> None:
+    async def _check(self, claims: Credentials) -> None:
         """Raise what any call of this session would now: expired, revoked, disabled."""
         if isinstance(claims, Claims) and claims.expires_at <= self._ctx.clock():
             raise errors.AuthRequired("the session has expired; log in again", {"reason": "expired"})
         await self._ctx.readers.run(lambda conn: actors.customer(conn, claims))
 
-    def _open(self, claims: Claims | Operator) -> _Stream:
+    def _open(self, claims: Credentials) -> _Stream:
         """Check the session and read the account's marks, and join the watcher, with no await in
         between: a look of the watcher's cannot fall between the read and the joining."""
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from orderproc.engine import errors
 from orderproc.engine.watching import WatchItem, Watchlist, WatchSort
-from orderproc.engine.security import Claims
 from orderproc.engine.store import repo
 from orderproc.engine.store import watchlist as store
 from orderproc.engine.usecases import actors, mapping
-from orderproc.engine.usecases.actors import Operator
+from orderproc.engine.usecases.actors import Credentials
 from orderproc.engine.usecases.checks import shown
 from orderproc.engine.usecases.context import Context
 
@@ -49,7 +48,7 @@ async def _listed(ctx: Context, rows: list[tuple[str, str]], sort: str | None) -
     return Watchlist(sort=chosen, items=items)
 
 
-async def listing(ctx: Context, claims: Claims | Operator) -> Watchlist:
+async def listing(ctx: Context, claims: Credentials) -> Watchlist:
     def job(conn: repo.Conn) -> tuple[list[tuple[str, str]], str | None]:
         who = actors.customer(conn, claims)
         return store.symbols(conn, who.user_id), store.sort(conn, who.user_id)
@@ -57,7 +56,7 @@ async def listing(ctx: Context, claims: Claims | Operator) -> Watchlist:
     return await _listed(ctx, *await ctx.readers.run(job))
 
 
-async def add(ctx: Context, claims: Claims | Operator, symbol: str) -> Watchlist:
+async def add(ctx: Context, claims: Credentials, symbol: str) -> Watchlist:
     """Put `symbol` on the watchlist (last in the order added); one already there stays where it is."""
     info = ctx.asset(symbol)
 
@@ -75,7 +74,7 @@ async def add(ctx: Context, claims: Claims | Operator, symbol: str) -> Watchlist
     return await _listed(ctx, *await ctx.writer.run(job))
 
 
-async def remove(ctx: Context, claims: Claims | Operator, symbol: str) -> Watchlist:
+async def remove(ctx: Context, claims: Credentials, symbol: str) -> Watchlist:
     """Take `symbol` off the watchlist (not_found when it is not on it)."""
     if not isinstance(symbol, str) or not 1 <= len(symbol) <= 16 or not symbol.isascii():
         raise errors.NotFound("that symbol is not on your watchlist", {"symbol": shown(symbol)})
@@ -90,7 +89,7 @@ async def remove(ctx: Context, claims: Claims | Operator, symbol: str) -> Watchl
     return await _listed(ctx, *await ctx.writer.run(job))
 
 
-async def set_sort(ctx: Context, claims: Claims | Operator, sort: WatchSort | str) -> Watchlist:
+async def set_sort(ctx: Context, claims: Credentials, sort: WatchSort | str) -> Watchlist:
     chosen = _sort(sort)
 
     def job(conn: repo.Conn) -> tuple[list[tuple[str, str]], str | None]:
