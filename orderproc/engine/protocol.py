@@ -7,12 +7,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from orderproc.engine.catalog import CANDLES_DEFAULT
 from orderproc.engine.events import AccountEvent
 from orderproc.engine.schemas import (
     AccountInfo,
     Asset,
     AuditEvent,
     Balance,
+    Candles,
     Journal,
     LeaderboardEntry,
     LedgerSettings,
@@ -85,6 +87,7 @@ class Engine(Protocol):
     async def quote(self, symbol: str) -> Quote: ...
     async def quotes(self, symbols: list[str] | None = None) -> list[Quote]: ...
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]: ...
+    async def candles(self, symbol: str, *, range: str = "1d", limit: int = CANDLES_DEFAULT) -> Candles: ...
     def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]: ...
 
     # orders and portfolio

@@ -70,6 +70,7 @@ import httpx  # noqa: E402
 
 from orderproc import package_version  # noqa: E402
 from orderproc.engine import errors  # noqa: E402
+from orderproc.engine.catalog import CANDLES_DEFAULT  # noqa: E402
 from orderproc.engine.events import AccountEvent, changed  # noqa: E402
 from orderproc.engine.schemas import (  # noqa: E402
     AccountInfo,
@@ -87,6 +88,7 @@ from orderproc.engine.schemas import (  # noqa: E402
     Page,
     PnlReport,
     Portfolio,
+    Candles,
     PricePoint,
     ProfileUpdate,
     Quote,
@@ -387,6 +389,9 @@ class RemoteEngine:
 
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
         return await self._get(f"/v1/assets/{_seg(symbol)}/history", list[PricePoint], hours=hours, points=points)
+
+    async def candles(self, symbol: str, *, range: str = "1d", limit: int = CANDLES_DEFAULT) -> Candles:
+        return await self._get(f"/v1/assets/{_seg(symbol)}/candles", Candles, range=range, limit=limit)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
         async with aclosing(self._events("/v1/stream/quotes", "quotes", params=_query(interval=interval))) as events:

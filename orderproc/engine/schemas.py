@@ -194,6 +194,17 @@ class PricePoint(Model):
     close: Dec
 
 
+class Candles(Model):
+    """An asset's OHLC candles over a chart range, oldest first: each `interval` seconds long,
+    starting on a multiple of it (weeks on Mondays, 00:00 UTC), the last one still forming and
+    closing at the current price."""
+
+    symbol: str
+    range: Annotated[str, WithJsonSchema({"enum": ["1h", "1d", "1w", "1m", "1y"]})]
+    interval: int  # seconds
+    candles: list[PricePoint]
+
+
 _ORDER_DECIMALS = {"quantity": wire.QUANTITY, "notional": wire.USD, "price_limit": wire.PRICE_GUARD,
                    "limit_price": wire.ORDER_PRICE, "stop_price": wire.ORDER_PRICE}
 

@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from orderproc.engine.catalog import CANDLES_DEFAULT
 from orderproc.engine.events import AccountEvent
 from orderproc.engine.limits import Bucket
 from orderproc.engine.prices import Market
@@ -35,6 +36,7 @@ from orderproc.engine.schemas import (
     Page,
     PnlReport,
     Portfolio,
+    Candles,
     PricePoint,
     ProfileUpdate,
     Quote,
@@ -176,6 +178,9 @@ class LocalEngine:
 
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
         return await market.price_history(self._ctx, symbol, hours, points)
+
+    async def candles(self, symbol: str, *, range: str = "1d", limit: int = CANDLES_DEFAULT) -> Candles:
+        return await market.candles(self._ctx, symbol, range, limit)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
         market.check_interval(interval)
