@@ -10,6 +10,8 @@ last candle and it reloads every 30 s.
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -167,14 +169,16 @@ class DashboardScreen(Page):
     async def load_chart(self, symbol: str) -> None:
         box = self.query_one("#dash-chart-box")
         chart = self.query_one(CandleChart)
+        positions = {p.symbol: p for p in self._portfolio.positions} if self._portfolio is not None else None
+        # the candles and the lines at once: the Dashboard is the first page, and waits for both
+        asked = asyncio.gather(self.oapp.engine.candles(symbol, range=chart.range, limit=chart.candle_limit()),
+                               load_marks(self.oapp, symbol, positions))
         try:
-            series = await self.oapp.engine.candles(symbol, range=chart.range, limit=chart.room())
+            series, marks = await asked
         except errors.OrderprocError as exc:
             box.border_title = f"Chart · {symbol} unavailable"
             self.notify(exc.message, title=exc.code, severity="error")
             return
-        positions = {p.symbol: p for p in self._portfolio.positions} if self._portfolio is not None else None
-        marks = await load_marks(self.oapp, symbol, positions)
         if symbol == self._chart_symbol:
             box.border_title = f"Chart · {symbol}"
             chart.show(series, marks)

@@ -135,7 +135,7 @@ class MarketsScreen(Page):
         # the pause lets a fast scroll through rows cancel this before it reaches the engine
         await asyncio.sleep(pause)
         chart = self.query_one(CandleChart)
-        series = await self.oapp.engine.candles(symbol, range=chart.range, limit=chart.room())
+        series = await self.oapp.engine.candles(symbol, range=chart.range, limit=chart.candle_limit())
         self.query_one(AssetDetail).set_candles(series, await load_marks(self.oapp, symbol))
 
     def action_chart_range(self, step: int) -> None:

@@ -177,7 +177,7 @@ class TradeScreen(Page):
         """The asset's candles over the chart's range, with the user's cost and order lines."""
         chart = self.query_one(CandleChart)
         chart.show_loading(symbol)
-        series = await self.oapp.engine.candles(symbol, range=chart.range, limit=chart.room())
+        series = await self.oapp.engine.candles(symbol, range=chart.range, limit=chart.candle_limit())
         marks = await load_marks(self.oapp, symbol, self.positions or None)
         if symbol == self.ticket.symbol:
             chart.show(series, marks)

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Literal
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.color import Color
 from textual.containers import Vertical
 from textual.message import Message
@@ -38,6 +38,22 @@ _CANDLE_COLUMNS = 2  # plotext draws a candle and a gap
 _FRAME_COLUMNS = 3  # the plot's border and the tick between labels and plot
 _LABEL_GUESS = 11  # y labels' width before there are labels: "$247,500.00" is 11
 MIN_CANDLES = 6
+
+
+class CandlePlot(PlotextPlot):
+    """textual-plotext's widget, building the plot once per change: its own `render` builds it
+    again for every repaint (about 10 ms here, several times per page shown)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.version = 0  # bumped by whoever changes the plot
+        self._built: tuple[object, RenderResult] | None = None
+
+    def render(self) -> RenderResult:
+        key = (self.version, self.size, self.app.theme, self.theme)
+        if self._built is None or self._built[0] != key:
+            self._built = (key, super().render())
+        return self._built[1]
 
 
 @dataclass(frozen=True)
@@ -121,11 +137,13 @@ class CandleChart(Vertical):
         self.series: Candles | None = None
         self.marks: list[ChartMark] = []
         self._candles: list[PricePoint] = []
-        self._room = 0
+        self._asked = 0  # the limit of the last load
+        self._shown_caption: Text | None = None
+        self._shown_legend: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("", classes="chart-caption")
-        yield PlotextPlot()
+        yield CandlePlot()
         yield Label("", classes="chart-legend")
 
     def on_mount(self) -> None:
@@ -133,8 +151,8 @@ class CandleChart(Vertical):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
 
     @property
-    def plot(self) -> PlotextPlot:
-        return self.query_one(PlotextPlot)
+    def plot(self) -> CandlePlot:
+        return self.query_one(CandlePlot)
 
     def room(self) -> int:
         """How many candles the plot's width holds (at least MIN_CANDLES)."""
@@ -143,11 +161,16 @@ class CandleChart(Vertical):
             return 60
         return max(MIN_CANDLES, min(CANDLES_MAX, (width - _LABEL_GUESS - _FRAME_COLUMNS) // _CANDLE_COLUMNS))
 
+    def candle_limit(self) -> int:
+        """The number of candles to ask the engine for: as many as the chart holds now."""
+        self._asked = self.room()
+        return self._asked
+
     def on_resize(self) -> None:
-        room = self.room()
-        if self._room and room != self._room:
+        # a load asked for before the layout (a guess) or at another width: worth loading again
+        if self._asked and self.room() != self._asked:
+            self._asked = 0  # once: the next load records what it asks for
             self.post_message(self.RoomChanged(self))
-        self._room = room
         self._draw()
 
     def cycle_range(self, step: int) -> str:
@@ -165,7 +188,6 @@ class CandleChart(Vertical):
     def show(self, series: Candles, marks: Sequence[ChartMark] = ()) -> None:
         self.symbol, self.series, self.marks = series.symbol, series, list(marks)
         self._candles = list(series.candles)
-        self._room = self.room()
         self._draw()
 
     def set_marks(self, marks: Sequence[ChartMark]) -> None:
@@ -215,7 +237,10 @@ class CandleChart(Vertical):
             if caption:
                 caption.append(" ")
             caption.append_text(part)
-        self.query_one(".chart-caption", Label).update(caption)
+        if caption != self._shown_caption:
+            self._shown_caption = caption
+            # one line of fixed height: no need to lay the page out again
+            self.query_one(".chart-caption", Label).update(caption, layout=False)
 
     def _colour(self, variable: str, fallback: str) -> tuple[int, int, int]:
         value = self.app.theme_variables.get(variable, fallback)
@@ -227,6 +252,7 @@ class CandleChart(Vertical):
         self._caption()
         plot = self.plot
         plt = plot.plt
+        plot.version += 1
         plt.clear_data()
         plt.clear_figure()
         legend = self.query_one(".chart-legend", Label)
@@ -274,10 +300,13 @@ class CandleChart(Vertical):
         plt.xlim(-1, len(candles))
         plt.xticks(*self._time_ticks(candles, room))
         plot.refresh()
-        legend.update(Text.assemble(*(
+        named = Text.assemble(*(
             part for mark, off in drawn
             for part in (("── ", Color(*colours[mark.kind]).hex), f"{mark.label} {price(mark.price)}{off}  ")
-        )) if drawn else "")
+        ))
+        if named != self._shown_legend:  # unchanged with each live price: no new layout
+            self._shown_legend = named
+            legend.update(named)
 
     def _time_ticks(self, candles: Sequence[PricePoint], room: int) -> tuple[list[int], list[str]]:
         """About one label per 14 columns, none cut at the right edge."""
