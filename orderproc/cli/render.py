@@ -40,14 +40,12 @@ if TYPE_CHECKING:
 
     from orderproc.engine.schemas import (
         AccountInfo,
-        ApiKey,
         Asset,
         AuditEvent,
         LeaderboardEntry,
         LedgerSettings,
         Lot,
         Model,
-        NewApiKey,
         Order,
         OrderPreview,
         Page,
@@ -58,6 +56,7 @@ if TYPE_CHECKING:
         User,
         VerifyReport,
     )
+    from orderproc.engine.apikeys import ApiKey, NewApiKey
     from orderproc.engine.watching import Alert, Watchlist
     from orderproc.engine.errors import OrderprocError
 

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime
 from typing import TypeGuard
+
+from pydantic import Field
+
+from orderproc.engine.schemas import Model
 
 KEY_ID_PREFIX = "PK"
 KEY_ID_PATTERN = r"PK[A-Z0-9]{18}"
@@ -47,3 +52,22 @@ def split_credential(token: object) -> tuple[str, str] | None:
     if not dot or not is_key_id(key_id) or not secret or len(secret) > SECRET_MAX:
         return None
     return key_id, secret
+
+
+class ApiKey(Model):
+    """An API key as its owner sees it: never its secret."""
+
+    key_id: str = Field(description="Public: the first half of the credential", examples=["PK4J7Q2M9XW3B8N1C5ZT"])
+    name: str
+    account: str  # the paper account the key reads and trades
+    read_only: bool
+    created_at: datetime
+    last_used_at: datetime | None = None  # to the minute or so
+    revoked_at: datetime | None = None
+
+
+class NewApiKey(ApiKey):
+    """A key just made, with its secret: shown this once (the ledger keeps only a hash of it)."""
+
+    secret: str
+    token: str = Field(description="`<key_id>.<secret>`: send it as `Authorization: Bearer <token>`")

@@ -14,13 +14,11 @@ from orderproc.engine.errors import NotFound
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import (
     AccountInfo,
-    ApiKey,
     AuditEvent,
     Balance,
     LeaderboardEntry,
     LedgerSettings,
     Lot,
-    NewApiKey,
     Order,
     OrderPreview,
     OrderRequest,
@@ -37,6 +35,7 @@ from orderproc.engine.schemas import (
     User,
     VerifyReport,
 )
+from orderproc.engine.apikeys import ApiKey, NewApiKey
 from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 
 

@@ -8,6 +8,9 @@ TX_KINDS = ("deposit", "withdrawal", "buy", "sell", "reset")
 MAX_PAGE = 500  # items in one page of a list
 MAX_OFFSET = 2**53  # far beyond any ledger, well within SQLite's 64-bit integers
 PASSWORD_MIN, PASSWORD_MAX = 8, 128  # characters
+# a chart's ranges and the time each spans (1m is a month of 30 days, 1y 365 days)
+CHART_RANGES = {"1h": 3600, "1d": 86400, "1w": 7 * 86400, "1m": 30 * 86400, "1y": 365 * 86400}
+CANDLES_MAX, CANDLES_DEFAULT = 500, 120  # candles in one answer
 
 
 def shipped_assets() -> list[tuple[str, str]]:

@@ -230,6 +230,10 @@ class _Path:
         return logs[0] - base + logs[r] - logs[-1] - (r - self._span) * self._drift
 
     def at(self, m: float) -> Decimal:
+        return _to_price(self.value(m))
+
+    def value(self, m: float) -> float:
+        """The price at market second m as a float (`at` rounds it to a Decimal)."""
         x = m / DAY
         day = math.floor(x)
         f = x - day
@@ -237,7 +241,7 @@ class _Path:
         if f:
             g += (self._log_at_day(day + 1) - g) * f
             g += _noise(self._key, m) * _BRIDGE_SCALE * self._sigma * math.sqrt(f * (1.0 - f))
-        return _to_price(self._ref * math.exp(g))
+        return self._ref * math.exp(g)
 
 
 class _Pegged:
@@ -253,7 +257,10 @@ class _Pegged:
         return ("pegged", self._center, self._key)
 
     def at(self, m: float) -> Decimal:
-        return _to_price(self._center * math.exp(STABLE_BAND * _noise(self._key, m)))
+        return _to_price(self.value(m))
+
+    def value(self, m: float) -> float:
+        return self._center * math.exp(STABLE_BAND * _noise(self._key, m))
 
 
 def _build_model(seed: int, asset: AssetInfo) -> _Path | _Pegged:
@@ -388,4 +395,32 @@ class Market:
             close = self.price(symbol, start + (i + 1) * width)
             samples.append(close)
             bars.append((b0, samples[0], max(samples), min(samples), close))
+        return bars
+
+    def candles(
+        self, symbol: str, end: float, interval: int, count: int, step: int, offset: int = 0
+    ) -> list[tuple[float, Decimal, Decimal, Decimal, Decimal]]:
+        """The last `count` OHLC candles of `interval` wall seconds up to `end`, starting on
+        `offset` plus a multiple of the interval since the unix epoch (the last one still forming, closing at the price at
+        `end`), each from the price at every `step`-th whole second of the market in it.
+
+        Prices change once per whole second after the epoch, so with `step` 1 a candle holds
+        every price its interval had; a candle opens at its first price (a candle's open is not
+        its predecessor's close: prices move inside the first second too).
+        """
+        if interval < 1 or count < 1 or step < 1:
+            raise ValueError("interval, count and step must be at least 1")
+        model = self._models.get(symbol) or self._model(symbol)
+        epoch, speed = self.epoch, self.speed
+        second = math.floor(end - epoch)  # the market's last whole second at `end`
+        last_start = math.floor((end - offset) / interval) * interval + offset
+        bars = []
+        for start in range(last_start - (count - 1) * interval, last_start + 1, interval):
+            first = math.floor(start - epoch)  # the price at `start` began then
+            last = min(math.ceil(start + interval - epoch) - 1, second)
+            ticks = list(range(first, last, step))
+            ticks.append(last)
+            values = [model.value(s * speed) for s in ticks]
+            bars.append((float(start), _to_price(values[0]), _to_price(max(values)), _to_price(min(values)),
+                         _to_price(values[-1])))
         return bars

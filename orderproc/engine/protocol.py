@@ -7,18 +7,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from orderproc.engine.catalog import CANDLES_DEFAULT
 from orderproc.engine.events import AccountEvent
 from orderproc.engine.schemas import (
     AccountInfo,
-    ApiKey,
     Asset,
     AuditEvent,
     Balance,
+    Candles,
     Journal,
     LeaderboardEntry,
     LedgerSettings,
     Lot,
-    NewApiKey,
     Order,
     OrderPreview,
     OrderRequest,
@@ -37,6 +37,7 @@ from orderproc.engine.schemas import (
     User,
     VerifyReport,
 )
+from orderproc.engine.apikeys import ApiKey, NewApiKey
 from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 
 
@@ -97,6 +98,7 @@ class Engine(Protocol):
     async def quote(self, symbol: str) -> Quote: ...
     async def quotes(self, symbols: list[str] | None = None) -> list[Quote]: ...
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]: ...
+    async def candles(self, symbol: str, *, range: str = "1d", limit: int = CANDLES_DEFAULT) -> Candles: ...
     def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]: ...
 
     # the user's watchlist (the same on each of their accounts)

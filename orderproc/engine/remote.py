@@ -69,10 +69,10 @@ import httpx  # noqa: E402
 
 from orderproc import package_version  # noqa: E402
 from orderproc.engine import errors  # noqa: E402
+from orderproc.engine.catalog import CANDLES_DEFAULT  # noqa: E402
 from orderproc.engine.events import AccountEvent, changed  # noqa: E402
 from orderproc.engine.schemas import (  # noqa: E402
     AccountInfo,
-    ApiKey,
     Asset,
     AuditEvent,
     Balance,
@@ -80,7 +80,6 @@ from orderproc.engine.schemas import (  # noqa: E402
     LeaderboardEntry,
     LedgerSettings,
     Lot,
-    NewApiKey,
     Order,
     OrderPreview,
     OrderRequest,
@@ -88,6 +87,7 @@ from orderproc.engine.schemas import (  # noqa: E402
     Page,
     PnlReport,
     Portfolio,
+    Candles,
     PricePoint,
     ProfileUpdate,
     Quote,
@@ -99,6 +99,7 @@ from orderproc.engine.schemas import (  # noqa: E402
     User,
     VerifyReport,
 )
+from orderproc.engine.apikeys import ApiKey, NewApiKey  # noqa: E402
 from orderproc.engine.remote_io import json_amount, path_segment, query, sse_events  # noqa: E402
 from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 
@@ -391,6 +392,9 @@ class RemoteEngine:
     async def remove_alert(self, token: str, alert_id: int) -> Alert:
         response = await self._request("DELETE", f"/v1/alerts/{path_segment(alert_id)}", token=token, safe=False)
         return self._parse(response.content, Alert)
+
+    async def candles(self, symbol: str, *, range: str = "1d", limit: int = CANDLES_DEFAULT) -> Candles:
+        return await self._get(f"/v1/assets/{path_segment(symbol)}/candles", Candles, range=range, limit=limit)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
         async with aclosing(self._events("/v1/stream/quotes", "quotes", params=query(interval=interval))) as events:

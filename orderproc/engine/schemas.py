@@ -104,25 +104,6 @@ class AccountInfo(Model):
     reserved_cash: Dec
 
 
-class ApiKey(Model):
-    """An API key as its owner sees it: never its secret."""
-
-    key_id: str = Field(description="Public: the first half of the credential", examples=["PK4J7Q2M9XW3B8N1C5ZT"])
-    name: str
-    account: str  # the paper account the key reads and trades
-    read_only: bool
-    created_at: datetime
-    last_used_at: datetime | None = None  # to the minute or so
-    revoked_at: datetime | None = None
-
-
-class NewApiKey(ApiKey):
-    """A key just made, with its secret: shown this once (the ledger keeps only a hash of it)."""
-
-    secret: str
-    token: str = Field(description="`<key_id>.<secret>`: send it as `Authorization: Bearer <token>`")
-
-
 class ProfileUpdate(Model):
     """Your display name and email (one at least; an empty one clears it)."""
 
@@ -211,6 +192,17 @@ class PricePoint(Model):
     high: Dec
     low: Dec
     close: Dec
+
+
+class Candles(Model):
+    """An asset's OHLC candles over a chart range, oldest first: each `interval` seconds long,
+    starting on a multiple of it (weeks on Mondays, 00:00 UTC), the last one still forming and
+    closing at the current price."""
+
+    symbol: str
+    range: Annotated[str, WithJsonSchema({"enum": ["1h", "1d", "1w", "1m", "1y"]})]
+    interval: int  # seconds
+    candles: list[PricePoint]
 
 
 _ORDER_DECIMALS = {"quantity": wire.QUANTITY, "notional": wire.USD, "price_limit": wire.PRICE_GUARD,

@@ -18,12 +18,12 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from orderproc.engine.catalog import CANDLES_DEFAULT
 from orderproc.engine.events import AccountEvent
 from orderproc.engine.limits import Bucket
 from orderproc.engine.prices import Market
 from orderproc.engine.schemas import (
     AccountInfo,
-    ApiKey,
     Asset,
     AuditEvent,
     Balance,
@@ -31,7 +31,6 @@ from orderproc.engine.schemas import (
     LeaderboardEntry,
     LedgerSettings,
     Lot,
-    NewApiKey,
     Order,
     OrderPreview,
     OrderRequest,
@@ -39,6 +38,7 @@ from orderproc.engine.schemas import (
     Page,
     PnlReport,
     Portfolio,
+    Candles,
     PricePoint,
     ProfileUpdate,
     Quote,
@@ -50,6 +50,7 @@ from orderproc.engine.schemas import (
     User,
     VerifyReport,
 )
+from orderproc.engine.apikeys import ApiKey, NewApiKey
 from orderproc.engine.watching import Alert, AlertDirection, Watchlist, WatchSort
 from orderproc.engine.store.backend import is_server_url
 from orderproc.engine.usecases import accounts, admin, alerts, auth, cash, keys, market, matcher, orders, reports
@@ -217,6 +218,9 @@ class LocalEngine:
 
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]:
         return await market.price_history(self._ctx, symbol, hours, points)
+
+    async def candles(self, symbol: str, *, range: str = "1d", limit: int = CANDLES_DEFAULT) -> Candles:
+        return await market.candles(self._ctx, symbol, range, limit)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
         market.check_interval(interval)

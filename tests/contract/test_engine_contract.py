@@ -177,6 +177,33 @@ async def test_quotes_and_history_agree_with_the_ledgers_prices(api: Engine, eng
     assert points == await engine.price_history("BTC", hours=24, points=48)
 
 
+@pytest.mark.parametrize(("chart_range", "limit", "interval", "count"), [
+    ("1h", 120, 60, 60), ("1d", 120, 900, 96), ("1w", 120, 7200, 84), ("1m", 120, 21600, 120),
+    ("1y", 120, 604800, 53), ("1y", 400, 86400, 365), ("1d", 30, 3600, 24), ("1y", 10, 604800, 10),
+])
+async def test_candles_cover_the_range_in_at_most_limit_candles_ending_at_the_current_price(
+    api: Engine, engine: LocalEngine, chart_range: str, limit: int, interval: int, count: int
+) -> None:
+    series = await api.candles("btc", range=chart_range, limit=limit)
+    assert series == await engine.candles("BTC", range=chart_range, limit=limit)
+    assert (series.symbol, series.range, series.interval, len(series.candles)) == ("BTC", chart_range, interval, count)
+    starts = [c.at.timestamp() for c in series.candles]
+    assert all(b - a == interval for a, b in zip(starts, starts[1:]))
+    assert all(c.low <= min(c.open, c.close) and max(c.open, c.close) <= c.high for c in series.candles)
+    assert series.candles[-1].close == (await api.quote("BTC")).price
+    if interval == 604800:
+        assert series.candles[0].at.weekday() == 0  # weeks start on Mondays
+
+
+@pytest.mark.parametrize(("chart_range", "limit"), [("2d", 120), ("", 120), ("1d", 0), ("1d", 501)])
+async def test_a_bad_candle_range_or_limit_is_a_validation_error(api: Engine, chart_range: str, limit: int) -> None:
+    with pytest.raises(errors.ValidationError) as caught:
+        await api.candles("BTC", range=chart_range, limit=limit)
+    assert caught.value.code == "validation_error"
+    with pytest.raises(errors.UnknownAsset):
+        await api.candles("NOPE")
+
+
 async def test_quotes_stream_from_the_engine(engine: LocalEngine) -> None:
     # the remote stream needs a real server: tests/server/test_serve_e2e.py
     stream = engine.stream_quotes(interval=0.01)

@@ -154,6 +154,7 @@ SYMBOL_CALLS: dict[str, Call] = {
     "get_asset": lambda e, t, s: e.get_asset(s),
     "quotes": lambda e, t, s: e.quotes(["BTC", s]),
     "price_history": lambda e, t, s: e.price_history(s),
+    "candles": lambda e, t, s: e.candles(s),
     "buy": lambda e, t, s: e.place_order(t, _order(Side.BUY, "quantity", "0.01", s)),
     "sell": lambda e, t, s: e.place_order(t, _order(Side.SELL, "quantity", "0.01", s)),
     "orders filter": lambda e, t, s: e.orders(t, symbol=s),

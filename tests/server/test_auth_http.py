@@ -82,7 +82,8 @@ PRIVATE: list[tuple[str, str, dict[str, Any] | None]] = [
 ]
 PUBLIC = {
     ("POST", "/v1/auth/register"), ("POST", "/v1/auth/login"), ("GET", "/v1/assets"), ("GET", "/v1/assets/{symbol}"),
-    ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/quotes"), ("GET", "/v1/quotes/{symbol}"),
+    ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/assets/{symbol}/candles"), ("GET", "/v1/quotes"),
+    ("GET", "/v1/quotes/{symbol}"),
     ("GET", "/v1/stream/quotes"), ("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/redoc"),
 }
 TEMPLATES = {"/v1/orders/1": "/v1/orders/{order_id}", "/v1/admin/users/alice": "/v1/admin/users/{username}",

@@ -90,6 +90,11 @@ def test_the_schema_states_the_rules_the_server_enforces() -> None:
     assert assets["schema"]["enum"] == ["rank", "symbol", "name", "price", "change", "category"]
     history = {p["name"]: p["schema"] for p in DOCUMENT["paths"]["/v1/assets/{symbol}/history"]["get"]["parameters"]}
     assert history["points"]["maximum"] == 1000
+    candles = {p["name"]: p["schema"] for p in DOCUMENT["paths"]["/v1/assets/{symbol}/candles"]["get"]["parameters"]}
+    assert candles["range"]["enum"] == ["1h", "1d", "1w", "1m", "1y"] and candles["range"]["default"] == "1d"
+    assert (candles["limit"]["minimum"], candles["limit"]["maximum"]) == (1, 500)
+    candle = schemas["PricePoint"]["properties"]
+    assert all(candle[name]["type"] == "string" for name in ("open", "high", "low", "close"))  # exact decimals
     registration = schemas["Registration"]["properties"]
     assert (registration["password"]["minLength"], registration["password"]["maxLength"]) == (8, 128)
     assert registration["username"]["pattern"] == r"^[A-Za-z0-9_.\-]{3,32}$"

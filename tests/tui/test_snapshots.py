@@ -42,6 +42,7 @@ from orderproc.tui.screens.portfolio import PortfolioScreen
 from orderproc.tui.screens.profile import ProfileScreen
 from orderproc.tui.screens.trade import TradeScreen
 from orderproc.tui.widgets.asset_table import AssetTable
+from orderproc.tui.widgets.candle_chart import CandleChart
 from orderproc.tui.widgets.price_chart import PriceChart
 from orderproc.tui.widgets.recent_orders import RecentOrders
 from tui_helpers import MakeApp, MemoryStore, compared_screens, wait_until
@@ -138,7 +139,8 @@ def _still(pilot: Pilot[None]) -> None:
 
 
 def _chart_loaded(pilot: Pilot[None], selector: str) -> bool:
-    charts = pilot.app.screen.query(selector).results(PriceChart)
+    charts = [*pilot.app.screen.query(selector).results(PriceChart),
+              *pilot.app.screen.query(selector).results(CandleChart)]
     return all(
         (caption := str(chart.query_one(".chart-caption", Static).render())) and "loading" not in caption
         for chart in charts

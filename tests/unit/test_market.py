@@ -163,3 +163,29 @@ def test_history_returns_the_requested_number_of_consistent_ohlc_buckets() -> No
 def test_unknown_symbols_raise_key_error() -> None:
     with pytest.raises(KeyError):
         _market().price("NOPE", EPOCH)
+
+
+@pytest.mark.parametrize("speed", [1.0, 60.0])
+@pytest.mark.parametrize("symbol", ["BTC", "USDT", "BABYDOGE"])
+def test_one_second_sampled_candles_hold_every_price_of_their_minute(symbol: str, speed: float) -> None:
+    market = _market(speed=speed)
+    end = EPOCH + 10 * DAY + 1234.75
+    bars = market.candles(symbol, end, 60, 5, 1)
+    for start, o, h, lo, c in bars:
+        # the market's seconds start half way through the wall's (EPOCH ends in .5)
+        moments = [t / 2 for t in range(int(start) * 2, int(start) * 2 + 120) if t / 2 <= end]
+        prices = [market.price(symbol, t) for t in moments]
+        assert (o, h, lo, c) == (prices[0], max(prices), min(prices), prices[-1])
+    assert [b[0] for b in bars] == [b[0] for b in bars if b[0] % 60 == 0]
+    assert bars[-1][4] == market.price(symbol, end)
+
+
+def test_coarsely_sampled_candles_still_open_and_close_on_the_path_and_bound_it() -> None:
+    market = _market()
+    end = EPOCH + 400 * DAY + 5.5
+    bars = market.candles("ETH", end, 86400, 30, 3600)
+    for start, o, h, lo, c in bars:
+        assert o == market.price("ETH", start)
+        assert lo <= min(o, c) and max(o, c) <= h
+    assert bars[-1][4] == market.price("ETH", end)
+    assert all(b[0] % 86400 == 0 for b in bars)

@@ -9,8 +9,7 @@ its secret (which the ledger does not have: only its SHA-256).
 from __future__ import annotations
 
 from orderproc.engine import errors
-from orderproc.engine.schemas import ApiKey, NewApiKey
-from orderproc.engine.apikeys import is_key_id, key_credential, new_key_id, new_key_secret
+from orderproc.engine.apikeys import ApiKey, NewApiKey, is_key_id, key_credential, new_key_id, new_key_secret
 from orderproc.engine.security import secret_digest
 from orderproc.engine.store import keys, repo
 from orderproc.engine.usecases import actors

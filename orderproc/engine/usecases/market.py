@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderproc.engine import errors
-from orderproc.engine.catalog import ASSET_SORT_FIELDS
-from orderproc.engine.schemas import Asset, PricePoint, Quote
+from orderproc.engine.catalog import ASSET_SORT_FIELDS, CANDLES_MAX, CHART_RANGES
+from orderproc.engine.schemas import Asset, Candles, PricePoint, Quote
 from orderproc.engine.usecases import mapping
 from orderproc.engine.usecases.checks import check_type
 from orderproc.engine.usecases.context import Context
@@ -72,6 +72,45 @@ async def price_history(ctx: Context, symbol: str, hours: int, points: int) -> l
         PricePoint(at=datetime.fromtimestamp(t, UTC), open=o, high=h, low=lo, close=c)
         for t, o, h, lo, c in bars
     ]
+
+
+# Candle lengths a chart may use (seconds), shortest first: a range takes the shortest whose
+# candles fit the limit (1h: 1 minute, 1d: 15 minutes, 1w: 2 hours, 1m: 6 hours, 1y: 1 week
+# at the default 120; 1y: 1 day from 365).
+CANDLE_INTERVALS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 604800)
+# The price is sampled every this many seconds inside a candle: the shortest that keeps a
+# request within SAMPLE_BUDGET prices (about 7 us each here: <= 28 ms, off the event loop, and
+# on the Dashboard's way to its first usable frame), so a 1h chart reads every price of the
+# hour, 1d one every 30 s, 1y one every 4 hours (steps that divide a day: the daily bars'
+# own closes are among the samples).
+SAMPLE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+SAMPLE_BUDGET = 4000
+_MONDAY = 4 * 86400  # 1970-01-05, a Monday: weekly candles start on Mondays
+
+
+def candle_plan(chart_range: str, limit: int) -> tuple[int, int, int]:
+    """(interval, count, sample step) of a range's candles, at most `limit` of them."""
+    span = CHART_RANGES[chart_range]
+    interval = next((i for i in CANDLE_INTERVALS if -(-span // i) <= limit), CANDLE_INTERVALS[-1])
+    count = min(-(-span // interval), limit)
+    step = next((s for s in SAMPLE_STEPS if count * interval // s <= SAMPLE_BUDGET), SAMPLE_STEPS[-1])
+    return interval, count, step
+
+
+async def candles(ctx: Context, symbol: str, chart_range: str, limit: int) -> Candles:
+    info = ctx.asset(symbol)
+    if not isinstance(chart_range, str) or chart_range not in CHART_RANGES:
+        raise errors.ValidationError(f"range is one of: {', '.join(CHART_RANGES)}", {"field": "range"})
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= CANDLES_MAX:
+        raise errors.ValidationError(f"limit is a number of candles, 1-{CANDLES_MAX}", {"field": "limit"})
+    interval, count, step = candle_plan(chart_range, limit)
+    offset = _MONDAY if interval == 604800 else 0
+    now = ctx.clock()
+    bars = await ctx.priced(lambda: ctx.market.candles(info.symbol, now, interval, count, step, offset))
+    return Candles(symbol=info.symbol, range=chart_range, interval=interval, candles=[
+        PricePoint(at=datetime.fromtimestamp(t, UTC), open=o, high=h, low=lo, close=c)
+        for t, o, h, lo, c in bars
+    ])
 
 
 def check_interval(interval: float) -> None:

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
 
-from orderproc.engine.catalog import ASSET_SORT_FIELDS
+from orderproc.engine.catalog import ASSET_SORT_FIELDS, CANDLES_DEFAULT, CANDLES_MAX, CHART_RANGES
 from orderproc.engine.protocol import Engine
-from orderproc.engine.schemas import Asset, PricePoint, Quote
+from orderproc.engine.schemas import Asset, Candles, PricePoint, Quote
 from orderproc.server import sse
 from orderproc.server.deps import EngineDep
 from orderproc.server.openapi import answers
@@ -23,6 +23,7 @@ router = APIRouter(prefix="/v1", tags=["assets"])
 
 _QUOTES = TypeAdapter(list[Quote])
 AssetSort = Literal[ASSET_SORT_FIELDS]  # type: ignore[valid-type]  # the engine's names, one list
+ChartRange = Literal[tuple(CHART_RANGES)]  # type: ignore[valid-type]
 
 
 @router.get("/assets")
@@ -40,6 +41,22 @@ async def get_asset(symbol: str, engine: EngineDep) -> Asset:
 async def price_history(symbol: str, engine: EngineDep, hours: Annotated[int, Query(ge=1, le=24 * 365)] = 24,
                         points: Annotated[int, Query(ge=1, le=1000)] = 96) -> list[PricePoint]:
     return await engine.price_history(symbol, hours=hours, points=points)
+
+
+@router.get("/assets/{symbol}/candles", responses=answers(404))
+async def candles(
+    symbol: str,
+    engine: EngineDep,
+    range: Annotated[ChartRange, Query(description="the time the chart spans: 1h, 1d, 1w, 1m (30 days), 1y")] = "1d",
+    limit: Annotated[int, Query(ge=1, le=CANDLES_MAX, description="at most this many candles: "
+                                "fewer, longer candles cover the range")] = CANDLES_DEFAULT,
+) -> Candles:
+    """OHLC candles of the asset's replayed price over `range`, oldest first. Each candle is
+    `interval` seconds, the shortest of 1, 2, 5, 10, 15, 30 minutes, 1, 2, 4, 6, 12 hours, 1 day
+    or 1 week that fits the range in `limit` candles (a 1y range at most 1 week each: the last
+    `limit` weeks); candles start on multiples of it (weeks on Mondays, UTC), the last one is
+    still forming and closes at the current price. Prices are decimal strings."""
+    return await engine.candles(symbol, range=range, limit=limit)
 
 
 @router.get("/quotes", responses=answers(404))

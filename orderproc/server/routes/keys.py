@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
-from orderproc.engine.schemas import ApiKey, NewApiKey
+from orderproc.engine.apikeys import ApiKey, NewApiKey
 from orderproc.server.deps import EngineDep, Token
 from orderproc.server.openapi import answers
 

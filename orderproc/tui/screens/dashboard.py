@@ -4,10 +4,13 @@ Valuations follow the prices without asking the engine: each `prices_changed` va
 portfolio last read at the new quotes (`orderproc.engine.valuation`). The portfolio and the
 recent orders are read again when the account event stream says they changed. The movers come
 from the app's quotes, so they cost no engine call. The chart shows the largest position until
-the user chooses an asset (`c`, `[`, `]`) and reloads every 30 s.
+the user chooses an asset (`c`, `[`, `]`), over the range `g`/`G` pick; live prices move its
+last candle and it reloads every 30 s.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from textual import work
 from textual.app import ComposeResult
@@ -25,7 +28,8 @@ from orderproc.engine.valuation import revalued
 from orderproc.tui.screens.base import Page
 from orderproc.tui.widgets.dashboard_cards import EquityCards
 from orderproc.tui.widgets.movers import TopMovers
-from orderproc.tui.widgets.price_chart import PriceChart
+from orderproc.tui.charting import load_marks, range_bindings
+from orderproc.tui.widgets.candle_chart import CandleChart
 from orderproc.tui.widgets.recent_orders import RecentOrders
 
 DEFAULT_SYMBOL = "BTC"
@@ -79,7 +83,7 @@ class ChartPicker(ModalScreen[str | None]):
 class DashboardScreen(Page):
     CSS_PATH = "../styles/dashboard.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-normal"), (36, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-normal"), (30, "-middle"), (36, "-tall")]
     BINDINGS = [
         Binding("c", "pick_chart", "Chart", tooltip="Choose the asset the chart shows", id="dashboard.chart"),
         # [ and ] are hinted on the chart's border, keeping the footer free for the page keys
@@ -88,6 +92,7 @@ class DashboardScreen(Page):
         Binding("]", "cycle_chart(1)", "Next held", show=False, tooltip="Chart the next asset you hold",
                 id="dashboard.next-held"),
         Binding("r", "reload", "Refresh", show=False, id="dashboard.refresh"),
+        *range_bindings("dashboard"),
     ]
 
     def __init__(self) -> None:
@@ -102,13 +107,13 @@ class DashboardScreen(Page):
         with Container(id="dash-body"):
             yield EquityCards(id="dash-cards")
             with Vertical(id="dash-chart-box"):
-                yield PriceChart(id="dash-chart")
+                yield CandleChart(id="dash-chart")
             yield TopMovers(id="dash-movers")
             yield RecentOrders(id="dash-orders")
 
     def body_mounted(self) -> None:
         self.query_one("#dash-chart-box").border_title = "Chart"
-        self.query_one("#dash-chart-box").border_subtitle = "c: choose an asset · [ ]: previous/next one you hold"
+        self.query_one("#dash-chart-box").border_subtitle = "c: choose an asset · [ ]: previous/next held · g: range"
         self.query_one("#dash-movers").border_title = "Top movers 24h"
         self.query_one("#dash-movers").border_subtitle = "Enter: trade"
         self.query_one("#dash-orders").border_title = "Recent orders"
@@ -130,12 +135,16 @@ class DashboardScreen(Page):
             self.load_portfolio(quiet=True)
         if event.moved({EventKind.ORDERS}):
             self.load_orders()
+            if self._chart_symbol is not None:
+                self.load_chart(self._chart_symbol)  # its cost and order lines
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         self.query_one(TopMovers).show(quotes)
         if self._portfolio is not None:
             self._portfolio = revalued(self._portfolio, quotes)
             self.query_one(EquityCards).show(self._portfolio)
+        if self._chart_symbol is not None and (quote := quotes.get(self._chart_symbol)) is not None:
+            self.query_one(CandleChart).update_price(quote.price)
 
     @work(exclusive=True, group="dash-portfolio", exit_on_error=False)
     async def load_portfolio(self, quiet: bool) -> None:
@@ -159,20 +168,26 @@ class DashboardScreen(Page):
     @work(exclusive=True, group="dash-chart", exit_on_error=False)
     async def load_chart(self, symbol: str) -> None:
         box = self.query_one("#dash-chart-box")
+        chart = self.query_one(CandleChart)
+        positions = {p.symbol: p for p in self._portfolio.positions} if self._portfolio is not None else None
+        # the candles and the lines at once: the Dashboard is the first page, and waits for both
+        asked = asyncio.gather(self.oapp.engine.candles(symbol, range=chart.range, limit=chart.candle_limit()),
+                               load_marks(self.oapp, symbol, positions))
         try:
-            points = await self.oapp.engine.price_history(symbol, hours=24, points=96)
+            series, marks = await asked
         except errors.OrderprocError as exc:
             box.border_title = f"Chart · {symbol} unavailable"
             self.notify(exc.message, title=exc.code, severity="error")
             return
         if symbol == self._chart_symbol:
             box.border_title = f"Chart · {symbol}"
-            self.query_one("#dash-chart", PriceChart).set_points(symbol, points)
+            chart.show(series, marks)
 
     def _set_chart_symbol(self, symbol: str, *, chosen: bool = False) -> None:
         self._chart_chosen = self._chart_chosen or chosen
         self._chart_symbol = symbol
         self.query_one("#dash-chart-box").border_title = f"Chart · {symbol} (loading)"
+        self.query_one(CandleChart).show_loading(symbol)
         if self._chart_timer is not None:
             self._chart_timer.reset()
         self.load_chart(symbol)
@@ -207,6 +222,16 @@ class DashboardScreen(Page):
 
     def action_reload(self) -> None:
         self.refresh_data()
+
+    def action_chart_range(self, step: int) -> None:
+        chart = self.query_one(CandleChart)
+        chart.cycle_range(step)
+        if self._chart_symbol is not None:
+            self._set_chart_symbol(self._chart_symbol)
+
+    def on_candle_chart_room_changed(self) -> None:
+        if self._chart_symbol is not None:
+            self.load_chart(self._chart_symbol)
 
     def on_top_movers_selected(self, message: TopMovers.Selected) -> None:
         self.oapp.open_trade(message.symbol)

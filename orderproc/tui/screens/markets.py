@@ -18,7 +18,9 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from orderproc.engine.schemas import Asset, Quote
 from orderproc.tui.alert_prompt import ask_alert
+from orderproc.tui.charting import load_marks, range_bindings
 from orderproc.tui.screens.base import Page
+from orderproc.tui.widgets.candle_chart import CandleChart
 from orderproc.tui.widgets.asset_table import (
     ALL_CATEGORIES,
     DESCENDING_FIRST,
@@ -65,6 +67,7 @@ class MarketsScreen(Page):
         Binding("b", "trade('buy')", "Buy", show=False, id="markets.buy"),
         Binding("v", "trade('sell')", "Sell", show=False, id="markets.sell"),
         Binding("r", "reload", "Refresh", show=False, id="markets.refresh"),
+        *range_bindings("markets", show=False),
     ]
 
     def __init__(self) -> None:
@@ -137,8 +140,23 @@ class MarketsScreen(Page):
     async def load_history(self, symbol: str, pause: float = 0.2) -> None:
         # the pause lets a fast scroll through rows cancel this before it reaches the engine
         await asyncio.sleep(pause)
-        points = await self.oapp.engine.price_history(symbol, hours=24, points=96)
-        self.query_one(AssetDetail).set_history(symbol, points)
+        chart = self.query_one(CandleChart)
+        series = await self.oapp.engine.candles(symbol, range=chart.range, limit=chart.candle_limit())
+        self.query_one(AssetDetail).set_candles(series, await load_marks(self.oapp, symbol))
+
+    def action_chart_range(self, step: int) -> None:
+        self.query_one(CandleChart).cycle_range(step)
+        detail = self.query_one(AssetDetail)
+        if detail.symbol is not None:
+            self.query_one(CandleChart).show_loading(detail.symbol)
+            self._chart_at = time.monotonic()
+            self.load_history(detail.symbol, pause=0)
+
+    def on_candle_chart_room_changed(self) -> None:
+        detail = self.query_one(AssetDetail)
+        if detail.symbol is not None:
+            self._chart_at = time.monotonic()
+            self.load_history(detail.symbol)
 
     # -- the view: search, category, sort -----------------------------------------------------
 

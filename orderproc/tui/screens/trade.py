@@ -28,7 +28,8 @@ from orderproc.tui.screens.dialogs import ConfirmDialog
 from orderproc.tui.terminal import SessionEnded
 from orderproc.tui.widgets.order_tables import OrderHistoryTable
 from orderproc.tui.widgets.order_ticket import OrderTicket
-from orderproc.tui.widgets.price_chart import PriceChart
+from orderproc.tui.charting import load_marks, range_bindings
+from orderproc.tui.widgets.candle_chart import CandleChart
 
 # At this width and more the chart and recent orders sit beside the ticket (from 120 the
 # recent orders table did not fit beside it: its last columns were cut).
@@ -53,6 +54,7 @@ class TradeScreen(Page):
         Binding("n", "new_ticket", "New ticket", show=False, tooltip="Clear the ticket (a new idempotency key)",
                 id="trade.new-ticket"),
         Binding("r", "reload", "Refresh", show=False, id="trade.refresh"),
+        *range_bindings("trade", show=False),
     ]
 
     def __init__(self) -> None:
@@ -66,7 +68,7 @@ class TradeScreen(Page):
             with Vertical(id="trade-main"):
                 yield OrderTicket(id="order-ticket")
             with Vertical(id="trade-aside"):
-                yield PriceChart(id="trade-chart")
+                yield CandleChart(id="trade-chart")
                 yield Static("", id="trade-position")
                 yield Static("", id="trade-orders-title", classes="section-title")
                 yield OrderHistoryTable(with_symbol=False, id="trade-orders")
@@ -125,6 +127,8 @@ class TradeScreen(Page):
                 reserved={p.symbol: p.reserved for p in portfolio.positions if p.reserved},
             )
             self._show_position()
+            if self.ticket.symbol:
+                self.load_chart_marks(self.ticket.symbol)
 
     @work(exclusive=True, group="trade-settings", exit_on_error=False)
     async def load_settings(self) -> None:
@@ -163,11 +167,35 @@ class TradeScreen(Page):
         engine = self.oapp.engine
         quote = self.oapp.quotes.get(symbol) or await engine.quote(symbol)
         self.ticket.set_quote(quote)
-        chart = self.query_one(PriceChart)
-        chart.set_points(symbol, await engine.price_history(symbol, hours=24, points=96))
         if symbol == self.ticket.symbol:
             self._show_position()
             self.load_orders(symbol)
+        self.load_chart(symbol)
+
+    @work(exclusive=True, group="trade-chart", exit_on_error=False)
+    async def load_chart(self, symbol: str) -> None:
+        """The asset's candles over the chart's range, with the user's cost and order lines."""
+        chart = self.query_one(CandleChart)
+        chart.show_loading(symbol)
+        series = await self.oapp.engine.candles(symbol, range=chart.range, limit=chart.candle_limit())
+        marks = await load_marks(self.oapp, symbol, self.positions or None)
+        if symbol == self.ticket.symbol:
+            chart.show(series, marks)
+
+    @work(exclusive=True, group="trade-chart-marks", exit_on_error=False)
+    async def load_chart_marks(self, symbol: str) -> None:
+        marks = await load_marks(self.oapp, symbol, self.positions)
+        if symbol == self.ticket.symbol:
+            self.query_one(CandleChart).set_marks(marks)
+
+    def action_chart_range(self, step: int) -> None:
+        self.query_one(CandleChart).cycle_range(step)
+        if self.ticket.symbol:
+            self.load_chart(self.ticket.symbol)
+
+    def on_candle_chart_room_changed(self) -> None:
+        if self.ticket.symbol:
+            self.load_chart(self.ticket.symbol)
 
     @work(exclusive=True, group="trade-orders", exit_on_error=False)
     async def load_orders(self, symbol: str) -> None:
@@ -256,7 +284,7 @@ class TradeScreen(Page):
                 title=f"order #{order.id} {status}",
                 severity="warning" if order.status in (OrderStatus.EXPIRED, OrderStatus.REJECTED) else "information",
             )
-            self.load_portfolio()
+            self.load_portfolio()  # then the chart's lines
             self.load_orders(order.symbol)
         finally:
             self._placing = False
@@ -271,7 +299,10 @@ class TradeScreen(Page):
     # -- live prices -------------------------------------------------------------------------
 
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
-        self.ticket.set_quote(quotes.get(self.ticket.symbol))
+        quote = quotes.get(self.ticket.symbol)
+        self.ticket.set_quote(quote)
+        if quote is not None:
+            self.query_one(CandleChart).update_price(quote.price)
         if self.ticket.symbol in self.positions:
             self._show_position()
 

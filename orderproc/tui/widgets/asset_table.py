@@ -8,7 +8,7 @@ table's render cache, so this is what keeps a table of 300 ticking assets cheap.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -16,12 +16,12 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
-from orderproc.engine.schemas import Asset, PricePoint, Quote
+from orderproc.engine.schemas import Asset, Candles, Quote
 from orderproc.formatting import pct, price, signed
-from orderproc.tui.widgets.price_chart import PriceChart
+from orderproc.tui.widgets.candle_chart import CandleChart, ChartMark
 
 SortField = Literal["rank", "symbol", "name", "category", "price", "change"]
 SORT_CYCLE: tuple[SortField, ...] = ("rank", "symbol", "price", "change")
@@ -281,7 +281,7 @@ class AssetDetail(VerticalScroll):
             yield Static("", id="detail-quote")
         yield Static("", id="detail-facts", classes="muted")
         yield Static("", id="detail-reference", classes="muted")
-        yield PriceChart(id="detail-chart")
+        yield CandleChart(id="detail-chart")
 
     def show_asset(self, asset: Asset, quote: Quote | None) -> None:
         self.symbol = asset.symbol
@@ -300,13 +300,12 @@ class AssetDetail(VerticalScroll):
             self.update_quote(quote)
         else:
             self._show_price(asset.price, asset.change_24h)
-        chart = self.query_one(PriceChart)
-        chart.set_points(asset.symbol, [])
-        chart.query_one(".chart-caption", Label).update(f"{asset.symbol}: loading the 24h chart...")
+        self.query_one(CandleChart).show_loading(asset.symbol)
 
     def update_quote(self, quote: Quote) -> None:
         if quote.symbol == self.symbol:
             self._show_price(quote.price, quote.change_24h)
+            self.query_one(CandleChart).update_price(quote.price)
 
     def _show_price(self, now: Decimal, change: Decimal) -> None:
         text = Text.assemble(Text(price(now), style="bold"), "  ", change_cell(change), " 24h")
@@ -315,7 +314,7 @@ class AssetDetail(VerticalScroll):
             # one line of fixed height: no need to lay the screen out again
             self.query_one("#detail-quote", Static).update(text, layout=False)
 
-    def set_history(self, symbol: str, points: list[PricePoint]) -> None:
-        if symbol == self.symbol:
-            self.query_one(PriceChart).set_points(symbol, points)
+    def set_candles(self, series: Candles, marks: Sequence[ChartMark]) -> None:
+        if series.symbol == self.symbol:
+            self.query_one(CandleChart).show(series, marks)
 
