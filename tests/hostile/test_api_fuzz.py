@@ -46,7 +46,7 @@ OPERATIONS = [
     ("GET", "/v1/settings"), ("PATCH", "/v1/admin/settings"), ("GET", "/v1/cash"),
     ("POST", "/v1/cash/deposit"), ("POST", "/v1/cash/withdraw"), ("GET", "/v1/transactions"),
     ("GET", "/v1/portfolio"), ("GET", "/v1/leaderboard"), ("GET", "/v1/assets"), ("GET", "/v1/assets/{symbol}"),
-    ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/quotes"), ("GET", "/v1/quotes/{symbol}"),
+    ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/assets/{symbol}/candles"), ("GET", "/v1/quotes"), ("GET", "/v1/quotes/{symbol}"),
     ("GET", "/v1/stream/quotes"), ("GET", "/v1/stream/account"), ("POST", "/v1/auth/register"), ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/logout"), ("GET", "/v1/me"), ("PATCH", "/v1/me"), ("POST", "/v1/me/password"),
     ("GET", "/v1/admin/users"), ("PATCH", "/v1/admin/users/{username}"), ("GET", "/v1/admin/audit"),

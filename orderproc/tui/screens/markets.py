@@ -51,19 +51,24 @@ SORT_NAMES: dict[SortField, str] = {
 }
 
 
+# "s o Sort" in the footer (the column, then its order): at 80 columns it has no room for more
+SORT_KEYS = Binding.Group("Sort")
+
+
 class MarketsScreen(Page):
     CSS_PATH = "../styles/markets.tcss"
     BINDINGS = [
         Binding("slash", "focus_search", "Search", key_display="/", id="markets.search"),
         Binding("f", "focus_category", "Category", id="markets.category"),
-        Binding("s", "cycle_sort", "Sort", id="markets.sort"),
-        Binding("o", "reverse_sort", "Order", id="markets.order"),
+        Binding("s", "cycle_sort", "Sort", group=SORT_KEYS, id="markets.sort"),
+        Binding("o", "reverse_sort", "Order", group=SORT_KEYS, id="markets.order"),
         Binding("i", "toggle_detail", "Detail", id="markets.detail"),
         Binding("enter", "trade", "Trade", id="markets.trade"),
+        # at 80 columns the footer has no room for these two: the Keys screen (?) lists them
         Binding("exclamation_mark", "alert", "Alert", key_display="!", tooltip="A price alert on the highlighted asset",
-                id="markets.alert"),
+                show=False, id="markets.alert"),
         Binding("w", "toggle_watch", "Watch", tooltip="Put the highlighted asset on your watchlist, or take it off",
-                id="markets.watch"),
+                show=False, id="markets.watch"),
         Binding("b", "trade('buy')", "Buy", show=False, id="markets.buy"),
         Binding("v", "trade('sell')", "Sell", show=False, id="markets.sell"),
         Binding("r", "reload", "Refresh", show=False, id="markets.refresh"),
