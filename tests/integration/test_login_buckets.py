@@ -41,7 +41,8 @@ def _sql(location: str, *statements: str) -> list[tuple[object, ...]]:
         conn.close()
 
 
-async def test_a_schema_2_ledger_gets_the_shared_login_buckets_and_keeps_its_money(location: str) -> None:
+async def _alice_with_cash(location: str) -> None:
+    """A ledger with alice, who deposited $1,234.56."""
     engine = LocalEngine(location, hash_profile="fast")
     try:
         await engine.register("alice", PASSWORD)
@@ -49,6 +50,10 @@ async def test_a_schema_2_ledger_gets_the_shared_login_buckets_and_keeps_its_mon
         await engine.deposit(token, "1234.56", key="first")
     finally:
         await engine.close()
+
+
+async def test_a_schema_2_ledger_gets_the_shared_login_buckets_and_keeps_its_money(location: str) -> None:
+    await _alice_with_cash(location)
     _sql(location, *AS_SCHEMA_3, "DROP TABLE rate_buckets", "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
 
     engine = LocalEngine(location, hash_profile="fast")
@@ -68,13 +73,7 @@ async def test_a_schema_2_ledger_gets_the_shared_login_buckets_and_keeps_its_mon
 
 
 async def test_a_schema_3_ledger_gets_the_tables_of_schema_4_empty_and_keeps_its_money(location: str) -> None:
-    engine = LocalEngine(location, hash_profile="fast")
-    try:
-        await engine.register("alice", PASSWORD)
-        token = (await engine.login("alice", PASSWORD)).token
-        await engine.deposit(token, "1234.56", key="first")
-    finally:
-        await engine.close()
+    await _alice_with_cash(location)
     _sql(location, *AS_SCHEMA_3)
 
     engine = LocalEngine(location, hash_profile="fast")
