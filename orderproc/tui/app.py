@@ -431,7 +431,8 @@ class OrderprocApp(App[None]):
         async with aclosing(self.engine.stream_account(me.token)) as events:
             async for event in events:
                 if self.alerts_seen is None:  # those that fired before this session are not news
-                    self.alerts_seen = {a.id for a in await me.alerts(fired=True)}
+                    # (the marks say whether any ever fired: most users' terminals start without the read)
+                    self.alerts_seen = {a.id for a in await me.alerts(fired=True)} if event.alert else set()
                 if not event.kinds:
                     continue  # the first: the marks as they are, which the page shown has loaded
                 if event.moved({EventKind.ORDERS}) and self.open_orders:

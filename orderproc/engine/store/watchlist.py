@@ -14,15 +14,12 @@ def symbols(conn: Conn, user_id: int) -> list[tuple[str, str]]:
         "SELECT symbol, added_at FROM watchlist WHERE user_id = ? ORDER BY position", (user_id,))]
 
 
-def add(conn: Conn, user_id: int, symbol: str, now: str) -> bool:
-    """Put `symbol` last on the list; False when it is there already."""
-    if conn.execute("SELECT 1 FROM watchlist WHERE user_id = ? AND symbol = ?", (user_id, symbol)).fetchone():
-        return False
+def add(conn: Conn, user_id: int, symbol: str, now: str) -> None:
+    """Put `symbol`, not on the list yet, last on it."""
     position = conn.execute("SELECT COALESCE(MAX(position), -1) + 1 FROM watchlist WHERE user_id = ?",
                             (user_id,)).fetchone()[0]
     conn.execute("INSERT INTO watchlist (user_id, symbol, position, added_at) VALUES (?, ?, ?, ?)",
                  (user_id, symbol, int(position), now))
-    return True
 
 
 def remove(conn: Conn, user_id: int, symbol: str) -> bool:

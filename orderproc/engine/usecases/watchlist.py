@@ -67,8 +67,9 @@ async def add(ctx: Context, claims: Credentials, symbol: str) -> Watchlist:
             if len(rows) >= MAX_SYMBOLS:
                 raise errors.WatchlistFull(f"a watchlist holds at most {MAX_SYMBOLS} symbols: remove one first",
                                            {"max": MAX_SYMBOLS})
-            store.add(conn, who.user_id, info.symbol, ctx.now())
-            rows = store.symbols(conn, who.user_id)
+            now = ctx.now()
+            store.add(conn, who.user_id, info.symbol, now)
+            rows.append((info.symbol, now))
         return rows, store.sort(conn, who.user_id)
 
     return await _listed(ctx, *await ctx.writer.run(job))
