@@ -482,10 +482,23 @@ def withdraw(ctx: typer.Context, amount: AmountArg, key: KeyOpt = None, json_out
     _move_cash(ctx, "withdraw", amount, key, json_out)
 
 
-def _listing_group(name: str, help: str) -> typer.Typer:
-    """A command group that lists its things when given no subcommand (`orders`, `accounts`)."""
+def _listing_group(name: str, help: str, lists: tuple[Callable[[Bound], Awaitable[Any]], str, str] | None = None,
+                   ) -> typer.Typer:
+    """A command group that lists its things when given no subcommand (`orders`, `accounts`).
+    With `lists` (the private read, its render view, what it shows), the group lists them so and
+    also has a `list` command that does the same."""
     group = typer.Typer(help=help, invoke_without_command=True, no_args_is_help=False, rich_markup_mode=None)
     app.add_typer(group, name=name)
+    if lists is not None:
+        call, view, about = lists
+
+        def listing(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+            if ctx.invoked_subcommand is None:
+                _show(ctx, call, view, json_out)
+
+        listing.__doc__ = about
+        group.callback(invoke_without_command=True)(listing)
+        group.command("list", help=about)(listing)
     return group
 
 
@@ -568,21 +581,9 @@ def accounts_reset(
 
 keys_app = _listing_group(
     "keys", "API keys for programs: create, list, revoke.\n\nA key reads (and unless read-only, trades) the "
-    "account it was made for, sent as `Authorization: Bearer <token>` instead of a session.")
+    "account it was made for, sent as `Authorization: Bearer <token>` instead of a session.",
+    (lambda me: me.api_keys(), "api_keys", "Your API keys, oldest first, revoked ones too (never their secrets)."))
 KeyIdArg = Annotated[str, typer.Argument(help="The key's id (PK...), as `keys list` shows it.")]
-
-
-@keys_app.callback(invoke_without_command=True)
-def keys(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Your API keys (never their secrets)."""
-    if ctx.invoked_subcommand is None:
-        _show(ctx, lambda me: me.api_keys(), "api_keys", json_out)
-
-
-@keys_app.command("list")
-def keys_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Your API keys, oldest first, revoked ones too (never their secrets)."""
-    _show(ctx, lambda me: me.api_keys(), "api_keys", json_out)
 
 
 @keys_app.command("create")
@@ -898,22 +899,10 @@ def lots(
 
 
 watch_app = _listing_group(
-    "watch", "Your watchlist: list, add, remove, sort.\n\nThe same on each of your accounts and every terminal.")
+    "watch", "Your watchlist: list, add, remove, sort.\n\nThe same on each of your accounts and every terminal.",
+    (lambda me: me.watchlist(), "watchlist", "Your watchlist with live prices, sorted as you chose (`watch sort`)."))
 WatchSymbols = Annotated[list[str], typer.Argument(help="Asset symbols, e.g. BTC ETH", autocompletion=_symbols)]
 WATCH_SORTS = ("added", "symbol", "price", "change")  # WatchSort's values, without importing the engine for --help
-
-
-@watch_app.callback(invoke_without_command=True)
-def watch(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Your watchlist with live prices, sorted as you chose (`watch sort`)."""
-    if ctx.invoked_subcommand is None:
-        _show(ctx, lambda me: me.watchlist(), "watchlist", json_out)
-
-
-@watch_app.command("list")
-def watch_list(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Your watchlist with live prices, sorted as you chose (`watch sort`)."""
-    _show(ctx, lambda me: me.watchlist(), "watchlist", json_out)
 
 
 def _watch_each(ctx: typer.Context, symbols: list[str], change: str, json_out: bool) -> None:
