@@ -154,6 +154,7 @@ class LivePage(Page, Generic[T]):
         self._loading = False
         self._loaded_at = 0.0
         self._failing = False
+        self._shows = 0  # results shown: a load begun before the latest of them is out of date
 
     async def fetch(self, me: Bound) -> T:
         """The engine read the page shows, with the session's handle."""
@@ -175,14 +176,21 @@ class LivePage(Page, Generic[T]):
         if every is not None and not self._loading and time.monotonic() - self._loaded_at >= every:
             self.load(live=True)
 
+    def superseded(self) -> None:
+        """The page shows a result it got otherwise (a change's answer): a load begun before now
+        may have read the ledger before that change, and is not shown."""
+        self._shows += 1
+
     @work(exclusive=True, group="live-load", exit_on_error=False)
     async def load(self, live: bool = False) -> None:
         self._loading = True
+        begun = self._shows
         try:
             result = await self.oapp.call(self.fetch, quiet=live and self._failing)
         finally:
             self._loading = False
             self._loaded_at = time.monotonic()
         self._failing = result is None
-        if result is not None:
+        if result is not None and begun == self._shows:
+            self._shows += 1
             self.show(result)

@@ -68,10 +68,6 @@ class WatchlistScreen(LivePage[Watchlist]):
     def __init__(self) -> None:
         super().__init__()
         self.watchlist = Watchlist()
-        # changes made from this page, and those not answered yet: a read that overlaps one may
-        # be from before it (e.g. the reload as its dialog closes), and is not shown
-        self._changes = 0
-        self._pending = 0
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="watchlist-body"):
@@ -88,10 +84,7 @@ class WatchlistScreen(LivePage[Watchlist]):
             table.add_column(title, key=key)
 
     async def fetch(self, me: Bound) -> Watchlist:
-        begun, pending = self._changes, self._pending
-        listed = await me.watchlist()
-        overlapped = pending or self._pending or begun != self._changes
-        return self.watchlist if overlapped else listed  # the change's answer shows the newer list
+        return await me.watchlist()
 
     def show(self, result: Watchlist, highlight: str | None = None) -> None:
         self.watchlist = result
@@ -168,15 +161,11 @@ class WatchlistScreen(LivePage[Watchlist]):
     async def change(self, use: Callable[[Bound], Awaitable[Watchlist]], done: str | None = None,
                      highlight: str | None = None) -> None:
         """Change the list in the ledger (`use(me)`), then show what it is now (the cursor on
-        `highlight` when given)."""
-        self._changes += 1
-        self._pending += 1
-        try:
-            result = await self.oapp.call(use)
-        finally:
-            self._pending -= 1
+        `highlight` when given; a reload under way, e.g. the one as its dialog closed, is superseded)."""
+        result = await self.oapp.call(use)
         if result is None:
             return
+        self.superseded()
         self.show(result, highlight)
         if done:
             self.notify(done, title="watchlist")
