@@ -268,8 +268,10 @@ async def test_the_palette_keeps_its_keys_entry_and_names_each_page_as_the_readm
 
 
 async def test_the_confirmation_says_its_keys_ignores_a_double_enter_and_takes_a_deliberate_one(
-    engine: LocalEngine,
+    engine: LocalEngine, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # armed later than a user's 0.3 s: on a loaded machine the double press below still comes first
+    monkeypatch.setattr(ConfirmDialog, "ARM_SECONDS", 1.5)
     tokens = await _ledger(engine)
     app = OrderprocApp(engine, ledger_label="ledger.db", store=MemoryStore(tokens["alice"]), price_interval=QUIET_FEED)
     async with app.run_test(size=(80, 24)) as pilot:
