@@ -103,9 +103,10 @@ class Bound:
         return await self.engine.preview_order(self.token, request)
 
     async def orders(self, *, offset: int = 0, limit: int = 50, symbol: str | None = None,
-                     status: OrderStatus | None = None, open: bool | None = None) -> Page[Order]:
+                     status: OrderStatus | None = None, open: bool | None = None,
+                     client_order_id: str | None = None) -> Page[Order]:
         return await self.engine.orders(self.token, offset=offset, limit=limit, symbol=symbol, status=status,
-                                        open=open)
+                                        open=open, client_order_id=client_order_id)
 
     async def get_order(self, order_id: int) -> Order:
         return await self.engine.get_order(self.token, order_id)

@@ -503,9 +503,10 @@ class RemoteEngine:
     async def orders(
         self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None,
         status: OrderStatus | None = None, open: bool | None = None,
+        client_order_id: str | None = None,
     ) -> Page[Order]:
         return await self._get("/v1/orders", Page[Order], token=token, offset=offset, limit=limit, symbol=symbol,
-                               status=status, open=open)
+                               status=status, open=open, client_order_id=client_order_id)
 
     async def get_order(self, token: str, order_id: int) -> Order:
         return await self._get(f"/v1/orders/{path_segment(order_id)}", Order, token=token)

@@ -244,8 +244,10 @@ class LocalEngine:
     async def orders(
         self, token: str, *, offset: int = 0, limit: int = 50, symbol: str | None = None,
         status: OrderStatus | None = None, open: bool | None = None,
+        client_order_id: str | None = None,
     ) -> Page[Order]:
-        return await orders.listing(self._ctx, self._gate.claims(token, "read"), offset, limit, symbol, status, open)
+        return await orders.listing(self._ctx, self._gate.claims(token, "read"), offset, limit, symbol, status, open,
+                                      client_order_id)
 
     async def get_order(self, token: str, order_id: int) -> Order:
         return await orders.get(self._ctx, self._gate.claims(token, "read"), order_id)

@@ -261,6 +261,11 @@ async def test_orders_page_and_read_one_but_never_another_users(api: Engine) -> 
     page = await api.orders(alice, limit=2)
     assert page.total == 3 and [o.id for o in page.items] == [mine[2].id, mine[1].id]
     assert [o.symbol for o in (await api.orders(alice, symbol="DOGE")).items] == ["DOGE"]
+    # by the client_order_id it was placed with: the user's own only
+    assert [o.id for o in (await api.orders(alice, client_order_id="DOGE")).items] == [mine[1].id]
+    assert (await api.orders(alice, client_order_id="x")).total == 0
+    with pytest.raises(errors.ValidationError):
+        await api.orders(alice, client_order_id="")
     assert await api.get_order(alice, mine[0].id) == mine[0]
     with pytest.raises(errors.NotFound):
         await api.get_order(alice, theirs.id)

@@ -126,10 +126,14 @@ def order(conn: Conn, order_id: int, user_id: int, *, account_id: int | None = N
 
 
 def orders_page(
-    conn: Conn, account_id: int, symbol: str | None, statuses: Sequence[str] | None, offset: int, limit: int
+    conn: Conn, account_id: int, symbol: str | None, statuses: Sequence[str] | None, offset: int, limit: int,
+    client_order_id: str | None = None,
 ) -> tuple[int, list[OrderRow]]:
     where = "account_id = ?"
     params: list[Any] = [account_id]
+    if client_order_id is not None:
+        where += " AND client_order_id = ?"
+        params.append(client_order_id)
     if symbol:
         where += " AND symbol = ?"
         params.append(symbol)

@@ -245,10 +245,11 @@ def _get(ctx: Context, conn: repo.Conn, who: Customer, order_id: int) -> Order:
 
 
 async def listing(ctx: Context, claims: Claimed, offset: int, limit: int, symbol: str | None,
-                  status: OrderStatus | None, open: bool | None) -> Page[Order]:
+                  status: OrderStatus | None, open: bool | None, client_order_id: str | None = None) -> Page[Order]:
     """This user's orders, newest first; `status` picks one status, `open` the open (or the
-    closed) ones."""
+    closed) ones, `client_order_id` the one placed with it."""
     check_page(offset, limit)
+    check_key(client_order_id)
     wanted = ctx.asset(symbol).symbol if symbol else None
     try:
         statuses = [OrderStatus(status).value] if status is not None else None
@@ -264,7 +265,8 @@ async def listing(ctx: Context, claims: Claimed, offset: int, limit: int, symbol
 
     def job(conn: repo.Conn) -> Page[Order]:
         who = actors.customer(conn, claims)
-        total, rows = trading.orders_page(conn, who.account_id, wanted, statuses, offset, limit)
+        total, rows = trading.orders_page(conn, who.account_id, wanted, statuses, offset, limit,
+                                          client_order_id)
         return Page[Order](items=[mapping.order(r, ctx.precision) for r in rows], total=total, offset=offset,
                            limit=limit)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.routing import APIRoute
 
-from orderproc.engine import errors
+from orderproc.engine import errors, wire
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Order, OrderPreview, OrderRequest, OrderStatus, Page
 from orderproc.server.deps import (
@@ -65,15 +65,17 @@ async def _placed(engine: Engine, metrics: Metrics, token: str, key: str | None,
 
 
 OrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ClientOrderId = Annotated[str | None, Query(pattern=wire.KEY_PATTERN)]
 
 
 @router.get("/orders", responses=answers(404))
 async def orders(engine: EngineDep, token: Token, offset: Offset = 0, limit: Limit = 50,
                  symbol: str | None = None, status: OrderStatus | None = None,
-                 open: bool | None = None) -> Page[Order]:
+                 open: bool | None = None, client_order_id: ClientOrderId = None) -> Page[Order]:
     """This user's orders, newest first: of one `symbol`, one `status`, or only `open` (resting)
-    ones (`open=false`: the closed ones)."""
-    return await engine.orders(token, offset=offset, limit=limit, symbol=symbol, status=status, open=open)
+    ones (`open=false`: the closed ones), or the one placed with `client_order_id`."""
+    return await engine.orders(token, offset=offset, limit=limit, symbol=symbol, status=status, open=open,
+                               client_order_id=client_order_id)
 
 
 @router.delete("/orders", responses=answers(404))
