@@ -31,6 +31,8 @@ from orderproc.engine.protocol import Engine
 from orderproc.server import openapi
 from orderproc.server.deps import LoginLimits
 from orderproc.server.gateway import GatewayMiddleware, LimitsMiddleware, Metrics, RateLimiter, ReadGZipMiddleware, log
+from orderproc.server.alpaca import common as alpaca
+from orderproc.server.alpaca import trading as alpaca_trading
 from orderproc.server.routes import account, accounts, admin, alerts, assets, auth, journal, keys, orders, watchlist
 
 _HTTP_CODES = {404: ("not_found", "no such route"), 405: ("method_not_allowed", "method not allowed here")}
@@ -102,7 +104,8 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     # function and answers, without FastAPI's request handler around it (about a fifth of an
     # order's server time, measured with bench/server_orders.py); FastAPI's route documents it.
     app.router.routes[:0] = [_PlainRoute("/v1/orders", orders.place_order, methods=["POST"])] + [
-        route for module in (orders, account, assets, auth, accounts, keys, admin, journal, watchlist, alerts)
+        route for module in (orders, account, assets, auth, accounts, keys, admin, journal, watchlist, alerts,
+                       alpaca_trading)
         for route in module.router.routes]
 
     openapi.serve_docs(app)
@@ -145,10 +148,13 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
             error = errors.ValidationError("the request body could not be read as JSON")
             return JSONResponse({"error": error.to_dict()}, status_code=error.status)
         code, message = _HTTP_CODES.get(exc.status_code, ("http_error", str(exc.detail)))
-        body = {"code": code, "message": message, "details": {}}
         headers = exc.headers
         if exc.status_code == 405:  # Starlette names the methods of the first route of the path only
             headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(app, request.scope))}
+        if alpaca.is_alpaca(request.url.path):
+            return JSONResponse(alpaca.alpaca_body(exc.status_code, message, code), status_code=exc.status_code,
+                                headers=headers)
+        body = {"code": code, "message": message, "details": {}}
         return JSONResponse({"error": body}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)

@@ -49,6 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orderproc.engine import errors
 from orderproc.engine import limits
+from orderproc.server.alpaca import common as alpaca
 
 log = logging.getLogger("orderproc.server")
 
@@ -126,8 +127,10 @@ class Metrics:
         )
 
 
-def error_body(exc: errors.OrderprocError) -> bytes:
-    return json.dumps({"error": exc.to_dict()}, separators=(",", ":")).encode()
+def error_body(exc: errors.OrderprocError, path: str = "") -> bytes:
+    """An error's JSON: our envelope, or Alpaca's shape on the Alpaca-compatible paths."""
+    body = alpaca.alpaca_error(exc) if alpaca.is_alpaca(path) else {"error": exc.to_dict()}
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def client_address(scope: Scope) -> str:
@@ -207,7 +210,7 @@ class LimitsMiddleware:
         wait = self.limiter.take(client_address(scope)) if scope["path"] not in UNLIMITED_PATHS else 0.0
         if wait:
             limited = errors.RateLimited("too many requests: slow down", {"retry_after": math.ceil(wait)})
-            await _send_error(send, limited, [(b"retry-after", str(math.ceil(wait)).encode())])
+            await _send_error(scope, send, limited, [(b"retry-after", str(math.ceil(wait)).encode())])
             return
         length = content_type = None
         chunked = False
@@ -219,24 +222,24 @@ class LimitsMiddleware:
             elif name == b"transfer-encoding":
                 chunked = True
         if length is not None and not (length.isdigit() and int(length) <= self.max_body):
-            await self._too_large(send)
+            await self._too_large(scope, send)
             return
         if scope["method"] in _BODY_METHODS and (chunked or (length is not None and int(length) > 0)) \
                 and not _is_json(content_type):
             # the body goes unread: the connection is closed rather than drained
-            await _send_error(send, _not_json(content_type), [(b"connection", b"close")])
+            await _send_error(scope, send, _not_json(content_type), [(b"connection", b"close")])
             return
         if length is None and scope["method"] not in _BODYLESS_METHODS:
             body = await self._read_body(receive)
             if body is None:
-                await self._too_large(send)
+                await self._too_large(scope, send)
                 return
             receive = body
         await self.app(scope, receive, send)
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, scope: Scope, send: Send) -> None:
         too_large = errors.PayloadTooLarge(f"the request body is over {self.max_body} bytes", {"limit": self.max_body})
-        await _send_error(send, too_large, [(b"connection", b"close")])
+        await _send_error(scope, send, too_large, [(b"connection", b"close")])
 
     async def _read_body(self, receive: Receive) -> Receive | None:
         """A body sent without a length, read here up to the limit: None if it is over, else the
@@ -284,9 +287,11 @@ def _request_id(scope: Scope) -> bytes:
     return uuid.uuid4().hex.encode()
 
 
-async def _send_error(send: Send, exc: errors.OrderprocError, headers: list[tuple[bytes, bytes]]) -> None:
-    body = error_body(exc)
-    await send({"type": "http.response.start", "status": exc.status, "headers": [
+async def _send_error(scope: Scope, send: Send, exc: errors.OrderprocError,
+                      headers: list[tuple[bytes, bytes]]) -> None:
+    body = error_body(exc, scope["path"])
+    status = alpaca.alpaca_status(exc) if alpaca.is_alpaca(scope["path"]) else exc.status
+    await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
     await send({"type": "http.response.body", "body": body})
 

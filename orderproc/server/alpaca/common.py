@@ -24,28 +24,45 @@ from fastapi.routing import APIRoute
 
 from orderproc.engine import errors
 from orderproc.engine.apikeys import key_credential
+from orderproc.engine.protocol import Engine
 
 QUOTE_CURRENCY = "USD"
+PREFIXES = ("/v2/", "/v1beta3/")  # trading.py's and market_data.py's
 _ASSET_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://orderproc/assets")
 _MALFORMED = 40010001  # Alpaca's code for a request it could not read
 
 
-class AlpacaError(errors.OrderprocError):
-    """An error only the Alpaca surface has (a field our API does not take), with its status."""
+def alpaca_status(exc: errors.OrderprocError) -> int:
+    """The status Alpaca answers such an error with: 403 for what the account cannot pay (or
+    sell), 422 for an order that cannot be canceled or a reused client_order_id; else ours."""
+    if isinstance(exc, errors.InsufficientFunds):
+        return 403
+    if isinstance(exc, errors.Conflict):
+        return 422
+    return exc.status
 
-    code = "unsupported"
-    status = 422
+
+def alpaca_body(status: int, message: str, reason: str) -> dict[str, Any]:
+    return {"code": _MALFORMED if status == 400 else status * 100000 + 10000, "message": message, "reason": reason}
+
+
+def alpaca_error(exc: errors.OrderprocError) -> dict[str, Any]:
+    return alpaca_body(alpaca_status(exc), exc.message, exc.code)
+
+
+def is_alpaca(path: str) -> bool:
+    """Whether a request is to the Alpaca-compatible API (its errors answered in Alpaca's shape,
+    whoever answers them: a route, the gateway's limits, the app's 404)."""
+    return path.startswith(PREFIXES)
 
 
 def error_response(exc: errors.OrderprocError) -> JSONResponse:
-    code = _MALFORMED if exc.status == 400 else exc.status * 100000 + 10000
     headers = {"Retry-After": str(exc.details["retry_after"])} if "retry_after" in exc.details else None
-    return JSONResponse({"code": code, "message": exc.message, "reason": exc.code}, status_code=exc.status,
-                        headers=headers)
+    return JSONResponse(alpaca_error(exc), status_code=alpaca_status(exc), headers=headers)
 
 
-class Malformed(errors.ValidationError):
-    status = 400
+class Malformed(Exception):
+    """A request body that is no JSON object: 400 (Alpaca's 40010001), not an engine error."""
 
 
 class AlpacaRoute(APIRoute):
@@ -58,7 +75,13 @@ class AlpacaRoute(APIRoute):
             try:
                 return await handler(request)
             except errors.OrderprocError as exc:
+                if isinstance(exc, errors.AuthRequired) and "apca-api-key-id" in request.headers:
+                    # not the engine's words, which are for a session token
+                    return error_response(errors.AuthRequired("request is not authorized: the API key is unknown "
+                                                              "or revoked, or its secret is wrong"))
                 return error_response(exc)
+            except Malformed as exc:
+                return JSONResponse(alpaca_body(400, str(exc), "validation_error"), status_code=400)
             except RequestValidationError as exc:
                 problem = exc.errors()[0] if exc.errors() else {}
                 where = ".".join(str(part) for part in problem.get("loc", ())[1:]) or "request"
@@ -67,16 +90,22 @@ class AlpacaRoute(APIRoute):
         return answer
 
 
-def _credential(request: Request) -> str:
+async def _credential(request: Request) -> str:
+    """The caller's credential, checked first (as Alpaca does: before the request's own faults,
+    and on routes whose engine call takes none, such as the assets)."""
     key_id = request.headers.get("apca-api-key-id")
     secret = request.headers.get("apca-api-secret-key")
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     if key_id and secret:
-        return key_credential(key_id.strip(), secret.strip())
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    raise errors.AuthRequired("request is not authorized: send APCA-API-KEY-ID and APCA-API-SECRET-KEY "
-                              "(an orderproc API key: `orderproc keys create`)")
+        token = key_credential(key_id.strip(), secret.strip())
+    elif scheme.lower() == "bearer" and bearer.strip():
+        token = bearer.strip()
+    else:
+        raise errors.AuthRequired("request is not authorized: send APCA-API-KEY-ID and APCA-API-SECRET-KEY "
+                                  "(an orderproc API key: `orderproc keys create`)")
+    engine: Engine = request.app.state.engine
+    await engine.whoami(token)
+    return token
 
 
 Credential = Annotated[str, Depends(_credential)]
@@ -134,5 +163,5 @@ def order_number(text: str) -> int:
 
 
 def text(value: Decimal | None) -> str | None:
-    """A decimal as Alpaca sends one: a string (exact), or null."""
-    return None if value is None else str(value)
+    """A decimal as Alpaca sends one: a string, exact and never in exponent form (or null)."""
+    return None if value is None else format(value, "f")
