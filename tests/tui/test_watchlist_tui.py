@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+import pytest
 from conftest import Clock
 from textual.widgets import DataTable, Input
 
@@ -151,3 +152,23 @@ async def test_an_alert_set_from_the_watchlist_rings_once_when_the_price_gets_th
         clock.advance(60)
         await pilot.pause(1.5)
         assert len(notified(app, "price alert")) == 1 and rings == [1]  # once
+
+
+async def test_a_change_made_elsewhere_shows_on_the_open_page(engine: LocalEngine, make_app: MakeApp,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another terminal (here: the engine, as the CLI would) adds to the list and sorts it: the
+    page open here reads the list again as prices tick (every REVALUE_SECONDS; 0.2 s here)."""
+    monkeypatch.setattr(WatchlistScreen, "REVALUE_SECONDS", 0.2)
+    await engine.register("dave", PASSWORD)
+    token = (await engine.login("dave", PASSWORD)).token
+    await engine.watch(token, "SOL")
+    app = make_app(MemoryStore(token))
+    async with app.run_test(size=SIZE) as pilot:
+        await on_page(pilot, DashboardScreen)
+        await pilot.press("W")
+        page = await on_page(pilot, WatchlistScreen)
+        await wait_until(pilot, lambda: rows(page) == ["SOL"])
+        await engine.watch(token, "BTC")
+        await engine.sort_watchlist(token, WatchSort.SYMBOL)
+        await wait_until(pilot, lambda: rows(page) == ["BTC", "SOL"])
+        assert "by symbol" in text(app, "#watchlist-note")

@@ -52,6 +52,7 @@ class WatchlistScreen(LivePage[Watchlist]):
     CSS_PATH = "../styles/watchlist.tcss"
     AUTO_FOCUS = "#watchlist-table"
     WATCHES = frozenset()  # the list changes by this user's hand; prices come with each tick
+    REVALUE_SECONDS = 10.0  # and read again as ticks come: a change from another terminal shows
     BINDINGS = [
         Binding("enter", "trade", "Trade", id="watchlist.trade"),
         Binding("plus,equals_sign", "add", "Add", key_display="+", tooltip="Put an asset on the watchlist",
@@ -98,6 +99,7 @@ class WatchlistScreen(LivePage[Watchlist]):
     def prices_changed(self, quotes: dict[str, Quote]) -> None:
         if self.watchlist.items:
             self._draw()
+        super().prices_changed(quotes)
 
     def _draw(self, highlight: str | None = None) -> None:
         table = self.query_one(DataTable)
