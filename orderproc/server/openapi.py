@@ -48,6 +48,11 @@ there is refused (`invalid_amount`). Each field's pattern says which strings it 
 
 **Retries**: a POST that moves money takes an `Idempotency-Key`: the same key with the same request
 has one effect and returns the first result; with another request it is a `conflict` (409).
+
+**Alpaca**: programs written for Alpaca's API (alpaca-py's `TradingClient` and
+`CryptoHistoricalDataClient` with `url_override`) use `/v2` and `/v1beta3` with an API key in
+`APCA-API-KEY-ID` / `APCA-API-SECRET-KEY`. Those paths follow Alpaca's own documents (their
+shapes, their errors) and are not in this one; the README lists what they cover.
 """
 _REF = "#/components/schemas/"
 DOCS_ASSETS = "/docs-assets"  # where the pages' scripts, styles and icon are served
