@@ -25,6 +25,7 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     GET     /v1/assets/{symbol}                                              get_asset     -> Asset
     GET     /v1/assets/{symbol}/history   ?hours&points                      price_history -> [PricePoint]
     GET     /v1/assets/{symbol}/candles   ?range&limit                       candles       -> Candles
+    GET     /v1/assets/{symbol}/bars      ?interval&end&limit                bars          -> [PricePoint]
     GET     /v1/quotes                    ?symbols=BTC,ETH                   quotes        -> [Quote]
     GET     /v1/quotes/{symbol}                                              quote         -> Quote
     GET     /v1/stream/quotes             ?interval&count&symbols            stream_quotes -> SSE

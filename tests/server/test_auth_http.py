@@ -82,7 +82,8 @@ PRIVATE: list[tuple[str, str, dict[str, Any] | None]] = [
 ]
 PUBLIC = {
     ("POST", "/v1/auth/register"), ("POST", "/v1/auth/login"), ("GET", "/v1/assets"), ("GET", "/v1/assets/{symbol}"),
-    ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/assets/{symbol}/candles"), ("GET", "/v1/quotes"),
+    ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/assets/{symbol}/candles"),
+    ("GET", "/v1/assets/{symbol}/bars"), ("GET", "/v1/quotes"),
     ("GET", "/v1/quotes/{symbol}"),
     ("GET", "/v1/stream/quotes"), ("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/redoc"),
 }

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderproc.engine import errors
-from orderproc.engine.catalog import ASSET_SORT_FIELDS, CANDLES_MAX, CHART_RANGES
+from orderproc.engine.catalog import ASSET_SORT_FIELDS, BAR_INTERVAL_MAX, BAR_INTERVAL_MIN, CANDLES_MAX, CHART_RANGES
 from orderproc.engine.schemas import Asset, Candles, PricePoint, Quote
 from orderproc.engine.usecases import mapping
 from orderproc.engine.usecases.checks import check_type
@@ -85,32 +85,59 @@ CANDLE_INTERVALS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 4320
 # own closes are among the samples).
 SAMPLE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
 SAMPLE_BUDGET = 4000
+_WEEK = 7 * 86400
 _MONDAY = 4 * 86400  # 1970-01-05, a Monday: weekly candles start on Mondays
 
 
-def candle_plan(chart_range: str, limit: int) -> tuple[int, int, int]:
-    """(interval, count, sample step) of a range's candles, at most `limit` of them."""
+def candle_plan(chart_range: str, limit: int) -> tuple[int, int]:
+    """(interval, count) of a range's candles, at most `limit` of them."""
     span = CHART_RANGES[chart_range]
     interval = next((i for i in CANDLE_INTERVALS if -(-span // i) <= limit), CANDLE_INTERVALS[-1])
-    count = min(-(-span // interval), limit)
+    return interval, min(-(-span // interval), limit)
+
+
+async def _candles(ctx: Context, symbol: str, interval: int, count: int, end: float, now: float) -> list[PricePoint]:
+    """The last `count` candles of `interval` seconds starting at or before `end` (<= `now`):
+    the one place that samples the price for candles (a chart's and a bot's alike)."""
     step = next((s for s in SAMPLE_STEPS if count * interval // s <= SAMPLE_BUDGET), SAMPLE_STEPS[-1])
-    return interval, count, step
+    offset = _MONDAY if interval == _WEEK else 0
+    bars = await ctx.priced(lambda: ctx.market.candles(symbol, end, interval, count, step, offset, now))
+    return [PricePoint(at=datetime.fromtimestamp(t, UTC), open=o, high=h, low=lo, close=c)
+            for t, o, h, lo, c in bars]
+
+
+def _check_limit(limit: object) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= CANDLES_MAX:
+        raise errors.ValidationError(f"limit is a number of candles, 1-{CANDLES_MAX}", {"field": "limit"})
 
 
 async def candles(ctx: Context, symbol: str, chart_range: str, limit: int) -> Candles:
     info = ctx.asset(symbol)
     if not isinstance(chart_range, str) or chart_range not in CHART_RANGES:
         raise errors.ValidationError(f"range is one of: {', '.join(CHART_RANGES)}", {"field": "range"})
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= CANDLES_MAX:
-        raise errors.ValidationError(f"limit is a number of candles, 1-{CANDLES_MAX}", {"field": "limit"})
-    interval, count, step = candle_plan(chart_range, limit)
-    offset = _MONDAY if interval == 604800 else 0
+    _check_limit(limit)
+    interval, count = candle_plan(chart_range, limit)
     now = ctx.clock()
-    bars = await ctx.priced(lambda: ctx.market.candles(info.symbol, now, interval, count, step, offset))
-    return Candles(symbol=info.symbol, range=chart_range, interval=interval, candles=[
-        PricePoint(at=datetime.fromtimestamp(t, UTC), open=o, high=h, low=lo, close=c)
-        for t, o, h, lo, c in bars
-    ])
+    return Candles(symbol=info.symbol, range=chart_range, interval=interval,
+                   candles=await _candles(ctx, info.symbol, interval, count, now, now))
+
+
+async def bars(ctx: Context, symbol: str, interval: int, end: datetime | None, limit: int) -> list[PricePoint]:
+    """The last `limit` candles of `interval` seconds that start at or before `end` (default
+    now; a later `end` is now: the market has no prices yet after it)."""
+    info = ctx.asset(symbol)
+    if (isinstance(interval, bool) or not isinstance(interval, int)
+            or not BAR_INTERVAL_MIN <= interval <= BAR_INTERVAL_MAX or interval % 60):
+        raise errors.ValidationError(f"interval is a whole number of minutes in seconds, {BAR_INTERVAL_MIN}-"
+                                     f"{BAR_INTERVAL_MAX}", {"field": "interval"})
+    _check_limit(limit)
+    if end is not None and (not isinstance(end, datetime) or end.utcoffset() is None):
+        raise errors.ValidationError("end is a time with its UTC offset", {"field": "end"})
+    now = ctx.clock()
+    at = now if end is None else end.timestamp()
+    if at < 0:
+        raise errors.ValidationError("end is not before 1970-01-01T00:00:00Z", {"field": "end"})
+    return await _candles(ctx, info.symbol, interval, limit, min(at, now), now)
 
 
 def check_interval(interval: float) -> None:

@@ -10,9 +10,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import TypeAdapter
+from pydantic import AwareDatetime, TypeAdapter
 
-from orderproc.engine.catalog import ASSET_SORT_FIELDS, CANDLES_DEFAULT, CANDLES_MAX, CHART_RANGES
+from orderproc.engine.catalog import (
+    ASSET_SORT_FIELDS,
+    BAR_INTERVAL_MAX,
+    BAR_INTERVAL_MIN,
+    CANDLES_DEFAULT,
+    CANDLES_MAX,
+    CHART_RANGES,
+)
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Asset, Candles, PricePoint, Quote
 from orderproc.server import sse
@@ -57,6 +64,28 @@ async def candles(
     `limit` weeks); candles start on multiples of it (weeks on Mondays, UTC), the last one is
     still forming and closes at the current price. Prices are decimal strings."""
     return await engine.candles(symbol, range=range, limit=limit)
+
+
+@router.get("/assets/{symbol}/bars", responses=answers(404))
+async def bars(
+    symbol: str,
+    engine: EngineDep,
+    interval: Annotated[int, Query(ge=BAR_INTERVAL_MIN, le=BAR_INTERVAL_MAX, multiple_of=60,
+                                   description="seconds each bar spans: a whole number of minutes, "
+                                   "from a minute (60) to a week (604800)")],
+    end: Annotated[AwareDatetime | None, Query(description="the last bar starts at or before this time "
+                                               "(ISO 8601 with its offset); default and at most now")] = None,
+    limit: Annotated[int, Query(ge=1, le=CANDLES_MAX, description="this many bars")] = CANDLES_DEFAULT,
+) -> list[PricePoint]:
+    """OHLC bars of the asset's replayed price, of any length and up to any time, oldest first:
+    the last `limit` bars of `interval` seconds that start at or before `end`. A bar starts on a
+    multiple of its interval since 1970-01-01T00:00:00Z (a week's on Monday 00:00 UTC); each is
+    whole but the one forming now, which closes at the current price. Open and close are the
+    prices at the bar's first and last second; high and low the extremes of the price sampled
+    every few seconds (more seldom the more time a request spans: a request reads a few
+    thousand prices). An `end` in the future is now; before 1970 is a validation error. Prices
+    are decimal strings."""
+    return await engine.bars(symbol, interval=interval, end=end, limit=limit)
 
 
 @router.get("/quotes", responses=answers(404))
