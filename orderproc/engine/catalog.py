@@ -14,6 +14,12 @@ CANDLES_MAX, CANDLES_DEFAULT = 500, 120  # candles in one answer
 BAR_INTERVAL_MIN, BAR_INTERVAL_MAX = 60, 7 * 86400  # seconds: bars of a minute to a week, whole minutes
 
 
+def bar_offset(interval: int) -> int:
+    """Where bars of `interval` seconds start: on this offset plus a multiple of the interval
+    since the unix epoch (0; a week's 4 days, on Mondays: 1970-01-01 was a Thursday)."""
+    return 4 * 86400 if interval == 7 * 86400 else 0
+
+
 def shipped_assets() -> list[tuple[str, str]]:
     """(symbol, name) of every asset shipped with orderproc, largest first: what the shell's TAB
     offers (read from the package's asset list, without opening a ledger)."""

@@ -235,6 +235,11 @@ async def test_bars_up_to_a_past_end_are_whole_and_the_same_as_those_of_a_later_
     assert await api.bars("ETH", interval=3600, end=in_tokyo, limit=10) == earlier
 
 
+@pytest.mark.parametrize("interval", [60, 900, 86400])
+async def test_a_bar_is_the_same_however_many_bars_a_request_asks_for(api: Engine, interval: int) -> None:
+    assert (await api.bars("ETH", interval=interval, limit=500))[-3:] == await api.bars("ETH", interval=interval, limit=3)
+
+
 async def test_a_charts_candles_are_the_bars_of_their_interval(api: Engine) -> None:
     series = await api.candles("BTC", range="1d", limit=120)
     assert series.candles == await api.bars("BTC", interval=series.interval, limit=len(series.candles))

@@ -81,10 +81,10 @@ async def bars(
     the last `limit` bars of `interval` seconds that start at or before `end`. A bar starts on a
     multiple of its interval since 1970-01-01T00:00:00Z (a week's on Monday 00:00 UTC); each is
     whole but the one forming now, which closes at the current price. Open and close are the
-    prices at the bar's first and last second; high and low the extremes of the price sampled
-    every few seconds (more seldom the more time a request spans: a request reads a few
-    thousand prices). An `end` in the future is now; before 1970 is a validation error. Prices
-    are decimal strings."""
+    prices at the bar's first and last second; high and low the extremes of about 30 prices
+    evenly through it (a minute's every other second, an hour's every 2 minutes), so a bar is
+    the same whichever request reads it. An `end` in the future is now; before 1970 is a
+    validation error. Prices are decimal strings."""
     return await engine.bars(symbol, interval=interval, end=end, limit=limit)
 
 
