@@ -31,6 +31,7 @@ from orderproc.engine.protocol import Engine
 from orderproc.server import openapi
 from orderproc.server.deps import LoginLimits
 from orderproc.server.gateway import GatewayMiddleware, LimitsMiddleware, Metrics, RateLimiter, ReadGZipMiddleware, log
+from orderproc.server.alpaca import market_data
 from orderproc.server.routes import account, accounts, admin, alerts, assets, auth, journal, keys, orders, watchlist
 
 _HTTP_CODES = {404: ("not_found", "no such route"), 405: ("method_not_allowed", "method not allowed here")}
@@ -102,7 +103,8 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     # function and answers, without FastAPI's request handler around it (about a fifth of an
     # order's server time, measured with bench/server_orders.py); FastAPI's route documents it.
     app.router.routes[:0] = [_PlainRoute("/v1/orders", orders.place_order, methods=["POST"])] + [
-        route for module in (orders, account, assets, auth, accounts, keys, admin, journal, watchlist, alerts)
+        route for module in (orders, account, assets, auth, accounts, keys, admin, journal, watchlist, alerts,
+                             market_data)
         for route in module.router.routes]
 
     openapi.serve_docs(app)

@@ -86,6 +86,9 @@ PUBLIC = {
     ("GET", "/v1/assets/{symbol}/bars"), ("GET", "/v1/quotes"),
     ("GET", "/v1/quotes/{symbol}"),
     ("GET", "/v1/stream/quotes"), ("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/redoc"),
+    # Alpaca's crypto market data (tests/server/test_alpaca_market_data.py): no credentials, as Alpaca's
+    *{("GET", f"/v1beta3/crypto/{{feed}}/{what}") for what in ("latest/quotes", "latest/trades", "latest/bars",
+                                                                "snapshots", "bars")},
 }
 TEMPLATES = {"/v1/orders/1": "/v1/orders/{order_id}", "/v1/admin/users/alice": "/v1/admin/users/{username}",
              "/v1/watchlist/BTC": "/v1/watchlist/{symbol}", "/v1/alerts/1": "/v1/alerts/{alert_id}",
