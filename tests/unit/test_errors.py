@@ -9,11 +9,14 @@ from orderproc.engine.errors import ERRORS_BY_CODE, OrderprocError, error_for_co
 
 
 def _all_error_classes() -> list[type[OrderprocError]]:
+    """The engine's error classes: a surface's own (the Alpaca API's, in orderproc.server.alpaca)
+    are answered by that surface and never reach a remote client, and exist only once imported."""
     found: list[type[OrderprocError]] = []
     pending: list[type[OrderprocError]] = [OrderprocError]
     while pending:
         cls = pending.pop()
-        found.append(cls)
+        if cls.__module__.startswith("orderproc.engine."):
+            found.append(cls)
         pending.extend(cls.__subclasses__())
     return found
 
