@@ -103,8 +103,9 @@ class Engine(Protocol):
                    limit: int = CANDLES_DEFAULT) -> list[PricePoint]:
         """The last `limit` (1-CANDLES_MAX) OHLC candles of `interval` seconds (a whole number of
         minutes, a minute to a week) that start at or before `end` (an aware time; default now,
-        and a later one is now): on multiples of the interval since the unix epoch (weeks on
-        Mondays), oldest first, each whole but the one forming now (it closes at the price now)."""
+        and a later one is now) and not before 1970: on multiples of the interval since the unix
+        epoch (weeks on Mondays), oldest first, each whole but the one forming now (it closes at
+        the price now)."""
         ...
     def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]: ...
 

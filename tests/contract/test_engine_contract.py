@@ -240,6 +240,14 @@ async def test_a_bar_is_the_same_however_many_bars_a_request_asks_for(api: Engin
     assert (await api.bars("ETH", interval=interval, limit=500))[-3:] == await api.bars("ETH", interval=interval, limit=3)
 
 
+async def test_there_are_no_bars_before_1970(api: Engine) -> None:
+    assert await api.bars("BTC", interval=86400, end=datetime(1969, 7, 20, 20, 17, tzinfo=UTC)) == []
+    days = await api.bars("BTC", interval=86400, end=datetime(1970, 1, 3, 12, tzinfo=UTC), limit=10)
+    assert [d.at.day for d in days] == [1, 2, 3]
+    weeks = await api.bars("BTC", interval=604800, end=datetime(1970, 1, 12, tzinfo=UTC), limit=10)
+    assert [w.at.isoformat() for w in weeks] == ["1970-01-05T00:00:00+00:00", "1970-01-12T00:00:00+00:00"]
+
+
 async def test_a_charts_candles_are_the_bars_of_their_interval(api: Engine) -> None:
     series = await api.candles("BTC", range="1d", limit=120)
     assert series.candles == await api.bars("BTC", interval=series.interval, limit=len(series.candles))
@@ -248,7 +256,7 @@ async def test_a_charts_candles_are_the_bars_of_their_interval(api: Engine) -> N
 @pytest.mark.parametrize(("field", "arguments"), [
     ("interval", {"interval": 0}), ("interval", {"interval": 59}), ("interval", {"interval": 90}),
     ("interval", {"interval": 604860}), ("limit", {"limit": 0}), ("limit", {"limit": 501}),
-    ("end", {"end": datetime(2026, 1, 1)}), ("end", {"end": datetime(1969, 12, 31, 23, 59, tzinfo=UTC)}),
+    ("end", {"end": datetime(2026, 1, 1)}), ("end", {"end": "2026-01-01T00:00:00Z"}),
 ])
 async def test_a_bad_bar_interval_limit_or_end_is_a_validation_error_naming_the_field(
     api: Engine, field: str, arguments: dict[str, Any]

@@ -220,6 +220,9 @@ async def test_bars_end_now_however_late_the_end_asked_for_and_start_today(
     assert [datetime.fromisoformat(b["t"]).timestamp() for b in bars] == list(range(midnight, int(clock.now), 3600))
     price = (await asgi.get("/v1/quotes/BTC")).json()["price"]
     assert bars[-1]["c"] == _number(price)
+    since_1970 = await asgi.get(f"{DATA}/bars", params={"symbols": "BTC/USD", "timeframe": "1Day",
+                                                        "start": "1969-12-30T00:00:00Z", "limit": 2})
+    assert [b["t"] for b in since_1970.json()["bars"]["BTC/USD"]] == ["1970-01-01T00:00:00Z", "1970-01-02T00:00:00Z"]
     nothing_yet = await asgi.get(f"{DATA}/bars", params={"symbols": "BTC/USD", "timeframe": "1Hour",
                                                          "start": "2099-01-01T00:00:00Z"})
     assert nothing_yet.json() == {"bars": {}, "next_page_token": None}
@@ -244,7 +247,7 @@ async def test_each_alpaca_timeframe_is_bars_of_its_length(
     ({"timeframe": "hourly"}, 422, "validation_error"), ({"limit": "10001"}, 422, "validation_error"),
     ({"sort": "up"}, 422, "validation_error"), ({"page_token": "not-a-token"}, 422, "validation_error"),
     ({"start": "2026-05-02T00:00:00Z", "end": "2026-05-01T00:00:00Z"}, 422, "validation_error"),
-    ({"start": "1969-12-01T00:00:00Z"}, 422, "validation_error"), ({"symbols": "BTC/EUR"}, 404, "unknown_asset"),
+    ({"symbols": "BTC/EUR"}, 404, "unknown_asset"),
     ({"symbols": " , "}, 422, "validation_error"),
 ])
 async def test_a_bad_bars_request_is_answered_in_alpacas_error_shape(
@@ -263,7 +266,7 @@ async def test_another_feed_is_not_found(asgi: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(("query", "field"), [
     ({"interval": "90"}, "interval"), ({}, "interval"), ({"interval": "604860"}, "interval"),
     ({"interval": "60", "limit": "501"}, "limit"), ({"interval": "60", "end": "2026-05-01T00:00:00"}, "end"),
-    ({"interval": "60", "end": "1969-12-31T23:00:00Z"}, "end"), ({"interval": "60", "end": "yesterday"}, "end"),
+    ({"interval": "60", "end": "yesterday"}, "end"), ({"interval": "60", "end": "1700000000"}, "end"),
 ])
 async def test_a_bad_v1_bars_query_is_a_validation_error_naming_the_field(
     asgi: httpx.AsyncClient, query: dict[str, str], field: str

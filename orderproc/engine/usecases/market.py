@@ -3,6 +3,7 @@ session needed; prices come from the context's market (a pure function of time).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -132,7 +133,8 @@ async def candles(ctx: Context, symbol: str, chart_range: str, limit: int) -> Ca
 
 async def bars(ctx: Context, symbol: str, interval: int, end: datetime | None, limit: int) -> list[PricePoint]:
     """The last `limit` candles of `interval` seconds that start at or before `end` (default
-    now; a later `end` is now: the market has no prices yet after it)."""
+    now; a later `end` is now: the market has no prices yet after it), and not before the unix
+    epoch (the market's time starts there: fewer bars, or none, near or before 1970)."""
     info = ctx.asset(symbol)
     if (isinstance(interval, bool) or not isinstance(interval, int)
             or not BAR_INTERVAL_MIN <= interval <= BAR_INTERVAL_MAX or interval % 60):
@@ -142,10 +144,9 @@ async def bars(ctx: Context, symbol: str, interval: int, end: datetime | None, l
     if end is not None and (not isinstance(end, datetime) or end.utcoffset() is None):
         raise errors.ValidationError("end is a time with its UTC offset", {"field": "end"})
     now = ctx.clock()
-    at = now if end is None else end.timestamp()
-    if at < 0:
-        raise errors.ValidationError("end is not before 1970-01-01T00:00:00Z", {"field": "end"})
-    return await _candles(ctx, info.symbol, interval, limit, min(at, now), now)
+    at = now if end is None else min(end.timestamp(), now)
+    count = min(limit, math.floor((at - bar_offset(interval)) / interval) + 1)  # the bars from 1970 on
+    return await _candles(ctx, info.symbol, interval, count, at, now) if count > 0 else []
 
 
 def check_interval(interval: float) -> None:

@@ -204,10 +204,8 @@ async def bars(
     interval = _interval(timeframe)
     quotes = await _quotes(engine, _symbols(symbols))
     wanted, now = [q.symbol for q in quotes], quotes[0].at.timestamp()  # the engine's clock
-    since = start.timestamp() if start else math.floor(now / 86400) * 86400
+    since = max(start.timestamp(), 0) if start else math.floor(now / 86400) * 86400  # no bar before 1970
     until = min(end.timestamp(), now) if end else now
-    if since < 0:
-        raise errors.ValidationError("start is not before 1970-01-01T00:00:00Z", {"field": "start"})
     if end and start and end < start:
         raise errors.ValidationError("end is before start", {"field": "end"})
     offset = bar_offset(interval)
