@@ -237,7 +237,8 @@ async def test_bars_up_to_a_past_end_are_whole_and_the_same_as_those_of_a_later_
 
 @pytest.mark.parametrize("interval", [60, 900, 86400])
 async def test_a_bar_is_the_same_however_many_bars_a_request_asks_for(api: Engine, interval: int) -> None:
-    assert (await api.bars("ETH", interval=interval, limit=500))[-3:] == await api.bars("ETH", interval=interval, limit=3)
+    many = await api.bars("ETH", interval=interval, limit=500)
+    assert many[-3:] == await api.bars("ETH", interval=interval, limit=3)
 
 
 async def test_there_are_no_bars_before_1970(api: Engine) -> None:
