@@ -398,11 +398,13 @@ class Market:
         return bars
 
     def candles(
-        self, symbol: str, end: float, interval: int, count: int, step: int, offset: int = 0
+        self, symbol: str, end: float, interval: int, count: int, step: int, offset: int = 0,
+        now: float | None = None,
     ) -> list[tuple[float, Decimal, Decimal, Decimal, Decimal]]:
-        """The last `count` OHLC candles of `interval` wall seconds up to `end`, starting on
-        `offset` plus a multiple of the interval since the unix epoch (the last one still forming, closing at the price at
-        `end`), each from the price at every `step`-th whole second of the market in it.
+        """The last `count` OHLC candles of `interval` wall seconds that start at or before `end`,
+        on `offset` plus a multiple of the interval since the unix epoch, each from the price at
+        every `step`-th whole second of the market in it. Prices after `now` (default `end`, and
+        never before it) are not known yet: the candle forming then closes at the price at `now`.
 
         Prices change once per whole second after the epoch, so with `step` 1 a candle holds
         every price its interval had; a candle opens at its first price (a candle's open is not
@@ -412,7 +414,7 @@ class Market:
             raise ValueError("interval, count and step must be at least 1")
         model = self._models.get(symbol) or self._model(symbol)
         epoch, speed = self.epoch, self.speed
-        second = math.floor(end - epoch)  # the market's last whole second at `end`
+        second = math.floor((end if now is None else now) - epoch)  # the market's last whole second known
         last_start = math.floor((end - offset) / interval) * interval + offset
         bars = []
         for start in range(last_start - (count - 1) * interval, last_start + 1, interval):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -99,6 +99,14 @@ class Engine(Protocol):
     async def quotes(self, symbols: list[str] | None = None) -> list[Quote]: ...
     async def price_history(self, symbol: str, *, hours: int = 24, points: int = 96) -> list[PricePoint]: ...
     async def candles(self, symbol: str, *, range: str = "1d", limit: int = CANDLES_DEFAULT) -> Candles: ...
+    async def bars(self, symbol: str, *, interval: int, end: datetime | None = None,
+                   limit: int = CANDLES_DEFAULT) -> list[PricePoint]:
+        """The last `limit` (1-CANDLES_MAX) OHLC candles of `interval` seconds (a whole number of
+        minutes, a minute to a week) that start at or before `end` (an aware time; default now,
+        and a later one is now) and not before 1970: on multiples of the interval since the unix
+        epoch (weeks on Mondays), oldest first, each whole but the one forming now (it closes at
+        the price now)."""
+        ...
     def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]: ...
 
     # the user's watchlist (the same on each of their accounts)

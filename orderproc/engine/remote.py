@@ -41,7 +41,7 @@ import sys
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -395,6 +395,13 @@ class RemoteEngine:
 
     async def candles(self, symbol: str, *, range: str = "1d", limit: int = CANDLES_DEFAULT) -> Candles:
         return await self._get(f"/v1/assets/{path_segment(symbol)}/candles", Candles, range=range, limit=limit)
+
+    async def bars(self, symbol: str, *, interval: int, end: datetime | None = None,
+                   limit: int = CANDLES_DEFAULT) -> list[PricePoint]:
+        if end is not None and not isinstance(end, datetime):  # as the local engine: no text, no number
+            raise errors.ValidationError("end is a time with its UTC offset", {"field": "end"})
+        return await self._get(f"/v1/assets/{path_segment(symbol)}/bars", list[PricePoint], interval=interval,
+                               end=None if end is None else end.isoformat(), limit=limit)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
         async with aclosing(self._events("/v1/stream/quotes", "quotes", params=query(interval=interval))) as events:

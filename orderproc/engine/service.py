@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -221,6 +221,10 @@ class LocalEngine:
 
     async def candles(self, symbol: str, *, range: str = "1d", limit: int = CANDLES_DEFAULT) -> Candles:
         return await market.candles(self._ctx, symbol, range, limit)
+
+    async def bars(self, symbol: str, *, interval: int, end: datetime | None = None,
+                   limit: int = CANDLES_DEFAULT) -> list[PricePoint]:
+        return await market.bars(self._ctx, symbol, interval, end, limit)
 
     async def stream_quotes(self, interval: float = 1.0) -> AsyncIterator[list[Quote]]:
         market.check_interval(interval)

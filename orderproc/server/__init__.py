@@ -25,6 +25,7 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
     GET     /v1/assets/{symbol}                                              get_asset     -> Asset
     GET     /v1/assets/{symbol}/history   ?hours&points                      price_history -> [PricePoint]
     GET     /v1/assets/{symbol}/candles   ?range&limit                       candles       -> Candles
+    GET     /v1/assets/{symbol}/bars      ?interval&end&limit                bars          -> [PricePoint]
     GET     /v1/quotes                    ?symbols=BTC,ETH                   quotes        -> [Quote]
     GET     /v1/quotes/{symbol}                                              quote         -> Quote
     GET     /v1/stream/quotes             ?interval&count&symbols            stream_quotes -> SSE
@@ -74,4 +75,6 @@ touch the database. The whole API, under `/v1` (JSON, decimals as strings):
   error body when the session ends. Both streams send `retry: 3000` first and a `: keepalive`
   comment after 15 s of nothing, and end when the server stops (SIGTERM, Ctrl+C).
 - Every response carries `X-Request-ID` (the client's, if it sent a sane one).
+- Alpaca's crypto market data under `/v1beta3/crypto/{feed}/` (`orderproc.server.alpaca`), for
+  alpaca-py: in Alpaca's shapes and errors, not in the OpenAPI document.
 """

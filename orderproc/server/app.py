@@ -32,6 +32,7 @@ from orderproc.server import openapi
 from orderproc.server.deps import LoginLimits
 from orderproc.server.gateway import GatewayMiddleware, LimitsMiddleware, Metrics, RateLimiter, ReadGZipMiddleware, log
 from orderproc.server.alpaca import common as alpaca
+from orderproc.server.alpaca import market_data
 from orderproc.server.alpaca import trading as alpaca_trading
 from orderproc.server.routes import account, accounts, admin, alerts, assets, auth, journal, keys, orders, watchlist
 
@@ -105,7 +106,7 @@ def create_app(engine: Engine, settings: Settings | None = None, *, owns_engine:
     # order's server time, measured with bench/server_orders.py); FastAPI's route documents it.
     app.router.routes[:0] = [_PlainRoute("/v1/orders", orders.place_order, methods=["POST"])] + [
         route for module in (orders, account, assets, auth, accounts, keys, admin, journal, watchlist, alerts,
-                       alpaca_trading)
+                             alpaca_trading, market_data)
         for route in module.router.routes]
 
     openapi.serve_docs(app)

@@ -9,6 +9,7 @@ through the ledger's LocalEngine as its operator.
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
@@ -202,6 +203,70 @@ async def test_a_bad_candle_range_or_limit_is_a_validation_error(api: Engine, ch
     assert caught.value.code == "validation_error"
     with pytest.raises(errors.UnknownAsset):
         await api.candles("NOPE")
+
+
+@pytest.mark.parametrize(("interval", "limit"), [(60, 120), (300, 7), (3600, 24), (420, 50), (86400, 500),
+                                               (604800, 30)])
+async def test_bars_are_the_last_limit_candles_of_the_interval_starting_on_its_multiples(
+    api: Engine, engine: LocalEngine, clock: Clock, interval: int, limit: int
+) -> None:
+    bars = await api.bars("btc", interval=interval, limit=limit)
+    assert bars == await engine.bars("BTC", interval=interval, limit=limit)
+    starts = [b.at.timestamp() for b in bars]
+    assert len(bars) == limit and all(b - a == interval for a, b in zip(starts, starts[1:]))
+    assert starts[-1] <= clock.now < starts[-1] + interval  # the last one is forming now
+    monday = 4 * 86400  # weeks start on Mondays, the rest on multiples since the unix epoch
+    assert all((t - (monday if interval == 604800 else 0)) % interval == 0 for t in starts)
+    assert all(b.low <= min(b.open, b.close) and max(b.open, b.close) <= b.high for b in bars)
+    assert bars[-1].close == (await api.quote("BTC")).price
+
+
+async def test_bars_up_to_a_past_end_are_whole_and_the_same_as_those_of_a_later_end(
+    api: Engine, clock: Clock
+) -> None:
+    now = datetime.fromtimestamp(clock.now, UTC)
+    latest = await api.bars("ETH", interval=3600, limit=10)
+    earlier = await api.bars("ETH", interval=3600, end=now - timedelta(hours=4, minutes=30), limit=10)
+    assert earlier[-1].at == latest[-6].at  # the last bar starting at or before the end, whole
+    assert earlier[5:] == latest[:5]
+    assert earlier[-1].at <= now - timedelta(hours=4, minutes=30) < earlier[-1].at + timedelta(hours=1)
+    assert await api.bars("ETH", interval=3600, end=now + timedelta(days=3), limit=10) == latest  # future: now
+    in_tokyo = (now - timedelta(hours=4, minutes=30)).astimezone(timezone(timedelta(hours=9)))
+    assert await api.bars("ETH", interval=3600, end=in_tokyo, limit=10) == earlier
+
+
+@pytest.mark.parametrize("interval", [60, 900, 86400])
+async def test_a_bar_is_the_same_however_many_bars_a_request_asks_for(api: Engine, interval: int) -> None:
+    many = await api.bars("ETH", interval=interval, limit=500)
+    assert many[-3:] == await api.bars("ETH", interval=interval, limit=3)
+
+
+async def test_there_are_no_bars_before_1970(api: Engine) -> None:
+    assert await api.bars("BTC", interval=86400, end=datetime(1969, 7, 20, 20, 17, tzinfo=UTC)) == []
+    days = await api.bars("BTC", interval=86400, end=datetime(1970, 1, 3, 12, tzinfo=UTC), limit=10)
+    assert [d.at.day for d in days] == [1, 2, 3]
+    weeks = await api.bars("BTC", interval=604800, end=datetime(1970, 1, 12, tzinfo=UTC), limit=10)
+    assert [w.at.isoformat() for w in weeks] == ["1970-01-05T00:00:00+00:00", "1970-01-12T00:00:00+00:00"]
+
+
+async def test_a_charts_candles_are_the_bars_of_their_interval(api: Engine) -> None:
+    series = await api.candles("BTC", range="1d", limit=120)
+    assert series.candles == await api.bars("BTC", interval=series.interval, limit=len(series.candles))
+
+
+@pytest.mark.parametrize(("field", "arguments"), [
+    ("interval", {"interval": 0}), ("interval", {"interval": 59}), ("interval", {"interval": 90}),
+    ("interval", {"interval": 604860}), ("limit", {"limit": 0}), ("limit", {"limit": 501}),
+    ("end", {"end": datetime(2026, 1, 1)}), ("end", {"end": "2026-01-01T00:00:00Z"}),
+])
+async def test_a_bad_bar_interval_limit_or_end_is_a_validation_error_naming_the_field(
+    api: Engine, field: str, arguments: dict[str, Any]
+) -> None:
+    with pytest.raises(errors.ValidationError) as caught:
+        await api.bars("BTC", **{"interval": 60, **arguments})
+    assert caught.value.details["field"] == field
+    with pytest.raises(errors.UnknownAsset):
+        await api.bars("NOPE", interval=60)
 
 
 async def test_quotes_stream_from_the_engine(engine: LocalEngine) -> None:

@@ -22,6 +22,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,10 @@ keys = st.one_of(st.none(), st.text(min_size=1, max_size=8), anything)
 symbols = usually(st.one_of(st.sampled_from(["BTC", "eth", " ETH ", "DOGE", "USD", "USDT"]), hostile_text))
 counts = usually(st.one_of(st.integers(-3, 1200), st.integers(1, 50), st.sampled_from(HUGE_INTS)))
 texts = usually(hostile_text)
+bar_intervals = usually(st.sampled_from([60, 300, 3600, 86400, 604800, 0, 59, 90, 604860]) | st.integers(-60, 10**6))
+# times with an offset, without one (naive), far back and far ahead
+moments = usually(st.none() | st.datetimes(datetime(1, 1, 1), datetime(9999, 1, 1),
+                                           timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=-11))])))
 # `source` is set by the surface (the client's address, "cli"), never by the user: plausible values only
 sources = st.one_of(st.none(), st.sampled_from(["127.0.0.1", "cli", "::1", "10.0.0.7"]))
 
@@ -248,6 +253,8 @@ SPECS: dict[str, Spec] = {
     "candles": Spec(_args({"symbol": symbols}, {"range": usually(st.sampled_from(["1h", "1d", "1w", "1m", "1y", "2d"])),
                                                 "limit": counts}),
                     lambda r, a: r.engine.candles(a["symbol"], **_kw(a, "range", "limit"))),
+    "bars": Spec(_args({"symbol": symbols, "interval": bar_intervals}, {"end": moments, "limit": counts}),
+                 lambda r, a: r.engine.bars(a["symbol"], interval=a["interval"], **_kw(a, "end", "limit"))),
     "stream_quotes": Spec(_args({}, {"interval": usually(st.floats(-1, 0.05))}),
                           lambda r, a: _first_two(r.engine.stream_quotes(**a)), examples=30),
     "place_order": Spec(_args({"token": tokens, "request": usually(order_fields)}),

@@ -155,6 +155,7 @@ SYMBOL_CALLS: dict[str, Call] = {
     "quotes": lambda e, t, s: e.quotes(["BTC", s]),
     "price_history": lambda e, t, s: e.price_history(s),
     "candles": lambda e, t, s: e.candles(s),
+    "bars": lambda e, t, s: e.bars(s, interval=60),
     "buy": lambda e, t, s: e.place_order(t, _order(Side.BUY, "quantity", "0.01", s)),
     "sell": lambda e, t, s: e.place_order(t, _order(Side.SELL, "quantity", "0.01", s)),
     "orders filter": lambda e, t, s: e.orders(t, symbol=s),

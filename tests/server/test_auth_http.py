@@ -16,7 +16,6 @@ from fastapi.routing import APIRoute
 
 from orderproc.engine.schemas import Role
 from orderproc.engine.service import LocalEngine
-from orderproc.server.alpaca.common import is_alpaca
 from orderproc.server.app import create_app
 from server_helpers import (
     PASSWORD,
@@ -83,9 +82,13 @@ PRIVATE: list[tuple[str, str, dict[str, Any] | None]] = [
 ]
 PUBLIC = {
     ("POST", "/v1/auth/register"), ("POST", "/v1/auth/login"), ("GET", "/v1/assets"), ("GET", "/v1/assets/{symbol}"),
-    ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/assets/{symbol}/candles"), ("GET", "/v1/quotes"),
+    ("GET", "/v1/assets/{symbol}/history"), ("GET", "/v1/assets/{symbol}/candles"),
+    ("GET", "/v1/assets/{symbol}/bars"), ("GET", "/v1/quotes"),
     ("GET", "/v1/quotes/{symbol}"),
     ("GET", "/v1/stream/quotes"), ("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/redoc"),
+    # Alpaca's crypto market data (tests/server/test_alpaca_market_data.py): no credentials, as Alpaca's
+    *{("GET", f"/v1beta3/crypto/{{feed}}/{what}") for what in ("latest/quotes", "latest/trades", "latest/bars",
+                                                                "snapshots", "bars")},
 }
 TEMPLATES = {"/v1/orders/1": "/v1/orders/{order_id}", "/v1/admin/users/alice": "/v1/admin/users/{username}",
              "/v1/watchlist/BTC": "/v1/watchlist/{symbol}", "/v1/alerts/1": "/v1/alerts/{alert_id}",
@@ -117,9 +120,9 @@ async def call(http: httpx.AsyncClient, route: tuple[str, str, dict[str, Any] | 
 
 def test_every_route_of_the_app_is_either_public_or_checked_here_as_private(engine: LocalEngine) -> None:
     app = create_app(engine, QUIET)
-    # the Alpaca-compatible routes: tests/server/test_alpaca_trading.py checks them, in their shape
+    # Alpaca's trading routes (/v2): tests/server/test_alpaca_trading.py checks them, in their shape
     served = {(method, route.path) for route in app.routes if isinstance(route, APIRoute)
-              and not is_alpaca(route.path) for method in route.methods or ()}
+              and not route.path.startswith("/v2/") for method in route.methods or ()}
     private = {(method, TEMPLATES.get(path, path)) for method, path, _ in PRIVATE}
     assert served == private | PUBLIC
 

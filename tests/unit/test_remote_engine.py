@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -165,6 +166,7 @@ ROUTES: list[tuple[str, Callable[[RemoteEngine], Awaitable[Any]], str, str, Any,
     ("list_assets", lambda e: e.list_assets(), "GET", "/v1/assets", [ASSET], None, Asset),
     ("get_asset", lambda e: e.get_asset("BTC"), "GET", "/v1/assets/BTC", ASSET, None, Asset),
     ("price_history", lambda e: e.price_history("BTC"), "GET", "/v1/assets/BTC/history", [POINT], None, PricePoint),
+    ("bars", lambda e: e.bars("BTC", interval=60), "GET", "/v1/assets/BTC/bars", [POINT], None, PricePoint),
     ("quote", lambda e: e.quote("BTC"), "GET", "/v1/quotes/BTC", QUOTE, None, Quote),
     ("quotes", lambda e: e.quotes(), "GET", "/v1/quotes", [QUOTE], None, Quote),
     ("place_order", lambda e: e.place_order("t", OrderRequest(symbol="BTC", side=Side.BUY, quantity=Decimal("1"))), "POST",
@@ -246,6 +248,10 @@ async def test_query_parameters_leave_out_none_and_send_booleans_and_symbol_list
         assert rec.last.url.params["symbol"] == "ETH"
         await eng.price_history("ETH", hours=6, points=24)
         assert dict(rec.last.url.params) == {"hours": "6", "points": "24"}
+        await eng.bars("ETH", interval=3600)
+        assert dict(rec.last.url.params) == {"interval": "3600", "limit": "120"}
+        await eng.bars("ETH", interval=60, end=datetime(2026, 5, 1, 12, 30, tzinfo=UTC), limit=7)
+        assert dict(rec.last.url.params) == {"interval": "60", "end": "2026-05-01T12:30:00+00:00", "limit": "7"}
         await eng.leaderboard("t", sort="return", limit=3)
         assert dict(rec.last.url.params) == {"sort": "return", "limit": "3"}
 

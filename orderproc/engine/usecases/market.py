@@ -3,12 +3,20 @@ session needed; prices come from the context's market (a pure function of time).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from orderproc.engine import errors
-from orderproc.engine.catalog import ASSET_SORT_FIELDS, CANDLES_MAX, CHART_RANGES
+from orderproc.engine.catalog import (
+    ASSET_SORT_FIELDS,
+    BAR_INTERVAL_MAX,
+    BAR_INTERVAL_MIN,
+    CANDLES_MAX,
+    CHART_RANGES,
+    bar_offset,
+)
 from orderproc.engine.schemas import Asset, Candles, PricePoint, Quote
 from orderproc.engine.usecases import mapping
 from orderproc.engine.usecases.checks import check_type
@@ -78,39 +86,67 @@ async def price_history(ctx: Context, symbol: str, hours: int, points: int) -> l
 # candles fit the limit (1h: 1 minute, 1d: 15 minutes, 1w: 2 hours, 1m: 6 hours, 1y: 1 week
 # at the default 120; 1y: 1 day from 365).
 CANDLE_INTERVALS = (60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400, 604800)
-# The price is sampled every this many seconds inside a candle: the shortest that keeps a
-# request within SAMPLE_BUDGET prices (about 7 us each here: <= 28 ms, off the event loop, and
-# on the Dashboard's way to its first usable frame), so a 1h chart reads every price of the
-# hour, 1d one every 30 s, 1y one every 4 hours (steps that divide a day: the daily bars'
-# own closes are among the samples).
+# The price is sampled every this many seconds inside a candle: the shortest step that reads at
+# most CANDLE_SAMPLES prices of it. It depends on the candle's length alone, so a candle is the
+# same whichever request reads it (a chart's range, a bot's pages of bars); a chart's 120
+# candles read at most about 3,900 prices (about 7 us each here: <= 28 ms, off the event loop,
+# and on the Dashboard's way to its first usable frame), the most a request may ask for (500)
+# about 16,000. 1-minute candles read every other second, 15-minute ones every 30 s, hours
+# every 2 minutes, days every hour (steps that divide a day: the daily bars' own closes are
+# among the samples).
 SAMPLE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
-SAMPLE_BUDGET = 4000
-_MONDAY = 4 * 86400  # 1970-01-05, a Monday: weekly candles start on Mondays
+CANDLE_SAMPLES = 32
 
 
-def candle_plan(chart_range: str, limit: int) -> tuple[int, int, int]:
-    """(interval, count, sample step) of a range's candles, at most `limit` of them."""
+def candle_plan(chart_range: str, limit: int) -> tuple[int, int]:
+    """(interval, count) of a range's candles, at most `limit` of them."""
     span = CHART_RANGES[chart_range]
     interval = next((i for i in CANDLE_INTERVALS if -(-span // i) <= limit), CANDLE_INTERVALS[-1])
-    count = min(-(-span // interval), limit)
-    step = next((s for s in SAMPLE_STEPS if count * interval // s <= SAMPLE_BUDGET), SAMPLE_STEPS[-1])
-    return interval, count, step
+    return interval, min(-(-span // interval), limit)
+
+
+async def _candles(ctx: Context, symbol: str, interval: int, count: int, end: float, now: float) -> list[PricePoint]:
+    """The last `count` candles of `interval` seconds starting at or before `end` (<= `now`):
+    the one place that samples the price for candles (a chart's and a bot's alike)."""
+    step = next((s for s in SAMPLE_STEPS if interval <= s * CANDLE_SAMPLES), SAMPLE_STEPS[-1])
+    offset = bar_offset(interval)
+    bars = await ctx.priced(lambda: ctx.market.candles(symbol, end, interval, count, step, offset, now))
+    return [PricePoint(at=datetime.fromtimestamp(t, UTC), open=o, high=h, low=lo, close=c)
+            for t, o, h, lo, c in bars]
+
+
+def _check_limit(limit: object) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= CANDLES_MAX:
+        raise errors.ValidationError(f"limit is a number of candles, 1-{CANDLES_MAX}", {"field": "limit"})
 
 
 async def candles(ctx: Context, symbol: str, chart_range: str, limit: int) -> Candles:
     info = ctx.asset(symbol)
     if not isinstance(chart_range, str) or chart_range not in CHART_RANGES:
         raise errors.ValidationError(f"range is one of: {', '.join(CHART_RANGES)}", {"field": "range"})
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= CANDLES_MAX:
-        raise errors.ValidationError(f"limit is a number of candles, 1-{CANDLES_MAX}", {"field": "limit"})
-    interval, count, step = candle_plan(chart_range, limit)
-    offset = _MONDAY if interval == 604800 else 0
+    _check_limit(limit)
+    interval, count = candle_plan(chart_range, limit)
     now = ctx.clock()
-    bars = await ctx.priced(lambda: ctx.market.candles(info.symbol, now, interval, count, step, offset))
-    return Candles(symbol=info.symbol, range=chart_range, interval=interval, candles=[
-        PricePoint(at=datetime.fromtimestamp(t, UTC), open=o, high=h, low=lo, close=c)
-        for t, o, h, lo, c in bars
-    ])
+    return Candles(symbol=info.symbol, range=chart_range, interval=interval,
+                   candles=await _candles(ctx, info.symbol, interval, count, now, now))
+
+
+async def bars(ctx: Context, symbol: str, interval: int, end: datetime | None, limit: int) -> list[PricePoint]:
+    """The last `limit` candles of `interval` seconds that start at or before `end` (default
+    now; a later `end` is now: the market has no prices yet after it), and not before the unix
+    epoch (the market's time starts there: fewer bars, or none, near or before 1970)."""
+    info = ctx.asset(symbol)
+    if (isinstance(interval, bool) or not isinstance(interval, int)
+            or not BAR_INTERVAL_MIN <= interval <= BAR_INTERVAL_MAX or interval % 60):
+        raise errors.ValidationError(f"interval is a whole number of minutes in seconds, {BAR_INTERVAL_MIN}-"
+                                     f"{BAR_INTERVAL_MAX}", {"field": "interval"})
+    _check_limit(limit)
+    if end is not None and (not isinstance(end, datetime) or end.utcoffset() is None):
+        raise errors.ValidationError("end is a time with its UTC offset", {"field": "end"})
+    now = ctx.clock()
+    at = now if end is None else min(end.timestamp(), now)
+    count = min(limit, math.floor((at - bar_offset(interval)) / interval) + 1)  # the bars from 1970 on
+    return await _candles(ctx, info.symbol, interval, count, at, now) if count > 0 else []
 
 
 def check_interval(interval: float) -> None:

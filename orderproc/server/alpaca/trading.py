@@ -258,7 +258,8 @@ async def submit_order(request: Request, engine: EngineDep, token: Credential) -
     try:
         return _order(await engine.place_order(token, order))
     except errors.Conflict as exc:  # the client_order_id of another order
-        raise errors.ValidationError(f"client_order_id must be unique: {exc.message}", {"field": "client_order_id"}) from None
+        raise errors.ValidationError(f"client_order_id must be unique: {exc.message}",
+                                     {"field": "client_order_id"}) from None
 
 
 @router.get("/orders")

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import suppress
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import TypeAdapter
+from pydantic import AwareDatetime, BeforeValidator, TypeAdapter
 
-from orderproc.engine.catalog import ASSET_SORT_FIELDS, CANDLES_DEFAULT, CANDLES_MAX, CHART_RANGES
+from orderproc.engine.catalog import (
+    ASSET_SORT_FIELDS,
+    BAR_INTERVAL_MAX,
+    BAR_INTERVAL_MIN,
+    CANDLES_DEFAULT,
+    CANDLES_MAX,
+    CHART_RANGES,
+)
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Asset, Candles, PricePoint, Quote
 from orderproc.server import sse
@@ -22,6 +30,8 @@ from orderproc.server.openapi import answers
 router = APIRouter(prefix="/v1", tags=["assets"])
 
 _QUOTES = TypeAdapter(list[Quote])
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+                      r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
 AssetSort = Literal[ASSET_SORT_FIELDS]  # type: ignore[valid-type]  # the engine's names, one list
 ChartRange = Literal[tuple(CHART_RANGES)]  # type: ignore[valid-type]
 
@@ -57,6 +67,37 @@ async def candles(
     `limit` weeks); candles start on multiples of it (weeks on Mondays, UTC), the last one is
     still forming and closes at the current price. Prices are decimal strings."""
     return await engine.candles(symbol, range=range, limit=limit)
+
+
+def _instant(value: Any) -> Any:
+    """A time as the schema says it (`format: date-time`, RFC 3339 with its offset), not any text
+    pydantic makes a time of ("1700000000")."""
+    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+        raise ValueError("a time is RFC 3339 with its offset, such as 2026-05-01T12:00:00Z")
+    return value
+
+
+@router.get("/assets/{symbol}/bars", responses=answers(404))
+async def bars(
+    symbol: str,
+    engine: EngineDep,
+    interval: Annotated[int, Query(ge=BAR_INTERVAL_MIN, le=BAR_INTERVAL_MAX, multiple_of=60,
+                                   description="seconds each bar spans: a whole number of minutes, "
+                                   "from a minute (60) to a week (604800)")],
+    end: Annotated[AwareDatetime | None, BeforeValidator(_instant),
+                   Query(description="the last bar starts at or before this time (RFC 3339 with its offset); "
+                         "default and at most now")] = None,
+    limit: Annotated[int, Query(ge=1, le=CANDLES_MAX, description="this many bars")] = CANDLES_DEFAULT,
+) -> list[PricePoint]:
+    """OHLC bars of the asset's replayed price, of any length and up to any time, oldest first:
+    the last `limit` bars of `interval` seconds that start at or before `end`. A bar starts on a
+    multiple of its interval since 1970-01-01T00:00:00Z (a week's on Monday 00:00 UTC); each is
+    whole but the one forming now, which closes at the current price. Open and close are the
+    prices at the bar's first and last second; high and low the extremes of about 30 prices
+    evenly through it (a minute's every other second, an hour's every 2 minutes), so a bar is
+    the same whichever request reads it. An `end` in the future is now; there are no bars before
+    1970 (fewer than `limit` near it, none before it). Prices are decimal strings."""
+    return await engine.bars(symbol, interval=interval, end=end, limit=limit)
 
 
 @router.get("/quotes", responses=answers(404))
