@@ -44,6 +44,9 @@ def ledger_snapshot(path: Path) -> dict[str, Any]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         found = {name: conn.execute(f"SELECT * FROM {name} ORDER BY rowid").fetchall() for name in _TABLES}
+        # how far the price loop has matched ticks: any call that catches up first may move it,
+        # whatever becomes of the call (it records the market's progress, not the request's)
+        found["meta"] = conn.execute("SELECT * FROM meta WHERE key != 'matched_through' ORDER BY rowid").fetchall()
         found["audit"] = [row for row in conn.execute("SELECT id, actor_id, actor, action, target, detail, source"
                                                       " FROM audit ORDER BY id").fetchall()
                           if row[3] not in AUDITED_REJECTIONS]
