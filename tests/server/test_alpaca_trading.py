@@ -311,6 +311,35 @@ async def test_every_v2_route_without_a_key_answers_401_in_alpaca_shape_and_does
     assert await ledger_state(engine) == before
 
 
+HOSTILE_ORDERS = [
+    {}, {"type": [], "time_in_force": "gtc"}, {"type": {"a": 1}, "time_in_force": {}, "symbol": ["BTC/USD"]},
+    {"symbol": 5, "qty": "1", "side": "buy", "type": "market", "time_in_force": "gtc"},
+    {"symbol": "BTC/USD", "qty": [1], "side": "buy", "type": "market", "time_in_force": "gtc"},
+    {"symbol": "BTC/USD", "qty": "NaN", "side": "buy", "type": "market", "time_in_force": "gtc"},
+    {"symbol": "BTC/USD", "qty": "1e400", "side": "buy", "type": "market", "time_in_force": "gtc"},
+    {"symbol": "BTC/USD", "qty": "1", "side": ["buy"], "type": "market", "time_in_force": "gtc"},
+    {"symbol": "BTC/USD", "qty": "1", "side": "buy", "type": "market", "time_in_force": "gtc",
+     "client_order_id": {"x": 1}},
+    {"symbol": "BTC/USD", "qty": "1", "side": "buy", "type": "market", "time_in_force": "gtc", "order_class": []},
+    {"symbol": "/USD", "qty": "1", "side": "buy", "type": "market", "time_in_force": "gtc"},
+    {"symbol": "BTC/USD", "qty": "1", "notional": "5", "side": "buy", "type": "market", "time_in_force": "gtc"},
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_ORDERS)
+async def test_a_malformed_order_is_refused_in_alpaca_shape_and_changes_nothing(
+        engine: LocalEngine, body: dict[str, Any]) -> None:
+    await engine.register("mallory", PASSWORD)
+    token = (await engine.login("mallory", PASSWORD)).token
+    await engine.deposit(token, "100000")
+    before = await ledger_state(engine)
+    async with client(create_app(engine, QUIET)) as http:
+        answer = await http.post("/v2/orders", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert 400 <= answer.status_code < 500, answer.text
+    assert set(answer.json()) == ALPACA_ERROR and answer.json()["code"] // 100000 == answer.status_code
+    assert await ledger_state(engine) == before
+
+
 @pytest.mark.parametrize(("text", "symbol"), [("BTC/USD", "BTC"), ("btc/usd", "BTC"), ("BTCUSD", "BTC"),
                                               ("BTC", "BTC"), ("USDT/USD", "USDT"), ("USDTUSD", "USDT")])
 def test_pairs_are_read_as_alpaca_writes_them(text: str, symbol: str) -> None:

@@ -232,8 +232,9 @@ def order_request(body: dict[str, Any]) -> OrderRequest:
             raise errors.ValidationError(f"{what} are not supported here: simple orders only", {"field": field})
     if body.get("order_class") not in (None, "", "simple"):
         raise errors.ValidationError(f"order_class {body['order_class']} is not supported here: simple orders only",
-                          {"field": "order_class"})
-    kind = _TYPES.get(body.get("type", body.get("order_type")))  # type: ignore[arg-type]
+                                     {"field": "order_class"})
+    named = body.get("type", body.get("order_type"))
+    kind = _TYPES.get(named) if isinstance(named, str) else None
     if kind is None:
         raise errors.ValidationError("type is one of: market, limit, stop, stop_limit", {"field": "type"})
     tif = body.get("time_in_force")
