@@ -268,8 +268,9 @@ def test_errors_are_in_alpaca_shape_and_change_nothing(trader: Trader, url: str)
         answer = trader.raw("POST", "/v2/orders", json=body)
         assert answer.status_code == status and words in answer.json()["message"], (body, answer.text)
         assert answer.json()["code"] == status * 100000 + 10000
-    not_json = trader.raw("POST", "/v2/orders", content=b"{nope", headers={"Content-Type": "application/json"})
-    assert (not_json.status_code, not_json.json()["code"]) == (400, 40010001)
+    for raw in (b"{nope", b"[" * 5000, b"\xff\xfe", b"null", b"[1]"):
+        not_json = trader.raw("POST", "/v2/orders", content=raw, headers={"Content-Type": "application/json"})
+        assert (not_json.status_code, not_json.json()["code"]) == (400, 40010001), raw[:10]
     form = trader.raw("POST", "/v2/orders", content=b"a=1", headers={"Content-Type": "text/plain"})
     assert (form.status_code, form.json()["code"]) == (415, 41510000)
     assert trader.raw("GET", "/v2/no-such-thing").json() == {"code": 40410000, "message": "no such route",

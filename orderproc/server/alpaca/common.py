@@ -115,7 +115,7 @@ async def read_body(request: Request) -> dict[str, Any]:
     """The request's JSON object, its numbers read as exact decimals (alpaca-py sends floats)."""
     try:
         body = json.loads(await request.body() or b"null", parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past what Python parses
         raise Malformed("the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise Malformed("the request body is a JSON object")
