@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -103,7 +104,7 @@ async def _credential(request: Request) -> str:
     else:
         raise errors.AuthRequired("request is not authorized: send APCA-API-KEY-ID and APCA-API-SECRET-KEY "
                                   "(an orderproc API key: `orderproc keys create`)")
-    engine: Engine = request.app.state.engine
+    engine: Engine = request.app.state.engine  # (not deps.EngineDep: the gateway imports this module)
     await engine.whoami(token)
     return token
 
@@ -160,6 +161,11 @@ def order_number(text: str) -> int:
     if not 0 < number < 2**63:
         raise errors.NotFound("order not found", {"order_id": text})
     return number
+
+
+def when(at: datetime | None) -> str | None:
+    """A time as Alpaca writes one: RFC 3339 in UTC with a Z (or null)."""
+    return None if at is None else at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def text(value: Decimal | None) -> str | None:

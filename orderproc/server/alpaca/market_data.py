@@ -28,7 +28,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 
@@ -36,11 +36,8 @@ from orderproc.engine import errors
 from orderproc.engine.catalog import CANDLES_MAX, bar_offset
 from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import PricePoint, Quote
-from orderproc.server.alpaca.common import AlpacaRoute, base_symbol, pair
+from orderproc.server.alpaca.common import AlpacaRoute, base_symbol, pair, when
 from orderproc.server.deps import EngineDep
-
-router = APIRouter(prefix="/v1beta3/crypto/{feed}", route_class=AlpacaRoute, include_in_schema=False,
-                   tags=["alpaca"])
 
 FEEDS = ("us",)  # alpaca-py's CryptoFeed: one market here, whichever feed
 PAGE_DEFAULT, PAGE_MAX = 1000, 10000  # `limit`: bars in one page, over every symbol (Alpaca's bounds)
@@ -57,8 +54,13 @@ Symbols = Annotated[str, Query(max_length=4000, description="pairs, comma-separa
 
 
 def _feed(feed: str) -> None:
+    """The path's feed: only ours (alpaca-py's default, `us`); every route's, checked first."""
     if feed not in FEEDS:
         raise errors.NotFound(f"no crypto feed {feed!r}: this server has {', '.join(FEEDS)}", {"field": "feed"})
+
+
+router = APIRouter(prefix="/v1beta3/crypto/{feed}", route_class=AlpacaRoute, include_in_schema=False,
+                   tags=["alpaca"], dependencies=[Depends(_feed)])
 
 
 def _symbols(text: str) -> list[str]:
@@ -78,58 +80,50 @@ async def _quotes(engine: Engine, symbols: list[str]) -> list[Quote]:
         raise errors.UnknownAsset(f"unknown symbol: {named}", {"symbol": named}) from None
 
 
-def _time(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _quote(quote: Quote) -> dict[str, Any]:
     price = float(quote.price)
-    return {"t": _time(quote.at), "bp": price, "bs": 0, "ap": price, "as": 0}
+    return {"t": when(quote.at), "bp": price, "bs": 0, "ap": price, "as": 0}
 
 
 def _trade(quote: Quote) -> dict[str, Any]:
     # the id is the price's second: the same while the price holds, larger once it moved
-    return {"t": _time(quote.at), "p": float(quote.price), "s": 0, "i": int(quote.at.timestamp()), "tks": "B"}
+    return {"t": when(quote.at), "p": float(quote.price), "s": 0, "i": int(quote.at.timestamp()), "tks": "B"}
 
 
 def _bar(bar: PricePoint) -> dict[str, Any]:
     average = (bar.open + bar.high + bar.low + bar.close) / 4
-    return {"t": _time(bar.at), "o": float(bar.open), "h": float(bar.high), "l": float(bar.low),
+    return {"t": when(bar.at), "o": float(bar.open), "h": float(bar.high), "l": float(bar.low),
             "c": float(bar.close), "v": 0, "n": 0, "vw": float(average)}
 
 
 @router.get("/latest/quotes")
-async def latest_quotes(feed: str, symbols: Symbols, engine: EngineDep) -> JSONResponse:
+async def latest_quotes(symbols: Symbols, engine: EngineDep) -> JSONResponse:
     """The latest quote of each pair: bid and ask are both the ledger's price (the mid; a fill
     adds the spread and slippage of the ledger's settings), sizes 0."""
-    _feed(feed)
     quotes = await _quotes(engine, _symbols(symbols))
     return JSONResponse({"quotes": {pair(q.symbol): _quote(q) for q in quotes}})
 
 
 @router.get("/latest/trades")
-async def latest_trades(feed: str, symbols: Symbols, engine: EngineDep) -> JSONResponse:
+async def latest_trades(symbols: Symbols, engine: EngineDep) -> JSONResponse:
     """The ledger's price of each pair as a trade of size 0 (`i`: the price's unix second, `tks`
     always B)."""
-    _feed(feed)
     quotes = await _quotes(engine, _symbols(symbols))
     return JSONResponse({"trades": {pair(q.symbol): _trade(q) for q in quotes}})
 
 
 @router.get("/latest/bars")
-async def latest_bars(feed: str, symbols: Symbols, engine: EngineDep) -> JSONResponse:
+async def latest_bars(symbols: Symbols, engine: EngineDep) -> JSONResponse:
     """The minute bar forming now of each pair (it closes at the price now)."""
-    _feed(feed)
     quotes = await _quotes(engine, _symbols(symbols))
     minutes = await asyncio.gather(*(engine.bars(q.symbol, interval=60, limit=1) for q in quotes))
     return JSONResponse({"bars": {pair(q.symbol): _bar(bars[-1]) for q, bars in zip(quotes, minutes)}})
 
 
 @router.get("/snapshots")
-async def snapshots(feed: str, symbols: Symbols, engine: EngineDep) -> JSONResponse:
+async def snapshots(symbols: Symbols, engine: EngineDep) -> JSONResponse:
     """Each pair's latest trade and quote, the minute bar and the day's bar forming now, and the
     day's before (days from 00:00 UTC)."""
-    _feed(feed)
     quotes = await _quotes(engine, _symbols(symbols))
     minutes = await asyncio.gather(*(engine.bars(q.symbol, interval=60, limit=1) for q in quotes))
     days = await asyncio.gather(*(engine.bars(q.symbol, interval=86400, limit=2) for q in quotes))
@@ -185,7 +179,6 @@ async def _run(engine: Engine, symbol: str, interval: int, first: int, count: in
 
 @router.get("/bars")
 async def bars(
-    feed: str,
     symbols: Symbols,
     timeframe: str,
     engine: EngineDep,
@@ -200,7 +193,6 @@ async def bars(
     another's. A page holds at most `limit` bars over every pair (and at most PAGE_MOST);
     `next_page_token` (opaque) asks for the next page, null on the last. A pair with no bar in
     the page is left out of it."""
-    _feed(feed)
     interval = _interval(timeframe)
     quotes = await _quotes(engine, _symbols(symbols))
     wanted, now = [q.symbol for q in quotes], quotes[0].at.timestamp()  # the engine's clock

@@ -33,7 +33,7 @@ from orderproc.engine.protocol import Engine
 from orderproc.engine.schemas import Asset, Order, OrderRequest, OrderStatus, OrderType, Position, Side, TimeInForce
 from orderproc.server.alpaca.common import (
     AlpacaRoute, Credential, alpaca_error, alpaca_status, asset_id, base_symbol, number_id,
-    order_number, pair, read_body, text)
+    order_number, pair, read_body, text, when)
 from orderproc.server.deps import EngineDep
 
 router = APIRouter(prefix="/v2", route_class=AlpacaRoute, include_in_schema=False)
@@ -41,10 +41,6 @@ router = APIRouter(prefix="/v2", route_class=AlpacaRoute, include_in_schema=Fals
 _ZERO = "0"
 _STATUS_TIME = {OrderStatus.FILLED: "filled_at", OrderStatus.CANCELED: "canceled_at",
                 OrderStatus.EXPIRED: "expired_at", OrderStatus.REJECTED: "failed_at"}
-
-
-def _when(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat().replace("+00:00", "Z")
 
 
 # ---- account ---------------------------------------------------------------------------------
@@ -125,38 +121,38 @@ def _position(held: Position, change_today: Decimal | None) -> dict[str, Any]:
     }
 
 
-async def _positions(engine: Engine, token: str) -> list[dict[str, Any]]:
-    book = await engine.portfolio(token)
-    if not book.positions:
+async def _answered(engine: Engine, held: list[Position]) -> list[dict[str, Any]]:
+    """Positions as Alpaca's, with their 24 hour change."""
+    if not held:
         return []
-    changes = {q.symbol: q.change_24h for q in await engine.quotes([p.symbol for p in book.positions])}
-    return [_position(p, changes.get(p.symbol)) for p in book.positions]
+    changes = {q.symbol: q.change_24h for q in await engine.quotes([p.symbol for p in held])}
+    return [_position(p, changes.get(p.symbol)) for p in held]
 
 
 @router.get("/positions")
 async def positions(engine: EngineDep, token: Credential) -> list[dict[str, Any]]:
     """The account's holdings at the ledger price (`change_today`: over the last 24 hours)."""
-    return await _positions(engine, token)
+    return await _answered(engine, (await engine.portfolio(token)).positions)
 
 
-async def _held(engine: Engine, token: str, symbol_or_id: str) -> dict[str, Any]:
-    symbol = pair((await _find_asset(engine, symbol_or_id)).symbol)
-    found = next((p for p in await _positions(engine, token) if p["symbol"] == symbol), None)
+async def _holding(engine: Engine, token: str, symbol_or_id: str) -> Position:
+    symbol = (await _find_asset(engine, symbol_or_id)).symbol
+    found = next((p for p in (await engine.portfolio(token)).positions if p.symbol == symbol), None)
     if found is None:
-        raise errors.NotFound("position does not exist", {"symbol": symbol})
+        raise errors.NotFound("position does not exist", {"symbol": pair(symbol)})
     return found
 
 
 @router.get("/positions/{symbol_or_id:path}")
 async def position(symbol_or_id: str, engine: EngineDep, token: Credential) -> dict[str, Any]:
-    return await _held(engine, token, symbol_or_id)
+    (answer,) = await _answered(engine, [await _holding(engine, token, symbol_or_id)])
+    return answer
 
 
-async def _close(engine: Engine, token: str, held: dict[str, Any], qty: str | None = None,
+async def _close(engine: Engine, token: str, held: Position, qty: str | None = None,
                  percentage: str | None = None) -> Order:
     """Sell what is held of a position (not held back by open sells): all, `qty` or `percentage`."""
-    available = Decimal(held["qty_available"])
-    quantity = available
+    available = quantity = held.quantity - held.reserved
     if qty is not None and percentage is not None:
         raise errors.ValidationError("give qty or percentage, not both", {"field": "qty"})
     if qty is not None:
@@ -169,15 +165,14 @@ async def _close(engine: Engine, token: str, held: dict[str, Any], qty: str | No
     if quantity > available:
         raise errors.InsufficientFunds(f"insufficient qty available for order (requested: {quantity}, "
                                        f"available: {available})", {"field": "qty"})
-    return await engine.place_order(token, OrderRequest(symbol=base_symbol(held["symbol"]), side=Side.SELL,
-                                                        quantity=quantity))
+    return await engine.place_order(token, OrderRequest(symbol=held.symbol, side=Side.SELL, quantity=quantity))
 
 
 @router.delete("/positions/{symbol_or_id:path}")
 async def close_position(symbol_or_id: str, engine: EngineDep, token: Credential, qty: str | None = None,
                          percentage: str | None = None) -> dict[str, Any]:
     """Sell the position at the market (all of it, or `qty`, or `percentage` of it): the order."""
-    return _order(await _close(engine, token, await _held(engine, token, symbol_or_id), qty, percentage))
+    return _order(await _close(engine, token, await _holding(engine, token, symbol_or_id), qty, percentage))
 
 
 @router.delete("/positions")
@@ -187,13 +182,14 @@ async def close_positions(engine: EngineDep, token: Credential, cancel_orders: b
     if cancel_orders:
         await engine.cancel_orders(token)
     answers = []
-    for held in await _positions(engine, token):
+    for held in (await engine.portfolio(token)).positions:
+        symbol = pair(held.symbol)
         try:
             sold = await _close(engine, token, held)
             answer = {"order_id": str(number_id(sold.id)), "status": 200, "body": _order(sold)}
         except errors.OrderprocError as exc:
-            answer = {"status": alpaca_status(exc), "body": {**alpaca_error(exc), "symbol": held["symbol"]}}
-        answers.append({"symbol": held["symbol"], **answer})
+            answer = {"status": alpaca_status(exc), "body": {**alpaca_error(exc), "symbol": symbol}}
+        answers.append({"symbol": symbol, **answer})
     return JSONResponse(answers, status_code=status.HTTP_207_MULTI_STATUS)
 
 
@@ -204,7 +200,7 @@ def _order(order: Order) -> dict[str, Any]:
     filled = order.status is OrderStatus.FILLED
     answer = {
         "id": str(number_id(order.id)), "client_order_id": order.client_order_id or str(number_id(order.id)),
-        "created_at": _when(order.created_at), "updated_at": _when(updated), "submitted_at": _when(order.created_at),
+        "created_at": when(order.created_at), "updated_at": when(updated), "submitted_at": when(order.created_at),
         "filled_at": None, "expired_at": None, "canceled_at": None, "failed_at": None, "replaced_at": None,
         "replaced_by": None, "replaces": None, "asset_id": str(asset_id(order.symbol)), "symbol": pair(order.symbol),
         "asset_class": "crypto", "notional": None, "qty": text(order.quantity),
@@ -215,7 +211,7 @@ def _order(order: Order) -> dict[str, Any]:
         "legs": None, "trail_percent": None, "trail_price": None, "hwm": None, "position_intent": None,
     }
     if order.status in _STATUS_TIME:
-        answer[_STATUS_TIME[order.status]] = _when(order.closed_at)
+        answer[_STATUS_TIME[order.status]] = when(order.closed_at)
     return answer
 
 
